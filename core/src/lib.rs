@@ -1,2 +1,25 @@
-//! Patrol companion core: the rules that phones and server share.
+//! Patrol companion core: the rules that phones and server share (DESIGN.md §2).
+//!
+//! Pure domain rules live here once: the issue lifecycle, SLA arithmetic, routing, QR labels,
+//! the checklist catalogue and the sync wire types. The device engine sits behind the `device`
+//! feature; the server builds this crate without it.
 #![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod checklist;
+pub mod error;
+pub mod ids;
+pub mod issue;
+pub mod labels;
+pub mod lifecycle;
+pub mod patrol;
+pub mod plausibility;
+pub mod route;
+pub mod routing;
+pub mod site;
+pub mod sla;
+pub mod text;
+pub mod user;
+pub mod wire;
+
+pub use error::{Error, Result};

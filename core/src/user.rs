@@ -1,0 +1,110 @@
+//! Users and what they are (DESIGN.md §3).
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{SiteId, UserId};
+use crate::routing::Team;
+
+/// What a person does on site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// 巡查员 / 前台 / 秩序维护: walks rounds and reports.
+    Patrol,
+    /// 工程维修 and other team workers: work the jobs of their team.
+    Technician,
+    /// 物业助理: assigns, verifies.
+    Supervisor,
+    /// 管理处主任: everything a supervisor does, and decides extensions.
+    Manager,
+    /// Sets up sites and users; no part in the issue flow.
+    Admin,
+}
+
+impl Role {
+    /// Every role.
+    pub const ALL: [Role; 5] = [
+        Role::Patrol,
+        Role::Technician,
+        Role::Supervisor,
+        Role::Manager,
+        Role::Admin,
+    ];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Patrol => "patrol",
+            Role::Technician => "technician",
+            Role::Supervisor => "supervisor",
+            Role::Manager => "manager",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Supervisors and managers run the queue.
+    pub fn supervises(self) -> bool {
+        matches!(self, Role::Supervisor | Role::Manager)
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| format!("unknown role `{s}`"))
+    }
+}
+
+/// A user account as reference data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// Id.
+    pub id: UserId,
+    /// Login name.
+    pub username: String,
+    /// Name shown to others.
+    pub display_name: String,
+    /// Role.
+    pub role: Role,
+    /// Team, for technicians (and optionally others).
+    #[serde(default)]
+    pub team: Option<Team>,
+    /// Sites the user works on.
+    #[serde(default)]
+    pub site_ids: Vec<SiteId>,
+}
+
+/// The person doing something, as the rules see them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// Who.
+    pub user_id: UserId,
+    /// Their role.
+    pub role: Role,
+    /// Their team, if any.
+    pub team: Option<Team>,
+    /// The sites they work on.
+    pub site_ids: Vec<SiteId>,
+}
+
+impl From<&User> for Actor {
+    fn from(u: &User) -> Self {
+        Actor {
+            user_id: u.id,
+            role: u.role,
+            team: u.team,
+            site_ids: u.site_ids.clone(),
+        }
+    }
+}
+
+impl Actor {
+    /// Whether they work on this site.
+    pub fn works_on(&self, site: SiteId) -> bool {
+        self.site_ids.contains(&site)
+    }
+}
