@@ -6,13 +6,19 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod blob;
 pub mod checklist;
+pub mod demo;
+#[cfg(feature = "device")]
+pub mod engine;
 pub mod error;
 pub mod ids;
 pub mod issue;
 pub mod labels;
 pub mod lifecycle;
 pub mod patrol;
+#[cfg(feature = "device")]
+pub mod photo;
 pub mod plausibility;
 pub mod route;
 pub mod routing;

@@ -1,0 +1,193 @@
+//! The offline engine on the phone (DESIGN.md §2, §6): a synchronous API over a local SQLite
+//! database. Every user action is one transaction that writes the change and its outbox
+//! operation together, so an app killed at any moment loses nothing and sends nothing twice.
+//!
+//! The phone calls it from a background thread; it is `Send + Sync`.
+
+mod jobs;
+mod outbox;
+mod patrol;
+mod photos;
+mod reference;
+pub mod store;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use rusqlite::{OptionalExtension, Transaction, params};
+
+pub use self::jobs::JobsScope;
+pub use self::outbox::{PendingCounts, PendingOp, Rejection};
+pub use self::patrol::{FlowError, Progress, ReportDraft, RouteToday, ScanResult, VisitChecklist};
+use self::store::Store;
+use crate::error::{Error, Result};
+use crate::ids::DeviceId;
+use crate::user::Actor;
+use crate::wire::{Op, OpBody, SessionUser};
+
+/// Where the engine gets the time; tests and the field simulator supply their own.
+pub trait Clock: Send + Sync {
+    /// Now, by the device's clock.
+    fn now(&self) -> Timestamp;
+}
+
+/// The device's own clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+/// The device engine.
+pub struct Engine {
+    store: Store,
+    photo_dir: PathBuf,
+    clock: Arc<dyn Clock>,
+    device_id: DeviceId,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("photo_dir", &self.photo_dir)
+            .field("device_id", &self.device_id)
+            .finish_non_exhaustive()
+    }
+}
+
+const META_DEVICE_ID: &str = "device_id";
+const META_SESSION: &str = "session";
+const META_CURSOR: &str = "pull_cursor";
+
+impl Engine {
+    /// Open the engine on a database file; photos live in a `photos` folder beside it.
+    pub fn open(db_path: &Path) -> Result<Engine> {
+        Engine::open_with_clock(db_path, Arc::new(SystemClock))
+    }
+
+    /// Open with a given clock.
+    pub fn open_with_clock(db_path: &Path, clock: Arc<dyn Clock>) -> Result<Engine> {
+        let store = Store::open(db_path)?;
+        let photo_dir = db_path
+            .parent()
+            .unwrap_or_else(|| Path::new("."))
+            .join("photos");
+        std::fs::create_dir_all(&photo_dir)?;
+        crate::photo::clean_temp_files(&photo_dir)?;
+        let device_id = store.write(|tx| {
+            if let Some(id) = get_meta(tx, META_DEVICE_ID)? {
+                return id.parse().map_err(|_| Error::Corrupt("device id"));
+            }
+            let id = DeviceId::new();
+            set_meta(tx, META_DEVICE_ID, &id.to_string())?;
+            Ok(id)
+        })?;
+        Ok(Engine {
+            store,
+            photo_dir,
+            clock,
+            device_id,
+        })
+    }
+
+    /// This installation's id, made on first open.
+    pub fn device_id(&self) -> DeviceId {
+        self.device_id
+    }
+
+    /// The folder photos are kept in.
+    pub fn photo_dir(&self) -> &Path {
+        &self.photo_dir
+    }
+
+    /// Now, by the engine's clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Remember who is signed in (after a login, or a switch of user on a shared phone).
+    pub fn set_session(&self, user: &SessionUser) -> Result<()> {
+        let json = serde_json::to_string(user)?;
+        self.store.write(|tx| set_meta(tx, META_SESSION, &json))
+    }
+
+    /// Forget the signed-in user. Their queued work stays queued.
+    pub fn clear_session(&self) -> Result<()> {
+        self.store.write(|tx| {
+            tx.execute("DELETE FROM meta WHERE key = ?1", [META_SESSION])?;
+            Ok(())
+        })
+    }
+
+    /// Who is signed in.
+    pub fn session(&self) -> Result<Option<SessionUser>> {
+        self.store.read(|c| {
+            let Some(json) = get_meta(c, META_SESSION)? else {
+                return Ok(None);
+            };
+            Ok(Some(serde_json::from_str(&json)?))
+        })
+    }
+
+    fn actor(&self) -> Result<Actor> {
+        let user = self.session()?.ok_or(Error::NotSignedIn)?;
+        Ok(Actor {
+            user_id: user.id,
+            role: user.role,
+            team: user.team,
+            site_ids: user.sites,
+        })
+    }
+
+    /// The cursor of the last pull.
+    pub fn pull_cursor(&self) -> Result<Option<String>> {
+        self.store.read(|c| get_meta(c, META_CURSOR))
+    }
+}
+
+fn get_meta(conn: &rusqlite::Connection, key: &str) -> Result<Option<String>> {
+    Ok(conn
+        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .optional()?)
+}
+
+fn set_meta(tx: &Transaction<'_>, key: &str, value: &str) -> Result<()> {
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![key, value],
+    )?;
+    Ok(())
+}
+
+/// Milliseconds since the epoch, for columns that order by time.
+fn ms(t: Timestamp) -> i64 {
+    t.as_millisecond()
+}
+
+/// Append an operation to the outbox inside the caller's transaction. `seq` is the next number
+/// after the highest ever used, so it has no gaps.
+fn enqueue(tx: &Transaction<'_>, at: Timestamp, body: &OpBody) -> Result<Op> {
+    let seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox", [], |r| {
+        r.get(0)
+    })?;
+    let op = Op::new(crate::ids::OpId::new(), seq as u64, at, body);
+    tx.execute(
+        "INSERT INTO outbox (seq, op_id, kind, at, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            seq,
+            op.op_id.to_string(),
+            op.kind,
+            op.at.to_string(),
+            serde_json::to_string(&op.body)?
+        ],
+    )?;
+    Ok(op)
+}
+
+#[cfg(test)]
+mod tests;

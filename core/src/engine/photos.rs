@@ -1,0 +1,58 @@
+//! Photos on the phone: normalised, kept as files beside the database, queued for upload.
+
+use std::path::PathBuf;
+
+use rusqlite::params;
+
+use super::{Engine, ms};
+use crate::error::Result;
+
+impl Engine {
+    /// Take a camera image: normalise it (orientation applied, metadata stripped, resized),
+    /// keep it and its thumbnail, and queue it for upload. Returns its id (SHA-256 hex).
+    ///
+    /// The files are written (atomically) before the row is committed, so a row never points
+    /// at a missing or half-written file.
+    pub fn add_photo(&self, bytes: &[u8]) -> Result<String> {
+        let photo = crate::photo::normalise(bytes)?;
+        crate::photo::store(&self.photo_dir, &photo)?;
+        let now = self.now();
+        self.store.write(|tx| {
+            tx.execute(
+                "INSERT OR IGNORE INTO photos (id, bytes, created_at_ms) VALUES (?1, ?2, ?3)",
+                params![photo.id, photo.jpeg.len() as i64, ms(now)],
+            )?;
+            Ok(())
+        })?;
+        Ok(photo.id)
+    }
+
+    /// Where a photo's normalised JPEG is.
+    pub fn photo_path(&self, id: &str) -> PathBuf {
+        crate::photo::photo_path(&self.photo_dir, id)
+    }
+
+    /// Where a photo's thumbnail is.
+    pub fn thumbnail_path(&self, id: &str) -> PathBuf {
+        crate::photo::thumbnail_path(&self.photo_dir, id)
+    }
+
+    /// Photos not yet uploaded, oldest first.
+    pub fn pending_photos(&self, limit: usize) -> Result<Vec<String>> {
+        self.store.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT id FROM photos WHERE uploaded = 0 ORDER BY created_at_ms, id LIMIT ?1",
+            )?;
+            let rows = stmt.query_map([limit as i64], |r| r.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    /// The server has the photo.
+    pub fn mark_photo_uploaded(&self, id: &str) -> Result<()> {
+        self.store.write(|tx| {
+            tx.execute("UPDATE photos SET uploaded = 1 WHERE id = ?1", [id])?;
+            Ok(())
+        })
+    }
+}

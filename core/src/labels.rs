@@ -1,0 +1,469 @@
+//! QR checkpoint labels (DESIGN.md §4): `PTRL1.<checkpoint-id>.<signature>`, the signature being
+//! Ed25519 over `site-id|checkpoint-id` with the site's key, base64url. Phones verify labels
+//! offline with the site's public key.
+
+/// Why a scanned code was refused. Each says, in Chinese and English, what the guard should know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LabelError {
+    /// Not one of our labels at all (a product barcode, a URL…).
+    #[error("这不是巡查点标签 / this is not a patrol checkpoint label")]
+    NotPatrolLabel,
+    /// Starts like ours but cannot be read (damaged print, truncated, edited).
+    #[error("标签内容不完整或已损坏 / the label is damaged or incomplete")]
+    Malformed,
+    /// A genuine label of another site this device knows.
+    #[error("这是其他小区的标签（{site}）/ this label belongs to another site ({site})")]
+    OtherSite {
+        /// The other site's name.
+        site: String,
+    },
+    /// The signature does not match: altered, forged, or from an estate this device does not know.
+    #[error("标签签名无效，可能被篡改或伪造 / the label's signature is invalid: altered or forged")]
+    BadSignature,
+    /// Correctly signed, but the checkpoint is not in this device's reference data.
+    #[error("本小区没有这个巡查点，请先同步 / no such checkpoint on this site; sync first")]
+    UnknownCheckpoint,
+}
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use qrcode::{EcLevel, QrCode};
+
+use crate::ids::{CheckpointId, SiteId};
+use crate::site::Site;
+
+/// Every label starts with this.
+pub const TOKEN_PREFIX: &str = "PTRL1.";
+
+/// A site's label-signing key. The secret stays on the server; phones get the public half.
+#[derive(Clone)]
+pub struct SiteKey(SigningKey);
+
+impl fmt::Debug for SiteKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SiteKey(public {})", self.public_key_base64())
+    }
+}
+
+/// Why a key could not be made or read.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// The system's random source failed.
+    #[error("无法生成随机密钥 / no randomness for a new key: {0}")]
+    Random(String),
+    /// The stored key is not 32 base64url bytes.
+    #[error("标签密钥格式错误 / the label key is not 32 base64url bytes")]
+    Malformed,
+}
+
+/// Why a label could not be drawn.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// The text does not fit in a QR code.
+    #[error("无法生成二维码 / cannot make a QR code: {0}")]
+    Qr(#[from] qrcode::types::QrError),
+    /// PNG encoding failed.
+    #[error("无法生成 PNG / cannot encode PNG: {0}")]
+    Png(#[from] image::ImageError),
+}
+
+impl SiteKey {
+    /// A new random key.
+    pub fn generate() -> Result<SiteKey, KeyError> {
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret).map_err(|e| KeyError::Random(e.to_string()))?;
+        Ok(SiteKey(SigningKey::from_bytes(&secret)))
+    }
+
+    /// The key from its stored form (base64url of the 32 secret bytes).
+    pub fn from_secret_base64(s: &str) -> Result<SiteKey, KeyError> {
+        let bytes = URL_SAFE_NO_PAD
+            .decode(s.trim())
+            .map_err(|_| KeyError::Malformed)?;
+        let secret: [u8; 32] = bytes.try_into().map_err(|_| KeyError::Malformed)?;
+        Ok(SiteKey(SigningKey::from_bytes(&secret)))
+    }
+
+    /// The stored form of the secret. Keep it out of logs.
+    pub fn secret_base64(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.0.to_bytes())
+    }
+
+    /// The public key as `Site.public_key` carries it.
+    pub fn public_key_base64(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.0.verifying_key().to_bytes())
+    }
+}
+
+fn message(site: SiteId, checkpoint: CheckpointId) -> String {
+    format!("{site}|{checkpoint}")
+}
+
+/// The label text for a checkpoint: `PTRL1.<checkpoint-id>.<signature>`.
+pub fn sign(site: SiteId, checkpoint: CheckpointId, key: &SiteKey) -> String {
+    let sig = key.0.sign(message(site, checkpoint).as_bytes());
+    format!(
+        "{TOKEN_PREFIX}{checkpoint}.{}",
+        URL_SAFE_NO_PAD.encode(sig.to_bytes())
+    )
+}
+
+/// A label taken apart, not yet verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedLabel {
+    /// The checkpoint it names.
+    pub checkpoint: CheckpointId,
+    signature: Signature,
+}
+
+/// Take a scanned text apart: not ours at all, damaged, or a checkpoint and a signature.
+pub fn parse(token: &str) -> Result<ParsedLabel, LabelError> {
+    let token = token.trim();
+    let rest = token
+        .strip_prefix(TOKEN_PREFIX)
+        .ok_or(LabelError::NotPatrolLabel)?;
+    let (id, sig) = rest.split_once('.').ok_or(LabelError::Malformed)?;
+    // Only the canonical lower-case hyphenated form is ever printed.
+    if id.len() != 36 || id.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Err(LabelError::Malformed);
+    }
+    let checkpoint: CheckpointId = id.parse().map_err(|_| LabelError::Malformed)?;
+    let sig = URL_SAFE_NO_PAD
+        .decode(sig)
+        .map_err(|_| LabelError::Malformed)?;
+    let signature = Signature::from_slice(&sig).map_err(|_| LabelError::Malformed)?;
+    Ok(ParsedLabel {
+        checkpoint,
+        signature,
+    })
+}
+
+fn public_key(site: &Site) -> Option<VerifyingKey> {
+    let bytes = URL_SAFE_NO_PAD.decode(&site.public_key).ok()?;
+    VerifyingKey::from_bytes(&bytes.try_into().ok()?).ok()
+}
+
+fn signed_by(label: &ParsedLabel, site: &Site) -> bool {
+    public_key(site).is_some_and(|key| {
+        key.verify_strict(
+            message(site.id, label.checkpoint).as_bytes(),
+            &label.signature,
+        )
+        .is_ok()
+    })
+}
+
+/// Verify a scanned label offline for `site`: the checkpoint it names, or why it is refused.
+/// `others` are the other sites this device knows, to tell a neighbour's label from a forgery;
+/// `known` are the site's checkpoints in the device's reference data.
+pub fn verify_for_site(
+    token: &str,
+    site: &Site,
+    others: &[Site],
+    known: &BTreeSet<CheckpointId>,
+) -> Result<CheckpointId, LabelError> {
+    let label = parse(token)?;
+    if signed_by(&label, site) {
+        return if known.contains(&label.checkpoint) {
+            Ok(label.checkpoint)
+        } else {
+            Err(LabelError::UnknownCheckpoint)
+        };
+    }
+    match others.iter().find(|o| signed_by(&label, o)) {
+        Some(other) => Err(LabelError::OtherSite {
+            site: other.name.clone(),
+        }),
+        None => Err(LabelError::BadSignature),
+    }
+}
+
+fn qr(token: &str) -> Result<QrCode, RenderError> {
+    // Level Q survives a scuffed or partly dirty label in a stairwell.
+    Ok(QrCode::with_error_correction_level(token, EcLevel::Q)?)
+}
+
+/// A label's code as PNG: 8 px modules with the quiet zone, for printing or screens.
+pub fn render_png(token: &str) -> Result<Vec<u8>, RenderError> {
+    let img = qr(token)?
+        .render::<image::Luma<u8>>()
+        .quiet_zone(true)
+        .module_dimensions(8, 8)
+        .build();
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png)?;
+    Ok(out.into_inner())
+}
+
+/// A label's code alone as SVG, `size` user units square.
+pub fn render_code_svg(token: &str, size: u32) -> Result<String, RenderError> {
+    let svg = qr(token)?
+        .render::<qrcode::render::svg::Color<'_>>()
+        .quiet_zone(true)
+        .min_dimensions(size, size)
+        .max_dimensions(size, size)
+        .build();
+    // Drop the XML declaration so the code can be embedded in a sheet.
+    Ok(svg
+        .find("<svg")
+        .map_or(svg.clone(), |i| svg[i..].to_owned()))
+}
+
+/// Escape text for SVG/XML content and attributes.
+pub fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A printable label: the code with the checkpoint's Chinese name and English name under it.
+pub fn render_svg(
+    token: &str,
+    name_zh: &str,
+    name_en: Option<&str>,
+) -> Result<String, RenderError> {
+    let code = render_code_svg(token, 240)?;
+    let code = code.replacen("<svg", r#"<svg x="20" y="16" width="240" height="240""#, 1);
+    let en = name_en.map_or(String::new(), |en| {
+        format!(
+            r#"<text x="140" y="300" font-size="13" text-anchor="middle" font-family="sans-serif">{}</text>"#,
+            xml_escape(en)
+        )
+    });
+    Ok(format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="280" height="320" viewBox="0 0 280 320"><rect width="280" height="320" fill="#fff"/>{code}<text x="140" y="278" font-size="17" text-anchor="middle" font-family="'Noto Sans CJK SC','Source Han Sans SC',sans-serif">{}</text>{en}</svg>"##,
+        xml_escape(name_zh)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::routing::Routing;
+    use crate::sla::SlaHours;
+
+    fn site(name: &str, key: &SiteKey) -> Site {
+        Site {
+            id: SiteId::new(),
+            code: name.into(),
+            name: name.into(),
+            time_zone: "Asia/Shanghai".into(),
+            public_key: key.public_key_base64(),
+            sla_hours: SlaHours::default(),
+            routing: Routing::default(),
+            retention_days: 730,
+        }
+    }
+
+    struct Fixture {
+        key: SiteKey,
+        site: Site,
+        other_key: SiteKey,
+        other: Site,
+        cp: CheckpointId,
+        known: BTreeSet<CheckpointId>,
+    }
+
+    fn fixture() -> Fixture {
+        let key = SiteKey::generate().unwrap();
+        let other_key = SiteKey::generate().unwrap();
+        let site = site("阳光花园", &key);
+        let other = site_named("翠湖苑", &other_key);
+        let cp = CheckpointId::new();
+        Fixture {
+            key,
+            site,
+            other_key,
+            other,
+            cp,
+            known: [cp].into(),
+        }
+    }
+
+    fn site_named(name: &str, key: &SiteKey) -> Site {
+        site(name, key)
+    }
+
+    #[test]
+    fn a_label_verifies_offline_for_its_site() {
+        let f = fixture();
+        let token = sign(f.site.id, f.cp, &f.key);
+        assert!(token.starts_with("PTRL1."));
+        assert_eq!(verify_for_site(&token, &f.site, &[], &f.known), Ok(f.cp));
+        // Scanners sometimes add a trailing newline.
+        assert_eq!(
+            verify_for_site(&format!("{token}\n"), &f.site, &[], &f.known),
+            Ok(f.cp)
+        );
+    }
+
+    #[test]
+    fn another_sites_label_is_named_when_known_and_refused_when_not() {
+        let f = fixture();
+        let theirs = sign(f.other.id, f.cp, &f.other_key);
+        let err = verify_for_site(&theirs, &f.site, std::slice::from_ref(&f.other), &f.known);
+        assert_eq!(
+            err,
+            Err(LabelError::OtherSite {
+                site: "翠湖苑".into()
+            })
+        );
+        assert!(err.unwrap_err().to_string().contains("翠湖苑"));
+        assert_eq!(
+            verify_for_site(&theirs, &f.site, &[], &f.known),
+            Err(LabelError::BadSignature)
+        );
+        // Their key over our site id is a forgery, not their label.
+        let forged = sign(f.site.id, f.cp, &f.other_key);
+        assert_eq!(
+            verify_for_site(&forged, &f.site, std::slice::from_ref(&f.other), &f.known),
+            Err(LabelError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn one_changed_character_is_caught() {
+        let f = fixture();
+        let token = sign(f.site.id, f.cp, &f.key);
+        let sig_start = TOKEN_PREFIX.len() + 37;
+        let mut chars: Vec<char> = token.chars().collect();
+        let i = sig_start + 40;
+        chars[i] = if chars[i] == 'A' { 'B' } else { 'A' };
+        let tampered: String = chars.into_iter().collect();
+        assert_eq!(
+            verify_for_site(&tampered, &f.site, &[], &f.known),
+            Err(LabelError::BadSignature)
+        );
+        // A changed digit of the checkpoint id: still well-formed, but not what was signed.
+        let mut chars: Vec<char> = token.chars().collect();
+        let i = TOKEN_PREFIX.len() + 1;
+        chars[i] = if chars[i] == '0' { '1' } else { '0' };
+        let tampered: String = chars.into_iter().collect();
+        assert_eq!(
+            verify_for_site(&tampered, &f.site, &[], &f.known),
+            Err(LabelError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn codes_that_are_not_labels_get_their_own_errors() {
+        let f = fixture();
+        for not_ours in ["https://example.com/", "6901234567892", "", "ptrl1.abc"] {
+            assert_eq!(
+                verify_for_site(not_ours, &f.site, &[], &f.known),
+                Err(LabelError::NotPatrolLabel),
+                "{not_ours}"
+            );
+        }
+        let token = sign(f.site.id, f.cp, &f.key);
+        for damaged in [
+            &token[..token.len() - 10],
+            "PTRL1.",
+            "PTRL1.not-a-uuid.sig",
+            &token[..20],
+        ] {
+            assert_eq!(
+                verify_for_site(damaged, &f.site, &[], &f.known),
+                Err(LabelError::Malformed),
+                "{damaged}"
+            );
+        }
+        // A genuine label whose checkpoint this phone has not pulled yet.
+        let new_cp = sign(f.site.id, CheckpointId::new(), &f.key);
+        assert_eq!(
+            verify_for_site(&new_cp, &f.site, &[], &f.known),
+            Err(LabelError::UnknownCheckpoint)
+        );
+        let messages: BTreeSet<String> = [
+            LabelError::NotPatrolLabel,
+            LabelError::Malformed,
+            LabelError::OtherSite { site: "x".into() },
+            LabelError::BadSignature,
+            LabelError::UnknownCheckpoint,
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        assert_eq!(messages.len(), 5, "each refusal reads differently");
+    }
+
+    #[test]
+    fn keys_round_trip_and_stay_out_of_debug() {
+        let key = SiteKey::generate().unwrap();
+        let back = SiteKey::from_secret_base64(&key.secret_base64()).unwrap();
+        assert_eq!(back.public_key_base64(), key.public_key_base64());
+        assert!(!format!("{key:?}").contains(&key.secret_base64()));
+        assert!(matches!(
+            SiteKey::from_secret_base64("c2hvcnQ"),
+            Err(KeyError::Malformed)
+        ));
+    }
+
+    #[test]
+    fn png_labels_decode_back_to_their_token() {
+        let f = fixture();
+        for _ in 0..5 {
+            let token = sign(f.site.id, CheckpointId::new(), &f.key);
+            let png = render_png(&token).unwrap();
+            let img = image::load_from_memory(&png).unwrap().to_luma8();
+            let mut prepared = rqrr::PreparedImage::prepare(img);
+            let grids = prepared.detect_grids();
+            assert_eq!(grids.len(), 1);
+            let (_, content) = grids[0].decode().unwrap();
+            assert_eq!(content, token);
+        }
+    }
+
+    #[test]
+    fn svg_labels_carry_escaped_names() {
+        let f = fixture();
+        let token = sign(f.site.id, f.cp, &f.key);
+        let svg = render_svg(&token, "1栋<大堂> & \"前台\"", Some("Lobby's <desk>")).unwrap();
+        assert!(svg.starts_with("<svg"));
+        assert!(svg.contains("1栋&lt;大堂&gt; &amp; &quot;前台&quot;"));
+        assert!(svg.contains("Lobby&apos;s &lt;desk&gt;"));
+        assert!(!svg.contains("<?xml"));
+        assert_eq!(svg.matches("<svg").count(), 2, "the code is embedded once");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn any_label_round_trips_and_any_flipped_bit_fails(
+            secret in any::<[u8; 32]>(),
+            site_id in any::<u128>(),
+            cp_id in any::<u128>(),
+            byte in 0usize..64,
+            bit in 0u8..8,
+        ) {
+            let key = SiteKey(SigningKey::from_bytes(&secret));
+            let mut s = site("s", &key);
+            s.id = SiteId(uuid::Uuid::from_u128(site_id));
+            let cp = CheckpointId(uuid::Uuid::from_u128(cp_id));
+            let known: BTreeSet<_> = [cp].into();
+            let token = sign(s.id, cp, &key);
+            prop_assert_eq!(verify_for_site(&token, &s, &[], &known), Ok(cp));
+            let (head, sig) = token.rsplit_once('.').unwrap();
+            let mut raw = URL_SAFE_NO_PAD.decode(sig).unwrap();
+            raw[byte] ^= 1 << bit;
+            let flipped = format!("{head}.{}", URL_SAFE_NO_PAD.encode(raw));
+            prop_assert!(verify_for_site(&flipped, &s, &[], &known).is_err());
+        }
+    }
+}
