@@ -11,6 +11,7 @@ use crate::routing::{Routing, Team};
 use crate::site::{Checkpoint, Site, Zone, ZoneKind};
 use crate::sla::SlaHours;
 use crate::user::{Role, User};
+use crate::wire::{Change, Entity};
 
 /// Everything a site is made of, as reference data.
 #[derive(Debug, Clone)]
@@ -32,6 +33,17 @@ impl Estate {
     /// The user with this login name.
     pub fn user(&self, username: &str) -> Option<&User> {
         self.users.iter().find(|u| u.username == username)
+    }
+
+    /// The estate as a device pulls it: site, zones, checkpoints, routes and users.
+    pub fn reference_changes(&self) -> Vec<Change> {
+        std::iter::once(Entity::Site(self.site.clone()))
+            .chain(self.zones.iter().cloned().map(Entity::Zone))
+            .chain(self.checkpoints.iter().cloned().map(Entity::Checkpoint))
+            .chain(self.routes.iter().cloned().map(Entity::Route))
+            .chain(self.users.iter().cloned().map(Entity::User))
+            .map(|e| Change::of(&e))
+            .collect()
     }
 
     /// The zone of a checkpoint.

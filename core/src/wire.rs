@@ -641,6 +641,18 @@ pub struct SessionUser {
     pub sites: Vec<SiteId>,
 }
 
+impl From<&User> for SessionUser {
+    fn from(u: &User) -> Self {
+        SessionUser {
+            id: u.id,
+            username: u.username.clone(),
+            role: u.role,
+            team: u.team,
+            sites: u.site_ids.clone(),
+        }
+    }
+}
+
 /// Every error response: `{ "error": { "code", "message" } }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {

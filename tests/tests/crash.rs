@@ -3,6 +3,8 @@
 //! must hold each action whole with its outbox op or not at all, `seq` must have no gaps, and no
 //! half-written photo may exist.
 
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -11,7 +13,6 @@ use std::time::{Duration, Instant};
 use patrol_core::blob::sha256_hex;
 use patrol_core::engine::Engine;
 use patrol_core::labels::SiteKey;
-use patrol_core::wire::{Change, Entity, SessionUser};
 use rusqlite::Connection;
 
 const KILLS: u32 = 200;
@@ -33,18 +34,45 @@ fn check(db: &Path, photo_dir: &Path, round: u32) -> i64 {
         .unwrap()
         .map(Result::unwrap)
         .collect();
-    assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "seq gap after kill {round}");
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as i64).collect::<Vec<_>>(),
+        "seq gap after kill {round}"
+    );
 
     // Each record and its op exist together or not at all.
     let pairs = [
-        ("SELECT count(*) FROM runs", "patrol.start", "run_id", "runs"),
-        ("SELECT count(*) FROM visits", "patrol.visit", "visit_id", "visits"),
-        ("SELECT count(*) FROM results", "patrol.result", "result_id", "results"),
-        ("SELECT count(*) FROM issues", "issue.report", "issue_id", "issues"),
+        (
+            "SELECT count(*) FROM runs",
+            "patrol.start",
+            "run_id",
+            "runs",
+        ),
+        (
+            "SELECT count(*) FROM visits",
+            "patrol.visit",
+            "visit_id",
+            "visits",
+        ),
+        (
+            "SELECT count(*) FROM results",
+            "patrol.result",
+            "result_id",
+            "results",
+        ),
+        (
+            "SELECT count(*) FROM issues",
+            "issue.report",
+            "issue_id",
+            "issues",
+        ),
     ];
     for (rows_sql, kind, field, table) in pairs {
         let rows = count(&conn, rows_sql);
-        let ops = count(&conn, &format!("SELECT count(*) FROM outbox WHERE kind = '{kind}'"));
+        let ops = count(
+            &conn,
+            &format!("SELECT count(*) FROM outbox WHERE kind = '{kind}'"),
+        );
         assert_eq!(rows, ops, "{table} rows vs {kind} ops after kill {round}");
         let orphans = count(
             &conn,
@@ -56,8 +84,14 @@ fn check(db: &Path, photo_dir: &Path, round: u32) -> i64 {
         assert_eq!(orphans, 0, "{kind} op without its row after kill {round}");
     }
     let finished = count(&conn, "SELECT count(*) FROM runs WHERE finished = 1");
-    let finishes = count(&conn, "SELECT count(*) FROM outbox WHERE kind = 'patrol.finish'");
-    assert_eq!(finished, finishes, "finished rounds vs patrol.finish ops after kill {round}");
+    let finishes = count(
+        &conn,
+        "SELECT count(*) FROM outbox WHERE kind = 'patrol.finish'",
+    );
+    assert_eq!(
+        finished, finishes,
+        "finished rounds vs patrol.finish ops after kill {round}"
+    );
     let open_rounds = count(&conn, "SELECT count(*) FROM runs WHERE finished = 0");
     assert!(open_rounds <= 1, "one round at a time");
 
@@ -72,17 +106,28 @@ fn check(db: &Path, photo_dir: &Path, round: u32) -> i64 {
     for id in &photos {
         let bytes = std::fs::read(photo_dir.join(format!("{id}.jpg")))
             .unwrap_or_else(|e| panic!("photo {id} has a row but no file after kill {round}: {e}"));
-        assert_eq!(&sha256_hex(&bytes), id, "half-written photo after kill {round}");
+        assert_eq!(
+            &sha256_hex(&bytes),
+            id,
+            "half-written photo after kill {round}"
+        );
         assert!(photo_dir.join(format!("{id}.thumb.jpg")).exists());
     }
     for entry in std::fs::read_dir(photo_dir).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-        assert!(!name.starts_with(".tmp-"), "temp file {name} left after reopening");
+        assert!(
+            !name.starts_with(".tmp-"),
+            "temp file {name} left after reopening"
+        );
         if let Some(id) = name.strip_suffix(".jpg").filter(|n| !n.ends_with(".thumb")) {
             // A file without a row (killed between file and commit) is harmless, but whole.
             if !photos.contains(id) {
                 let bytes = std::fs::read(photo_dir.join(&name)).unwrap();
-                assert_eq!(sha256_hex(&bytes), id, "half-written photo file after kill {round}");
+                assert_eq!(
+                    sha256_hex(&bytes),
+                    id,
+                    "half-written photo file after kill {round}"
+                );
             }
         }
     }
@@ -97,7 +142,10 @@ fn check(db: &Path, photo_dir: &Path, round: u32) -> i64 {
         .map(Result::unwrap)
         .collect();
     for id in named {
-        assert!(photos.contains(&id), "an op names photo {id} that is not queued");
+        assert!(
+            photos.contains(&id),
+            "an op names photo {id} that is not queued"
+        );
     }
     seqs.len() as i64
 }
@@ -109,21 +157,9 @@ fn killing_the_app_at_any_moment_loses_nothing_and_halves_nothing() {
     {
         let engine = Engine::open(&db).unwrap();
         let estate = patrol_core::demo::estate("demo", "阳光花园", &SiteKey::generate().unwrap());
-        let mut changes = vec![Change::of(&Entity::Site(estate.site.clone()))];
-        changes.extend(estate.zones.iter().map(|z| Change::of(&Entity::Zone(z.clone()))));
-        changes.extend(estate.checkpoints.iter().map(|c| Change::of(&Entity::Checkpoint(c.clone()))));
-        changes.extend(estate.routes.iter().map(|r| Change::of(&Entity::Route(r.clone()))));
-        engine.apply_pull(&changes, "1").unwrap();
+        engine.apply_pull(&estate.reference_changes(), "1").unwrap();
         let u = estate.user("demo-patrol").unwrap();
-        engine
-            .set_session(&SessionUser {
-                id: u.id,
-                username: u.username.clone(),
-                role: u.role,
-                team: u.team,
-                sites: u.site_ids.clone(),
-            })
-            .unwrap();
+        engine.set_session(&u.into()).unwrap();
     }
     let photo_dir = dir.path().join("photos");
     let child = env!("CARGO_BIN_EXE_patrol-crash-child");
@@ -154,6 +190,12 @@ fn killing_the_app_at_any_moment_loses_nothing_and_halves_nothing() {
         worker.wait().unwrap();
         ops = check(&db, &photo_dir, round);
     }
-    eprintln!("{KILLS} kills in {:?}; {ops} ops survived in order", started.elapsed());
-    assert!(ops > i64::from(KILLS), "the worker made progress between kills ({ops} ops)");
+    eprintln!(
+        "{KILLS} kills in {:?}; {ops} ops survived in order",
+        started.elapsed()
+    );
+    assert!(
+        ops > i64::from(KILLS),
+        "the worker made progress between kills ({ops} ops)"
+    );
 }

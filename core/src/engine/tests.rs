@@ -31,33 +31,9 @@ impl Clock for TestClock {
     }
 }
 
-pub(crate) fn reference_changes(e: &Estate) -> Vec<Change> {
-    let mut changes = vec![Change::of(&Entity::Site(e.site.clone()))];
-    changes.extend(e.zones.iter().map(|z| Change::of(&Entity::Zone(z.clone()))));
-    changes.extend(
-        e.checkpoints
-            .iter()
-            .map(|c| Change::of(&Entity::Checkpoint(c.clone()))),
-    );
-    changes.extend(
-        e.routes
-            .iter()
-            .map(|r| Change::of(&Entity::Route(r.clone()))),
-    );
-    changes.extend(e.users.iter().map(|u| Change::of(&Entity::User(u.clone()))));
-    changes
-}
-
 pub(crate) fn sign_in(engine: &Engine, e: &Estate, username: &str) {
-    let u = e.user(username).unwrap();
     engine
-        .set_session(&SessionUser {
-            id: u.id,
-            username: u.username.clone(),
-            role: u.role,
-            team: u.team,
-            sites: u.site_ids.clone(),
-        })
+        .set_session(&e.user(username).unwrap().into())
         .unwrap();
 }
 
@@ -111,7 +87,7 @@ fn setup() -> (tempfile::TempDir, Engine, Arc<TestClock>, Estate) {
     let engine = Engine::open_with_clock(&dir.path().join("patrol.db"), clock.clone()).unwrap();
     let key = SiteKey::generate().unwrap();
     let e = demo::estate("demo", "阳光花园", &key);
-    engine.apply_pull(&reference_changes(&e), "c1").unwrap();
+    engine.apply_pull(&e.reference_changes(), "c1").unwrap();
     (dir, engine, clock, e)
 }
 

@@ -38,14 +38,18 @@ impl Rng {
     }
 
     fn chance(&mut self, one_in: u64) -> bool {
-        self.next() % one_in == 0
+        self.next().is_multiple_of(one_in)
     }
 }
 
 fn photo(rng: &mut Rng) -> Vec<u8> {
     let tint = rng.next();
     let img = image::RgbImage::from_fn(320, 240, |x, y| {
-        image::Rgb([(x as u64 ^ tint) as u8, (y as u64 + tint) as u8, (tint >> 8) as u8])
+        image::Rgb([
+            (x as u64 ^ tint) as u8,
+            (y as u64 + tint) as u8,
+            (tint >> 8) as u8,
+        ])
     });
     let mut out = std::io::Cursor::new(Vec::new());
     // Encoding a picture this small cannot fail; an empty photo would be refused anyway.
