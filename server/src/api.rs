@@ -1,0 +1,376 @@
+//! The HTTP API (DESIGN.md §6–7). Every handler that touches data takes a [`Caller`] and checks
+//! the caller's sites and role before anything else.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, head, post};
+use axum::{Json, Router};
+use jiff::Timestamp;
+use patrol_core::blob::{MAX_UPLOAD_BYTES, check_upload, is_blob_id};
+use patrol_core::ids::{IssueId, SiteId, UserId};
+use patrol_core::issue::{Issue, Status};
+use patrol_core::routing::Team;
+use patrol_core::user::Role;
+use patrol_core::wire::{
+    LoginRequest, PROTOCOL_HEADER, PROTOCOL_VERSION, PullQuery, PullResponse, PushRequest,
+    PushResponse, RefreshRequest, SessionUser, TokenResponse,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::AppState;
+use crate::auth::{Caller, REFRESH_TTL_SECS, random_secret, token_hash, verify_password};
+use crate::error::ApiError;
+use crate::store::{IssueFilter, Viewer};
+use crate::sync::{PushContext, apply};
+
+/// The most ops one push may carry.
+const MAX_OPS_PER_PUSH: usize = 500;
+/// The largest JSON request body.
+const MAX_JSON_BYTES: usize = 4 * 1024 * 1024;
+
+/// All routes.
+pub fn router(state: AppState) -> Router {
+    let blobs = Router::new()
+        .route("/api/v1/blobs/{sha256}", head(blob_head).put(blob_put))
+        .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/api/v1/auth/login", post(login))
+        .route("/api/v1/auth/refresh", post(refresh))
+        .route("/api/v1/sync/push", post(push))
+        .route("/api/v1/sync/pull", get(pull))
+        .route("/api/v1/issues", get(issues))
+        .route("/api/v1/issues/{id}", get(issue_detail))
+        .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
+        .merge(blobs)
+        .with_state(state)
+}
+
+async fn healthz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
+    state.store.sites().await?;
+    Ok("ok")
+}
+
+/// A client speaking a newer protocol than this server gets 426.
+fn check_protocol(headers: &HeaderMap) -> Result<(), ApiError> {
+    let version = headers
+        .get(PROTOCOL_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(PROTOCOL_VERSION);
+    if version > PROTOCOL_VERSION {
+        return Err(ApiError::new(
+            StatusCode::UPGRADE_REQUIRED,
+            "protocol_too_new",
+            format!(
+                "服务器版本过旧，请联系管理员升级 / the server speaks protocol {PROTOCOL_VERSION}; upgrade the server"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+async fn tokens_for(
+    state: &AppState,
+    user: &patrol_core::user::User,
+) -> Result<TokenResponse, ApiError> {
+    let now = Timestamp::now();
+    let (access_token, expires_in) = state.tokens.issue(user, now)?;
+    let refresh_token = random_secret();
+    state
+        .store
+        .add_refresh_token(
+            &token_hash(&refresh_token),
+            user.id,
+            now + jiff::SignedDuration::from_secs(REFRESH_TTL_SECS),
+        )
+        .await?;
+    Ok(TokenResponse {
+        access_token,
+        refresh_token,
+        expires_in,
+        user: SessionUser::from(user),
+    })
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Json(req): Json<LoginRequest>,
+) -> Result<Json<TokenResponse>, ApiError> {
+    let ip = Some(addr.ip());
+    if !state.limiter.allowed(&req.username, ip) {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            "登录失败次数过多，请 15 分钟后再试 / too many failed sign-ins; try again in 15 minutes",
+        ));
+    }
+    let account = state.store.account(&req.username).await?;
+    // Hash even for unknown users so timing does not reveal which names exist.
+    let stored = account
+        .as_ref()
+        .map_or(state.dummy_hash.as_str(), |a| a.password_hash.as_str());
+    let ok = verify_password(&req.password, stored);
+    let Some(account) = account.filter(|_| ok) else {
+        state.limiter.failed(&req.username, ip);
+        tracing::info!(username = %req.username, %addr, "failed sign-in");
+        return Err(ApiError::unauthorized(
+            "用户名或密码错误 / wrong username or password",
+        ));
+    };
+    state.limiter.succeeded(&req.username);
+    Ok(Json(tokens_for(&state, &account.user).await?))
+}
+
+async fn refresh(
+    State(state): State<AppState>,
+    Json(req): Json<RefreshRequest>,
+) -> Result<Json<TokenResponse>, ApiError> {
+    let invalid =
+        || ApiError::unauthorized("登录已失效，请重新登录 / sign-in expired; sign in again");
+    let user_id = state
+        .store
+        .use_refresh_token(&token_hash(&req.refresh_token), Timestamp::now())
+        .await?
+        .ok_or_else(invalid)?;
+    let user = state.store.user(user_id).await?.ok_or_else(invalid)?;
+    Ok(Json(tokens_for(&state, &user).await?))
+}
+
+async fn push(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Json(req): Json<PushRequest>,
+) -> Result<Json<PushResponse>, ApiError> {
+    check_protocol(&headers)?;
+    if req.ops.len() > MAX_OPS_PER_PUSH {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_ops",
+            format!("一次最多同步 {MAX_OPS_PER_PUSH} 条 / at most {MAX_OPS_PER_PUSH} ops per push"),
+        ));
+    }
+    let server_at = Timestamp::now();
+    let offset = req.device_time.duration_until(server_at);
+    state
+        .store
+        .touch_device(
+            req.device_id,
+            caller.actor.user_id,
+            offset.as_millis() as i64,
+            server_at,
+        )
+        .await?;
+    // Blobs first: an op naming a photo the server lacks waits, with the whole request.
+    for op in &req.ops {
+        if let Ok(body) = op.decode() {
+            for blob in body.blobs() {
+                if is_blob_id(blob) && !state.store.has_blob(blob).await? {
+                    return Err(ApiError::new(
+                        StatusCode::CONFLICT,
+                        "missing_blob",
+                        format!("照片尚未上传 / photo {blob} not uploaded yet"),
+                    ));
+                }
+            }
+        }
+    }
+    let mut sites = Vec::new();
+    let mut checkpoints = HashMap::new();
+    for id in &caller.actor.site_ids {
+        if let Some(site) = state.store.site(*id).await? {
+            let known: BTreeSet<_> = state
+                .store
+                .checkpoints(*id)
+                .await?
+                .into_iter()
+                .map(|c| c.id)
+                .collect();
+            checkpoints.insert(*id, known);
+            sites.push(site);
+        }
+    }
+    let ctx = PushContext {
+        actor: caller.actor.clone(),
+        device_id: req.device_id,
+        server_at,
+        offset,
+        sites,
+        checkpoints,
+    };
+    let mut ops = req.ops;
+    ops.sort_by_key(|o| o.seq);
+    let mut results = Vec::with_capacity(ops.len());
+    for op in &ops {
+        results.push(apply(state.store.as_ref(), &ctx, op).await?);
+    }
+    Ok(Json(PushResponse {
+        server_time: server_at,
+        results,
+    }))
+}
+
+async fn pull(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Query(q): Query<PullQuery>,
+) -> Result<Json<PullResponse>, ApiError> {
+    check_protocol(&headers)?;
+    let cursor = match q.since.as_deref() {
+        None | Some("") => 0,
+        Some(c) => c
+            .parse::<i64>()
+            .map_err(|_| ApiError::bad_request("无效的同步游标 / invalid cursor"))?,
+    };
+    let limit = q.limit.unwrap_or(500).clamp(1, 2000);
+    let viewer = Viewer {
+        sites: caller.actor.site_ids.clone(),
+        team_only: (caller.actor.role == Role::Technician)
+            .then_some(caller.actor.team)
+            .flatten(),
+    };
+    let page = state.store.changes(&viewer, cursor, limit).await?;
+    Ok(Json(PullResponse {
+        changes: page.changes,
+        cursor: page.cursor.to_string(),
+        more: page.more,
+    }))
+}
+
+async fn blob_head(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(sha): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if !is_blob_id(&sha) {
+        return Err(ApiError::not_found("blob"));
+    }
+    Ok(if state.store.has_blob(&sha).await? {
+        StatusCode::OK
+    } else {
+        StatusCode::NOT_FOUND
+    })
+}
+
+async fn blob_put(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(sha): Path<String>,
+    bytes: Bytes,
+) -> Result<StatusCode, ApiError> {
+    if !is_blob_id(&sha) {
+        return Err(ApiError::bad_request("照片编号无效 / invalid photo id"));
+    }
+    if state.store.has_blob(&sha).await? {
+        return Ok(StatusCode::OK);
+    }
+    check_upload(&bytes, &sha)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_blob", e.to_string()))?;
+    state
+        .blobs
+        .put(&sha, &bytes)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    let created = state
+        .store
+        .add_blob(&sha, bytes.len() as u64, Timestamp::now())
+        .await?;
+    Ok(if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    })
+}
+
+/// `GET /api/v1/issues` query.
+#[derive(Debug, Deserialize)]
+pub struct IssueQuery {
+    site: Option<SiteId>,
+    status: Option<Status>,
+    team: Option<Team>,
+    assignee: Option<UserId>,
+    due_before: Option<Timestamp>,
+    #[serde(default)]
+    overdue: bool,
+}
+
+/// The queue.
+#[derive(Debug, Serialize)]
+pub struct IssueList {
+    issues: Vec<serde_json::Value>,
+}
+
+fn issue_json(i: &Issue) -> serde_json::Value {
+    patrol_core::wire::Change::of(&patrol_core::wire::Entity::Issue(i.clone()))
+        .data
+        .unwrap_or_default()
+}
+
+async fn issues(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<IssueQuery>,
+) -> Result<Json<IssueList>, ApiError> {
+    let sites = match q.site {
+        Some(site) => {
+            caller.require_site(site)?;
+            vec![site]
+        }
+        None => caller.actor.site_ids.clone(),
+    };
+    // Technicians see their team's queue; others see their sites'.
+    let team = if caller.actor.role == Role::Technician {
+        if q.team.is_some() && q.team != caller.actor.team {
+            return Err(ApiError::forbidden(
+                "只能查看本班组的工单 / you can see your own team's jobs only",
+            ));
+        }
+        caller.actor.team.or(q.team)
+    } else {
+        q.team
+    };
+    let filter = IssueFilter {
+        sites,
+        status: q.status,
+        team,
+        assignee: q.assignee,
+        due_before: q.due_before,
+        overdue_at: q.overdue.then(Timestamp::now),
+    };
+    let list = state.store.issues(&filter).await?;
+    Ok(Json(IssueList {
+        issues: list.iter().map(issue_json).collect(),
+    }))
+}
+
+async fn issue_detail(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<IssueId>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let issue = state
+        .store
+        .issue(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("issue"))?;
+    caller.require_site(issue.site_id)?;
+    if caller.actor.role == Role::Technician
+        && caller.actor.team != Some(issue.team)
+        && issue.assignee_id != Some(caller.actor.user_id)
+    {
+        return Err(ApiError::forbidden(
+            "这是其他班组的工单 / this job belongs to another team",
+        ));
+    }
+    let audit = state.store.audit(id).await?;
+    Ok(Json(
+        serde_json::json!({ "issue": issue_json(&issue), "audit": audit }),
+    ))
+}

@@ -1,0 +1,340 @@
+//! patrol-server: the sync server, the 3-day queue and the admin CLI (DESIGN.md §8).
+#![forbid(unsafe_code)]
+
+mod api;
+mod auth;
+mod blobs;
+mod demo;
+mod error;
+mod queue;
+mod store;
+mod sync;
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use patrol_core::ids::UserId;
+use patrol_core::labels::{self, SiteKey};
+use patrol_core::routing::Team;
+use patrol_core::user::{Role, User};
+
+use crate::auth::{LoginLimiter, TokenKeys};
+use crate::blobs::Blobs;
+use crate::store::{SqliteStore, Store};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Arc<dyn Store>,
+    /// Access-token keys.
+    pub tokens: Arc<TokenKeys>,
+    /// Failed-login counts.
+    pub limiter: Arc<LoginLimiter>,
+    /// Photo blobs.
+    pub blobs: Blobs,
+    /// A hash checked for unknown usernames, so that timing reveals nothing.
+    pub dummy_hash: Arc<String>,
+}
+
+#[derive(Parser)]
+#[command(
+    name = "patrol-server",
+    version,
+    about = "Patrol companion sync server · 巡查助手同步服务器"
+)]
+struct Cli {
+    /// Folder for the SQLite database and photos.
+    #[arg(
+        long,
+        global = true,
+        default_value = "./patrol-data",
+        env = "PATROL_DATA_DIR"
+    )]
+    data_dir: PathBuf,
+    /// Database URL (sqlite:…); defaults to patrol.db in the data folder.
+    #[arg(long, global = true, env = "DATABASE_URL")]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API and run the queue's background work.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Load the demo estate (once) and print how to sign in.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Create or upgrade the database schema.
+    Migrate,
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage sites.
+    Site {
+        #[command(subcommand)]
+        command: SiteCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user; the password is read from standard input.
+    Add {
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// patrol, technician, supervisor, manager or admin.
+        #[arg(long)]
+        role: Role,
+        /// Site code the user works on.
+        #[arg(long)]
+        site: String,
+        /// Team (engineering, cleaning, landscaping, security, customer_service, management).
+        #[arg(long)]
+        team: Option<Team>,
+        /// Name shown to others; defaults to the username.
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum SiteCommand {
+    /// Give a site a new label key and re-sign its checkpoints (old labels stop verifying:
+    /// print new ones).
+    Keygen {
+        /// Site code.
+        code: String,
+    },
+}
+
+/// A failure of a command, said plainly.
+type CliResult = Result<(), String>;
+
+async fn open_store(cli: &Cli) -> Result<Arc<dyn Store>, String> {
+    let path = match cli.database_url.as_deref() {
+        None => {
+            std::fs::create_dir_all(&cli.data_dir)
+                .map_err(|e| format!("cannot create {}: {e}", cli.data_dir.display()))?;
+            cli.data_dir.join("patrol.db")
+        }
+        Some(url) => match url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            Some(p) => PathBuf::from(p),
+            None => {
+                return Err(format!(
+                    "unsupported database URL `{}`: this build stores data in SQLite (sqlite:PATH)",
+                    url.split(':').next().unwrap_or("")
+                ));
+            }
+        },
+    };
+    let store = SqliteStore::open(&path)
+        .await
+        .map_err(|e| format!("cannot open database {}: {e}", path.display()))?;
+    store
+        .migrate()
+        .await
+        .map_err(|e| format!("migration failed: {e}"))?;
+    Ok(Arc::new(store))
+}
+
+async fn serve(cli: &Cli, listen: SocketAddr, demo: bool) -> CliResult {
+    let store = open_store(cli).await?;
+    let secret = store
+        .secret("jwt", &auth::random_secret)
+        .await
+        .map_err(|e| format!("cannot read the token key: {e}"))?;
+    if demo
+        && demo::load(store.as_ref())
+            .await
+            .map_err(|e| format!("cannot load the demo estate: {e:?}"))?
+    {
+        tracing::info!("demo estate loaded");
+    }
+    let blobs = Blobs::local(&cli.data_dir.join("blobs"))
+        .map_err(|e| format!("cannot use the photo folder: {e}"))?;
+    let state = AppState {
+        store: store.clone(),
+        tokens: Arc::new(TokenKeys::new(&secret)),
+        limiter: Arc::new(LoginLimiter::default()),
+        blobs,
+        dummy_hash: Arc::new(
+            auth::hash_password("not a real password").map_err(|e| format!("{e:?}"))?,
+        ),
+    };
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let escalation = tokio::spawn(queue::run(store, Duration::from_secs(60)));
+    say(&format!("patrol-server listening on http://{addr}"));
+    if demo {
+        say(&format!(
+            "demo estate `{}` · 演示小区: sign in as demo-patrol, demo-tech, demo-super, demo-manager or demo-admin, password `{}`\n  curl -s -X POST http://{addr}/api/v1/auth/login -H 'content-type: application/json' -d '{{\"username\":\"demo-patrol\",\"password\":\"{}\"}}'",
+            demo::CODE,
+            demo::PASSWORD,
+            demo::PASSWORD
+        ));
+    }
+    let app = api::router(state).layer(tower_http::trace::TraceLayer::new_for_http());
+    let result = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await;
+    escalation.abort();
+    result.map_err(|e| format!("server failed: {e}"))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+/// Tell the person at the terminal.
+#[allow(clippy::print_stdout)]
+fn say(text: &str) {
+    println!("{text}");
+}
+
+async fn user_add(
+    cli: &Cli,
+    username: &str,
+    role: Role,
+    site_code: &str,
+    team: Option<Team>,
+    display_name: Option<&str>,
+) -> CliResult {
+    let store = open_store(cli).await?;
+    let site = store
+        .site_by_code(site_code)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no site with code `{site_code}`"))?;
+    let mut password = String::new();
+    std::io::stdin()
+        .read_to_string(&mut password)
+        .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+    let password = password.trim_end_matches(['\n', '\r']);
+    if password.chars().count() < 8 {
+        return Err("the password must have at least 8 characters".into());
+    }
+    let user = User {
+        id: UserId::new(),
+        username: username.to_owned(),
+        display_name: display_name.unwrap_or(username).to_owned(),
+        role,
+        team,
+        site_ids: vec![site.id],
+    };
+    let hash = auth::hash_password(password).map_err(|e| format!("{e:?}"))?;
+    store
+        .add_user(&user, &hash)
+        .await
+        .map_err(|e| e.to_string())?;
+    say(&format!(
+        "added {username} ({}) to site {site_code}",
+        role.as_str()
+    ));
+    Ok(())
+}
+
+async fn site_keygen(cli: &Cli, code: &str) -> CliResult {
+    let store = open_store(cli).await?;
+    let mut site = store
+        .site_by_code(code)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no site with code `{code}`"))?;
+    let key = SiteKey::generate().map_err(|e| e.to_string())?;
+    site.public_key = key.public_key_base64();
+    store
+        .put_site(&site, &key.secret_base64())
+        .await
+        .map_err(|e| e.to_string())?;
+    let checkpoints = store
+        .checkpoints(site.id)
+        .await
+        .map_err(|e| e.to_string())?;
+    for mut cp in checkpoints.clone() {
+        cp.qr_token = labels::sign(site.id, cp.id, &key);
+        store.put_checkpoint(&cp).await.map_err(|e| e.to_string())?;
+    }
+    say(&format!(
+        "site {code}: new label key; {} checkpoint labels re-signed — print and replace them",
+        checkpoints.len()
+    ));
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Serve { listen, demo } => serve(&cli, *listen, *demo).await,
+        Command::Migrate => open_store(&cli)
+            .await
+            .map(|_| say("database is up to date")),
+        Command::User {
+            command:
+                UserCommand::Add {
+                    username,
+                    role,
+                    site,
+                    team,
+                    display_name,
+                },
+        } => user_add(&cli, username, *role, site, *team, display_name.as_deref()).await,
+        Command::Site {
+            command: SiteCommand::Keygen { code },
+        } => site_keygen(&cli, code).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
