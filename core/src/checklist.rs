@@ -418,39 +418,92 @@ mod tests {
         Catalogue::standard()
     }
 
+    fn item(kind: ZoneKind, key: &str) -> &'static ChecklistItem {
+        standard()
+            .for_zone(kind)
+            .unwrap_or_else(|| panic!("no template for {kind:?}"))
+            .item(key)
+            .unwrap_or_else(|| panic!("no item {key}"))
+    }
+
+    fn photo() -> Vec<String> {
+        vec!["ab".repeat(32)]
+    }
+
+    fn ticked(outcome: Outcome) -> Answer {
+        Answer {
+            outcome: Some(outcome),
+            ..Answer::default()
+        }
+    }
+
+    fn read(v: f64) -> Answer {
+        Answer {
+            reading: Some(v),
+            ..Answer::default()
+        }
+    }
+
     #[test]
     fn the_whole_catalogue_walks() {
         let c = standard();
         assert!(c.problems().is_empty(), "{:?}", c.problems());
+        assert_eq!(
+            c.templates.len(),
+            ZoneKind::ALL.len(),
+            "one template per zone kind"
+        );
         let routing = Routing::default();
         let mut teams = BTreeSet::new();
         for kind in ZoneKind::ALL {
             let t = c
                 .for_zone(kind)
                 .unwrap_or_else(|| panic!("no template for {kind:?}"));
+            assert_eq!(t.zone_kind, kind);
+            // About a dozen at most: a longer list is not walked with care. (The stairwell has
+            // 13: anti-theft and fire alarms route to different teams, so they are two items.)
             assert!(
-                t.items.len() >= 4,
-                "{kind:?} has only {} items",
+                (4..=13).contains(&t.items.len()),
+                "{kind:?} has {} items",
                 t.items.len()
             );
-            assert!(!t.name.zh.is_empty() && !t.name.en.is_empty());
+            assert!(!t.name.zh.trim().is_empty() && !t.name.en.trim().is_empty());
+            assert!(
+                t.source.as_deref().is_some_and(|s| s.starts_with("004 §")),
+                "{kind:?} names its place in the procedure"
+            );
             for item in &t.items {
-                assert!(!item.text.zh.trim().is_empty(), "{}", item.key);
-                assert!(!item.text.en.trim().is_empty(), "{}", item.key);
+                let key = item.key.as_str();
+                assert!(!item.text.zh.trim().is_empty(), "{key}");
+                assert!(!item.text.en.trim().is_empty(), "{key}");
                 assert!(
                     item.text.zh.chars().any(|ch| ch as u32 > 0x2E80),
-                    "{} zh is Chinese",
-                    item.key
+                    "{key} zh is Chinese"
                 );
-                assert!(item.text.en.is_ascii(), "{} en is English", item.key);
+                assert!(item.text.en.is_ascii(), "{key} en is English");
+                assert!(!item.method.label().zh.is_empty(), "{key} has a method");
+                if let Some(h) = &item.hint {
+                    assert!(!h.zh.trim().is_empty() && !h.en.trim().is_empty(), "{key}");
+                    assert!(h.en.is_ascii(), "{key} hint en is English");
+                }
+                // `<zone>.<thing>`, snake_case; the shared lobby/corridor list is keyed `lobby.`.
+                let zone = if kind == ZoneKind::Corridor {
+                    "lobby"
+                } else {
+                    kind.as_str()
+                };
+                let thing = key
+                    .strip_prefix(&format!("{zone}."))
+                    .unwrap_or_else(|| panic!("{key} is keyed by its zone"));
                 assert!(
-                    item.key.starts_with(&format!("{}.", kind.as_str()))
-                        || kind == ZoneKind::Corridor,
-                    "{} is keyed by its zone",
-                    item.key
+                    !thing.is_empty()
+                        && thing
+                            .chars()
+                            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_'),
+                    "{key} is snake_case"
                 );
                 let team = routing.team_for(item.fault.category);
-                assert_eq!(team, default_team(item.fault.category));
+                assert_eq!(team, default_team(item.fault.category), "{key}");
                 teams.insert(team);
             }
         }
@@ -463,6 +516,7 @@ mod tests {
         ] {
             assert!(teams.contains(&team), "no item routes to {team:?}");
         }
+        // Keys are unique across the file: only the two templates of the shared entry repeat.
         let keys: Vec<&str> = c
             .templates
             .iter()
@@ -471,111 +525,281 @@ mod tests {
             .collect();
         let unique: BTreeSet<&str> = keys.iter().copied().collect();
         assert_eq!(keys.len(), unique.len(), "keys are unique across templates");
+        assert_eq!(
+            c.for_zone(ZoneKind::Lobby).unwrap().items,
+            c.for_zone(ZoneKind::Corridor).unwrap().items
+        );
     }
 
     #[test]
-    fn gas_or_burning_in_a_stairwell_is_urgent_for_security() {
+    fn gas_or_burning_with_no_known_cause_is_urgent_for_security() {
         let t = standard().for_zone(ZoneKind::Stairwell).unwrap();
         let gas = t
             .items
             .iter()
             .find(|i| i.text.zh.contains("天然气") && i.text.zh.contains("焦"))
             .expect("stairwell has the gas/burning item");
+        assert_eq!(gas.key, "stairwell.gas_smell");
         assert_eq!(gas.fault.category, Category::Security);
         assert_eq!(gas.fault.severity, Severity::Urgent);
-        let hint = gas.hint.as_ref().unwrap();
-        assert!(hint.zh.contains("保安队"), "{}", hint.zh);
-    }
-
-    #[test]
-    fn escape_routes_and_the_rooftop_door_are_fire_problems() {
-        let door = standard()
-            .for_zone(ZoneKind::Rooftop)
-            .unwrap()
-            .item("rooftop.door")
-            .unwrap();
-        assert_eq!(
-            (door.fault.category, door.fault.severity),
-            (Category::Fire, Severity::Major)
+        assert_eq!(default_team(gas.fault.category), Team::Security);
+        let hint = gas.hint.as_ref().expect("the gas item says what to do");
+        assert!(
+            hint.zh.contains("相关") && hint.zh.contains("原因不明"),
+            "{}",
+            hint.zh
         );
-        assert_eq!(door.method, Method::Touch);
-        let noise = standard()
-            .for_zone(ZoneKind::Elevator)
-            .unwrap()
-            .item("elevator.noise")
-            .unwrap();
-        assert_eq!(noise.method, Method::Listen);
+        assert!(hint.zh.contains("保安队"), "{}", hint.zh);
+        assert!(hint.en.contains("security team"), "{}", hint.en);
+
+        // The other indoor places have it too.
+        for kind in [ZoneKind::Lobby, ZoneKind::Corridor, ZoneKind::Garage] {
+            let t = standard().for_zone(kind).unwrap();
+            assert!(
+                t.items.iter().any(|i| i.fault
+                    == FaultRule {
+                        category: Category::Security,
+                        severity: Severity::Urgent,
+                    }
+                    && i.hint.as_ref().is_some_and(|h| h.zh.contains("保安队"))),
+                "{kind:?} has an urgent smell item"
+            );
+        }
+        // Urgent means "security told at once": nothing else is urgent.
+        for t in &standard().templates {
+            for i in t
+                .items
+                .iter()
+                .filter(|i| i.fault.severity == Severity::Urgent)
+            {
+                assert_eq!(i.fault.category, Category::Security, "{}", i.key);
+                assert!(i.hint.is_some(), "{}", i.key);
+            }
+        }
     }
 
     #[test]
-    fn a_meter_reading_out_of_range_is_a_fault() {
+    fn escape_routes_and_the_rooftop_door_are_major_fire_problems() {
+        let door = item(ZoneKind::Rooftop, "rooftop.door");
+        assert_eq!(
+            door.fault,
+            FaultRule {
+                category: Category::Fire,
+                severity: Severity::Major,
+            }
+        );
+        assert_eq!(door.method, Method::Touch, "the door is tried by hand");
+        assert!(door.photo_on_fault);
+        for (kind, key) in [
+            (ZoneKind::Stairwell, "stairwell.escape_route"),
+            (ZoneKind::Rooftop, "rooftop.clear"),
+            (ZoneKind::Corridor, "lobby.clutter"),
+            (ZoneKind::Garage, "garage.escape_route"),
+            (ZoneKind::Roads, "roads.fire_lane"),
+        ] {
+            let i = item(kind, key);
+            assert_eq!(
+                (i.fault.category, i.fault.severity),
+                (Category::Fire, Severity::Major),
+                "{key}"
+            );
+        }
+        for (kind, key) in [
+            (ZoneKind::Stairwell, "stairwell.extinguisher"),
+            (ZoneKind::Stairwell, "stairwell.hydrant"),
+            (ZoneKind::Stairwell, "stairwell.fire_door"),
+            (ZoneKind::Stairwell, "stairwell.exit_signs"),
+        ] {
+            assert_eq!(item(kind, key).fault.category, Category::Fire, "{key}");
+        }
+        // Methods follow §4.3: listen to the lift, ask the residents.
+        assert_eq!(
+            item(ZoneKind::Elevator, "elevator.noise").method,
+            Method::Listen
+        );
+        assert_eq!(
+            item(ZoneKind::Elevator, "elevator.residents").method,
+            Method::Ask
+        );
+        assert_eq!(
+            item(ZoneKind::Rooftop, "rooftop.railing").method,
+            Method::Touch
+        );
+        let thrown = item(ZoneKind::Perimeter, "perimeter.thrown_objects");
+        assert_eq!(
+            (thrown.fault.category, thrown.fault.severity),
+            (Category::ResidentViolation, Severity::Major)
+        );
+        assert_eq!(
+            item(ZoneKind::Stairwell, "stairwell.anti_theft")
+                .fault
+                .category,
+            Category::Security
+        );
+        assert_eq!(
+            item(ZoneKind::Amenities, "amenities.plant_health")
+                .fault
+                .category,
+            Category::Landscaping
+        );
+    }
+
+    #[test]
+    fn hygiene_is_routine_without_photos_and_repairs_are_photographed() {
+        for t in &standard().templates {
+            for i in &t.items {
+                match i.fault.category {
+                    Category::Cleaning => {
+                        assert_eq!(i.fault.severity, Severity::Routine, "{}", i.key);
+                        assert!(!i.photo_on_fault, "{}", i.key);
+                    }
+                    // Something a technician has to find and fix, seen with the eyes: photographed.
+                    Category::Facility | Category::Fire if i.method == Method::Look => {
+                        assert!(i.photo_on_fault, "{}", i.key);
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn meter_readings_are_judged_by_their_range() {
         let t = standard().for_zone(ZoneKind::Meter).unwrap();
         let reading = t
             .items
             .iter()
             .find(|i| matches!(i.kind, ItemKind::Reading { .. }))
             .expect("meters have a reading item");
+        assert_eq!(reading.key, "meter.vacant_water");
         let ItemKind::Reading {
-            unit, normal_max, ..
+            unit,
+            normal_min,
+            normal_max,
         } = &reading.kind
         else {
             unreachable!()
         };
-        assert!(!unit.is_empty());
-        let max = normal_max.unwrap();
-        let answer = |v: f64| Answer {
-            reading: Some(v),
-            photos: vec!["ab".repeat(32)],
-            ..Answer::default()
+        assert_eq!(unit, "m³");
+        assert_eq!((*normal_min, *normal_max), (Some(0.0), Some(0.0)));
+        assert_eq!(reading.fault.category, Category::Facility);
+        assert!(reading.photo_on_fault);
+        let hint = reading.hint.as_ref().unwrap();
+        assert!(
+            hint.zh.contains("闸阀") && hint.zh.contains("业主"),
+            "{}",
+            hint.zh
+        );
+
+        // The range itself.
+        assert!(reading.kind.in_range(0.0));
+        assert!(!reading.kind.in_range(0.001));
+        assert!(!reading.kind.in_range(-0.5));
+        assert!(!reading.kind.in_range(f64::NAN));
+        assert!(!reading.kind.in_range(f64::INFINITY));
+        assert!(
+            ItemKind::Check.in_range(f64::NAN),
+            "only readings have a range"
+        );
+        assert!(ItemKind::Text.in_range(-1.0));
+
+        // In range: ok, no photo needed.
+        assert_eq!(reading.judge(&read(0.0)), Ok(Outcome::Ok));
+        // Out of range: a fault whatever was ticked, and it must be photographed.
+        let running = Answer {
+            outcome: Some(Outcome::Ok),
+            ..read(0.3)
         };
-        assert_eq!(reading.judge(&answer(max)), Ok(Outcome::Ok));
-        assert_eq!(reading.judge(&answer(max + 0.3)), Ok(Outcome::Fault));
+        assert_eq!(reading.judge(&running), Err(AnswerError::PhotoRequired));
+        let running = Answer {
+            photos: photo(),
+            ..running
+        };
+        assert_eq!(reading.judge(&running), Ok(Outcome::Fault));
+        // Ticked a fault on an in-range number: the person's word stands.
+        let ticked_fault = Answer {
+            outcome: Some(Outcome::Fault),
+            photos: photo(),
+            ..read(0.0)
+        };
+        assert_eq!(reading.judge(&ticked_fault), Ok(Outcome::Fault));
         assert_eq!(
-            reading.judge(&answer(f64::NAN)),
+            reading.judge(&read(f64::NAN)),
+            Err(AnswerError::ReadingInvalid)
+        );
+        assert_eq!(
+            reading.judge(&read(f64::NEG_INFINITY)),
             Err(AnswerError::ReadingInvalid)
         );
         assert_eq!(
             reading.judge(&Answer::default()),
             Err(AnswerError::ReadingMissing)
         );
-        let no_photo = Answer {
-            reading: Some(max + 1.0),
-            ..Answer::default()
+        assert_eq!(reading.judge(&ticked(Outcome::Na)), Ok(Outcome::Na));
+
+        // A lower bound works the same way (sprinkler pressure in the garage).
+        let pressure = item(ZoneKind::Garage, "garage.sprinkler_pressure");
+        assert!(matches!(&pressure.kind, ItemKind::Reading { unit, .. } if unit == "MPa"));
+        assert_eq!(pressure.judge(&read(0.35)), Ok(Outcome::Ok));
+        assert_eq!(
+            pressure.judge(&read(0.05)),
+            Ok(Outcome::Ok),
+            "bounds are inclusive"
+        );
+        let low = Answer {
+            photos: photo(),
+            ..read(0.02)
         };
-        assert_eq!(reading.judge(&no_photo), Err(AnswerError::PhotoRequired));
-        let na = Answer {
-            outcome: Some(Outcome::Na),
-            ..Answer::default()
-        };
-        assert_eq!(reading.judge(&na), Ok(Outcome::Na));
+        assert_eq!(pressure.judge(&low), Ok(Outcome::Fault));
+        assert_eq!(pressure.fault.category, Category::Fire);
+
+        // Meter checks: working, and no reverse running or theft, reported to both assistants.
+        let tamper = t.item("meter.tamper").unwrap();
+        assert!(matches!(tamper.kind, ItemKind::Check));
+        let hint = tamper.hint.as_ref().unwrap();
+        assert!(hint.zh.contains("物业助理") && hint.zh.contains("工程助理"));
+        assert!(t.item("meter.running").is_some());
     }
 
     #[test]
     fn check_items_need_an_outcome_and_photographed_faults_a_photo() {
-        let t = standard().for_zone(ZoneKind::Stairwell).unwrap();
-        let lights = t.item("stairwell.lights").unwrap();
+        let lights = item(ZoneKind::Stairwell, "stairwell.lights");
         assert!(lights.photo_on_fault);
         assert_eq!(
             lights.judge(&Answer::default()),
             Err(AnswerError::OutcomeMissing)
         );
-        let fault = Answer {
-            outcome: Some(Outcome::Fault),
-            ..Answer::default()
-        };
-        assert_eq!(lights.judge(&fault), Err(AnswerError::PhotoRequired));
+        assert_eq!(
+            lights.judge(&Answer {
+                note: Some("正常".into()),
+                ..Answer::default()
+            }),
+            Err(AnswerError::OutcomeMissing),
+            "a note is not an outcome"
+        );
+        assert_eq!(lights.judge(&ticked(Outcome::Ok)), Ok(Outcome::Ok));
+        assert_eq!(lights.judge(&ticked(Outcome::Na)), Ok(Outcome::Na));
+        assert_eq!(
+            lights.judge(&ticked(Outcome::Fault)),
+            Err(AnswerError::PhotoRequired)
+        );
         let with_photo = Answer {
-            photos: vec!["cd".repeat(32)],
-            ..fault
+            photos: photo(),
+            ..ticked(Outcome::Fault)
         };
         assert_eq!(lights.judge(&with_photo), Ok(Outcome::Fault));
-        let hygiene = t.item("stairwell.hygiene").unwrap();
+        let hygiene = item(ZoneKind::Stairwell, "stairwell.hygiene");
         assert!(!hygiene.photo_on_fault);
-        let fault = Answer {
-            outcome: Some(Outcome::Fault),
-            ..Answer::default()
-        };
-        assert_eq!(hygiene.judge(&fault), Ok(Outcome::Fault));
+        assert_eq!(hygiene.judge(&ticked(Outcome::Fault)), Ok(Outcome::Fault));
+        let messages = [
+            AnswerError::OutcomeMissing,
+            AnswerError::PhotoRequired,
+            AnswerError::ReadingInvalid,
+        ]
+        .map(|e| e.to_string());
+        assert!(messages[0].contains("正常") && messages[0].contains("ok"));
+        assert!(messages[1].contains("拍照") && messages[1].contains("photo"));
+        assert!(messages[2].contains("读数") && messages[2].contains("not a number"));
     }
 
     const ONE_ITEM: &str = r#"
@@ -591,63 +815,207 @@ kind = "check"
 fault = { category = "facility", severity = "routine" }
 "#;
 
+    fn err(src: &str) -> String {
+        Catalogue::from_toml(src)
+            .expect_err("the catalogue is refused")
+            .to_string()
+    }
+
     #[test]
     fn broken_catalogues_are_refused_with_the_reason() {
-        assert!(Catalogue::from_toml(ONE_ITEM).is_ok());
-        let err = |src: &str| Catalogue::from_toml(src).unwrap_err().to_string();
-        assert!(err("version = ").contains("does not parse"));
+        let ok = Catalogue::from_toml(ONE_ITEM).unwrap();
+        let lights = ok
+            .for_zone(ZoneKind::Garage)
+            .unwrap()
+            .item("garage.lights")
+            .unwrap();
+        assert!(!lights.photo_on_fault, "photo_on_fault defaults to false");
+        assert_eq!(lights.hint, None);
+
+        // Not TOML at all.
+        let e = err("version = ");
+        assert!(e.contains("does not parse"), "{e}");
+        let e = err("version = 1\n[[template]\n");
+        assert!(e.contains("does not parse"), "{e}");
+
+        // A typo is an error, not a silently missing rule.
+        let e = err(&ONE_ITEM.replace("method = \"look\"", "method = \"look\"\ncolour = \"red\""));
+        assert!(e.contains("does not parse") && e.contains("colour"), "{e}");
+        let e =
+            err(&ONE_ITEM.replace("kind = \"check\"", "kind = \"check\"\nphoto_on_falt = true"));
+        assert!(e.contains("photo_on_falt"), "{e}");
+        let e = err(&ONE_ITEM.replace("zone_kinds", "zone_kind"));
+        assert!(e.contains("zone_kind"), "{e}");
+        let e = err(&ONE_ITEM.replace("\"garage\"", "\"moon\""));
+        assert!(e.contains("moon"), "{e}");
+        let e = err(&ONE_ITEM.replace("\"facility\"", "\"plumbing\""));
+        assert!(e.contains("plumbing"), "{e}");
+        let e = err(&ONE_ITEM.replace("\"look\"", "\"smell\""));
+        assert!(e.contains("smell"), "{e}");
+
+        // Missing English: the field left out, or left empty.
+        let e = err(&ONE_ITEM.replace(", en = \"Lights work\"", ""));
+        assert!(e.contains("does not parse") && e.contains("en"), "{e}");
+        let e = err(&ONE_ITEM.replace("en = \"Lights work\"", "en = \" \""));
         assert!(
-            err(&ONE_ITEM.replace("method = \"look\"", "method = \"look\"\ncolour = \"red\""))
-                .contains("colour")
+            e.contains("garage: garage.lights") && e.contains("both Chinese and English"),
+            "{e}"
         );
+
+        // Readings need a unit and a range, and only readings have them.
+        let e = err(&ONE_ITEM.replace("kind = \"check\"", "kind = \"reading\"\nnormal_max = 1"));
         assert!(
-            err(&ONE_ITEM.replace("en = \"Lights work\"", "en = \"\""))
-                .contains("both Chinese and English")
+            e.contains("garage.lights") && e.contains("without a unit"),
+            "{e}"
         );
+        let e = err(&ONE_ITEM.replace(
+            "kind = \"check\"",
+            "kind = \"reading\"\nunit = \"\"\nnormal_max = 1",
+        ));
+        assert!(e.contains("without a unit"), "{e}");
+        let e = err(&ONE_ITEM.replace("kind = \"check\"", "kind = \"reading\"\nunit = \"V\""));
+        assert!(e.contains("without a normal range"), "{e}");
+        let e = err(&ONE_ITEM.replace(
+            "kind = \"check\"",
+            "kind = \"reading\"\nunit = \"V\"\nnormal_min = 2\nnormal_max = 1",
+        ));
+        assert!(e.contains("normal range is empty"), "{e}");
+        let e = err(&ONE_ITEM.replace("kind = \"check\"", "kind = \"check\"\nunit = \"V\""));
         assert!(
-            err(&ONE_ITEM.replace(
-                "kind = \"check\"",
-                "kind = \"reading\"\nunit = \"\"\nnormal_max = 1"
-            ))
-            .contains("without a unit")
+            e.contains("garage.lights") && e.contains("readings only"),
+            "{e}"
         );
-        assert!(
-            err(&ONE_ITEM.replace("kind = \"check\"", "kind = \"reading\"\nunit = \"V\""))
-                .contains("without a normal range")
-        );
-        assert!(
-            err(&ONE_ITEM.replace("kind = \"check\"", "kind = \"check\"\nunit = \"V\""))
-                .contains("readings only")
-        );
+
+        // A key used twice in a template.
         let twice = format!(
             "{ONE_ITEM}{}",
             &ONE_ITEM[ONE_ITEM.find("[[template.item]]").unwrap()..]
         );
-        assert!(err(&twice).contains("key used twice"));
-        assert!(err(&ONE_ITEM.replace("\"garage\"", "\"moon\"")).contains("moon"));
+        let e = err(&twice);
+        assert!(
+            e.contains("is invalid") && e.contains("garage: garage.lights: key used twice"),
+            "{e}"
+        );
+
+        // Two entries for one zone kind.
+        let again = format!(
+            "{ONE_ITEM}{}",
+            &ONE_ITEM[ONE_ITEM.find("[[template]]").unwrap()..]
+        );
+        assert!(err(&again).contains("two templates for zone kind garage"));
+
+        // Every problem is reported at once, not just the first.
+        let e = err(&twice.replacen("en = \"Lights work\"", "en = \"\"", 1));
+        assert!(
+            e.contains("key used twice") && e.contains("both Chinese and English"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn text_items_parse_and_need_text() {
+        let c =
+            Catalogue::from_toml(&ONE_ITEM.replace("kind = \"check\"", "kind = \"text\"")).unwrap();
+        let i = c
+            .for_zone(ZoneKind::Garage)
+            .unwrap()
+            .item("garage.lights")
+            .unwrap();
+        assert_eq!(i.kind, ItemKind::Text);
+        assert_eq!(i.judge(&Answer::default()), Err(AnswerError::TextMissing));
+        let blank = Answer {
+            note: Some("  ".into()),
+            ..Answer::default()
+        };
+        assert_eq!(i.judge(&blank), Err(AnswerError::TextMissing));
+        let written = Answer {
+            note: Some("B2层3号灯不亮".into()),
+            ..Answer::default()
+        };
+        assert_eq!(i.judge(&written), Ok(Outcome::Ok));
     }
 
     #[test]
     fn template_ids_are_stable_and_distinct() {
         let a = Catalogue::from_toml(ONE_ITEM).unwrap();
         let b = Catalogue::from_toml(ONE_ITEM).unwrap();
-        assert_eq!(a.templates[0].id, b.templates[0].id);
+        assert_eq!(
+            a.templates[0].id, b.templates[0].id,
+            "same kind and version"
+        );
+        // Items do not take part: the id names the kind's checklist of that version.
+        let c = Catalogue::from_toml(&ONE_ITEM.replace("Lights work", "The lights work")).unwrap();
+        assert_eq!(a.templates[0].id, c.templates[0].id);
+        let v2 = Catalogue::from_toml(&ONE_ITEM.replace("version = 1", "version = 2")).unwrap();
+        assert_ne!(
+            a.templates[0].id, v2.templates[0].id,
+            "a new version is a new id"
+        );
+        let other = Catalogue::from_toml(&ONE_ITEM.replace("[\"garage\"]", "[\"roads\"]")).unwrap();
+        assert_ne!(a.templates[0].id, other.templates[0].id, "another kind");
+
+        // Every phone and server agrees on the standard ids: pinned, so a change is noticed.
+        let again = Catalogue::from_toml(include_str!("../catalogue/standard.toml")).unwrap();
+        assert_eq!(&again, standard());
+        assert_eq!(
+            standard().for_zone(ZoneKind::Garage).unwrap().id,
+            a.templates[0].id
+        );
+        assert_eq!(
+            standard().for_zone(ZoneKind::Meter).unwrap().id.to_string(),
+            PINNED_METER_V1
+        );
         let ids: BTreeSet<_> = standard().templates.iter().map(|t| t.id).collect();
         assert_eq!(ids.len(), standard().templates.len());
+        assert_ne!(
+            standard().for_zone(ZoneKind::Lobby).unwrap().id,
+            standard().for_zone(ZoneKind::Corridor).unwrap().id,
+            "one entry, two kinds, two ids"
+        );
     }
+
+    const PINNED_METER_V1: &str = "62a186dd-b97e-5c2f-9e91-01b556a9e0fc";
 
     #[test]
     fn templates_travel_as_json_with_the_kind_inline() {
-        let t = standard().for_zone(ZoneKind::Meter).unwrap();
-        let json = serde_json::to_value(t).unwrap();
+        for t in &standard().templates {
+            let json = serde_json::to_value(t).unwrap();
+            assert_eq!(json["zone_kind"], t.zone_kind.as_str());
+            for (value, item) in json["items"].as_array().unwrap().iter().zip(&t.items) {
+                assert_eq!(value["key"], item.key.as_str());
+                assert!(value["kind"].is_string(), "{}: kind is flattened", item.key);
+                match &item.kind {
+                    ItemKind::Reading { .. } => {
+                        assert_eq!(value["kind"], "reading");
+                        assert!(value["unit"].is_string());
+                    }
+                    ItemKind::Check => {
+                        assert_eq!(value["kind"], "check");
+                        assert!(value.get("unit").is_none());
+                    }
+                    ItemKind::Text => assert_eq!(value["kind"], "text"),
+                }
+            }
+            let back: Template = serde_json::from_value(json).unwrap();
+            assert_eq!(&back, t);
+        }
+        let meters = standard().for_zone(ZoneKind::Meter).unwrap();
+        let json = serde_json::to_value(meters).unwrap();
         let reading = json["items"]
             .as_array()
             .unwrap()
             .iter()
             .find(|i| i["kind"] == "reading")
             .unwrap();
-        assert!(reading["unit"].is_string());
+        assert_eq!(reading["unit"], "m³");
+        assert_eq!(reading["normal_max"], 0.0);
+        assert_eq!(reading["fault"]["category"], "facility");
+
+        // A newer server may send more fields: they are ignored (DESIGN §6).
+        let mut json = json;
+        json["colour"] = "red".into();
+        json["items"][0]["colour"] = "red".into();
         let back: Template = serde_json::from_value(json).unwrap();
-        assert_eq!(&back, t);
+        assert_eq!(&back, meters);
     }
 }

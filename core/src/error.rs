@@ -36,6 +36,10 @@ pub enum Error {
     #[cfg(feature = "device")]
     #[error(transparent)]
     Photo(#[from] crate::photo::PhotoError),
+    /// A sync stopped.
+    #[cfg(feature = "device")]
+    #[error(transparent)]
+    Sync(#[from] crate::sync::SyncError),
     /// Nobody is signed in on this phone.
     #[error("请先登录 / sign in first")]
     NotSignedIn,

@@ -24,6 +24,8 @@ pub mod route;
 pub mod routing;
 pub mod site;
 pub mod sla;
+#[cfg(feature = "device")]
+pub mod sync;
 pub mod text;
 pub mod user;
 pub mod wire;

@@ -62,6 +62,8 @@ impl std::fmt::Debug for Engine {
 const META_DEVICE_ID: &str = "device_id";
 const META_SESSION: &str = "session";
 const META_CURSOR: &str = "pull_cursor";
+const META_ACCESS: &str = "access_token";
+const META_REFRESH: &str = "refresh_token";
 
 impl Engine {
     /// Open the engine on a database file; photos live in a `photos` folder beside it.
@@ -115,10 +117,12 @@ impl Engine {
         self.store.write(|tx| set_meta(tx, META_SESSION, &json))
     }
 
-    /// Forget the signed-in user. Their queued work stays queued.
+    /// Forget the signed-in user and their tokens. Their queued work stays queued.
     pub fn clear_session(&self) -> Result<()> {
         self.store.write(|tx| {
-            tx.execute("DELETE FROM meta WHERE key = ?1", [META_SESSION])?;
+            for key in [META_SESSION, META_ACCESS, META_REFRESH] {
+                tx.execute("DELETE FROM meta WHERE key = ?1", [key])?;
+            }
             Ok(())
         })
     }
@@ -141,6 +145,20 @@ impl Engine {
             team: user.team,
             site_ids: user.sites,
         })
+    }
+
+    /// Keep the tokens of a sign-in (the phone's sandbox protects the database).
+    pub fn set_tokens(&self, access: &str, refresh: &str) -> Result<()> {
+        self.store.write(|tx| {
+            set_meta(tx, META_ACCESS, access)?;
+            set_meta(tx, META_REFRESH, refresh)
+        })
+    }
+
+    /// The access and refresh tokens of the current sign-in.
+    pub fn tokens(&self) -> Result<Option<(String, String)>> {
+        self.store
+            .read(|c| Ok(get_meta(c, META_ACCESS)?.zip(get_meta(c, META_REFRESH)?)))
     }
 
     /// The cursor of the last pull.

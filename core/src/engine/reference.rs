@@ -200,6 +200,12 @@ impl Engine {
             .read(|c| one(c, "SELECT data FROM users WHERE id = ?1", &id.to_string()))
     }
 
+    /// Every cached user (the people of this user's sites).
+    pub fn users(&self) -> Result<Vec<User>> {
+        self.store
+            .read(|c| all(c, "SELECT data FROM users ORDER BY id", []))
+    }
+
     /// A cached issue, with any local changes not yet synced.
     pub fn issue(&self, id: IssueId) -> Result<Option<Issue>> {
         self.store

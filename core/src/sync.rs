@@ -1,0 +1,450 @@
+//! The sync client (DESIGN.md §6): blocking HTTP, run by the phone on a background thread.
+//! Photos go first, then ops in `seq` order in batches, then pulls until nothing more. Every
+//! step is committed as it completes, so a sync cut off by the network, the person or the OS
+//! resumes where it stopped and sends nothing twice that the server has not already answered.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use ureq::Agent;
+use ureq::http::StatusCode;
+
+use crate::engine::Engine;
+use crate::wire::{
+    ErrorBody, LoginRequest, OpStatus, PROTOCOL_HEADER, PROTOCOL_VERSION, PullResponse,
+    PushRequest, PushResponse, RefreshRequest, SessionUser, TokenResponse,
+};
+
+/// Why a sync stopped. Messages are for the person: Chinese, then English.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The server could not be reached (after retries).
+    #[error("无法连接服务器，稍后会自动重试 / cannot reach the server; will retry later: {0}")]
+    Network(String),
+    /// Sign-in is needed again.
+    #[error("登录已失效，请重新登录 / signed out; sign in again")]
+    Unauthorized,
+    /// Wrong username or password.
+    #[error("用户名或密码错误 / wrong username or password")]
+    BadCredentials,
+    /// The server refused the request.
+    #[error("服务器拒绝了请求（{status}）：{message}")]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// The server's code.
+        code: String,
+        /// The server's message.
+        message: String,
+    },
+    /// The person or the app stopped it.
+    #[error("同步已取消 / sync cancelled")]
+    Cancelled,
+    /// Another user's work is still waiting to be sent from this phone.
+    #[error("请先同步上一位用户的数据 / sync the previous user's work first")]
+    OtherUsersWorkPending,
+}
+
+/// Where a sync is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncStage {
+    /// Uploading photos.
+    Photos {
+        /// Uploaded so far.
+        done: u64,
+        /// To upload in all.
+        total: u64,
+    },
+    /// Sending operations.
+    Ops {
+        /// Sent so far.
+        done: u64,
+        /// To send in all.
+        total: u64,
+    },
+    /// Receiving changes.
+    Pull {
+        /// Received so far.
+        received: u64,
+    },
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Photos uploaded (or found already there).
+    pub photos: u64,
+    /// Ops applied.
+    pub applied: u64,
+    /// Ops the server had already.
+    pub duplicates: u64,
+    /// Ops refused for good (see [`Engine::rejections`]).
+    pub rejected: u64,
+    /// Changes received.
+    pub pulled: u64,
+}
+
+/// A handle to stop a running sync from another thread.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    /// A new, not cancelled token.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Stop the sync at its next step.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether it was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Tuning of a client.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// Ops per push.
+    pub batch: usize,
+    /// Changes per pull page.
+    pub pull_limit: u32,
+    /// Tries per request on network errors and 5xx.
+    pub attempts: u32,
+    /// First backoff delay; it doubles, with jitter.
+    pub backoff: Duration,
+    /// Timeout of one request.
+    pub timeout: Duration,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            batch: 100,
+            pull_limit: 500,
+            attempts: 5,
+            backoff: Duration::from_millis(500),
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Talks to one server.
+pub struct SyncClient {
+    agent: Agent,
+    base: String,
+    options: SyncOptions,
+}
+
+type Response = ureq::http::Response<ureq::Body>;
+
+fn jitter(max: Duration) -> Duration {
+    let mut b = [0u8; 4];
+    let r = getrandom::fill(&mut b).map_or(0, |()| u32::from_le_bytes(b));
+    max.mul_f64(f64::from(r) / f64::from(u32::MAX))
+}
+
+fn refused(status: StatusCode, mut resp: Response) -> SyncError {
+    let body: Option<ErrorBody> = resp.body_mut().read_json().ok();
+    let (code, message) = body.map_or_else(
+        || ("http".to_owned(), status.to_string()),
+        |b| (b.error.code, b.error.message),
+    );
+    SyncError::Refused {
+        status: status.as_u16(),
+        code,
+        message,
+    }
+}
+
+impl SyncClient {
+    /// A client for the server at `base_url` (e.g. `https://patrol.example.com`).
+    pub fn new(base_url: &str) -> SyncClient {
+        SyncClient::with_options(base_url, SyncOptions::default())
+    }
+
+    /// A client with its own tuning.
+    pub fn with_options(base_url: &str, options: SyncOptions) -> SyncClient {
+        let agent: Agent = Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(options.timeout))
+            .build()
+            .into();
+        SyncClient {
+            agent,
+            base: base_url.trim_end_matches('/').to_owned(),
+            options,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Run a request, retrying network failures and 5xx with backoff and jitter.
+    fn retrying(
+        &self,
+        cancel: &CancelToken,
+        send: &dyn Fn() -> Result<Response, ureq::Error>,
+    ) -> Result<Response, SyncError> {
+        let mut delay = self.options.backoff;
+        let mut last = String::new();
+        for attempt in 0..self.options.attempts.max(1) {
+            if cancel.is_cancelled() {
+                return Err(SyncError::Cancelled);
+            }
+            if attempt > 0 {
+                let wait = delay + jitter(delay);
+                let until = std::time::Instant::now() + wait;
+                while std::time::Instant::now() < until {
+                    if cancel.is_cancelled() {
+                        return Err(SyncError::Cancelled);
+                    }
+                    std::thread::sleep(Duration::from_millis(20).min(wait));
+                }
+                delay *= 2;
+            }
+            match send() {
+                Ok(resp) if resp.status().is_server_error() => {
+                    last = format!("server answered {}", resp.status());
+                }
+                Ok(resp) => return Ok(resp),
+                Err(e) => last = e.to_string(),
+            }
+        }
+        Err(SyncError::Network(last))
+    }
+
+    /// Sign in: keeps the user and tokens in the engine. A phone handed to another person
+    /// must send the previous person's work first, so every op keeps its real author.
+    pub fn login(
+        &self,
+        engine: &Engine,
+        username: &str,
+        password: &str,
+    ) -> crate::Result<SessionUser> {
+        let cancel = CancelToken::new();
+        let req = LoginRequest {
+            username: username.to_owned(),
+            password: password.to_owned(),
+        };
+        let mut resp = self.retrying(&cancel, &|| {
+            self.agent
+                .post(self.url("/api/v1/auth/login"))
+                .send_json(&req)
+        })?;
+        match resp.status() {
+            StatusCode::OK => {}
+            StatusCode::UNAUTHORIZED => return Err(SyncError::BadCredentials.into()),
+            s => return Err(refused(s, resp).into()),
+        }
+        let tokens: TokenResponse = resp
+            .body_mut()
+            .read_json()
+            .map_err(|e| SyncError::Network(e.to_string()))?;
+        if let Some(current) = engine.session()?
+            && current.id != tokens.user.id
+            && engine.pending_counts()?.ops > 0
+        {
+            return Err(SyncError::OtherUsersWorkPending.into());
+        }
+        engine.set_session(&tokens.user)?;
+        engine.set_tokens(&tokens.access_token, &tokens.refresh_token)?;
+        Ok(tokens.user)
+    }
+
+    fn refresh(&self, engine: &Engine, cancel: &CancelToken) -> crate::Result<String> {
+        let (_, refresh) = engine.tokens()?.ok_or(SyncError::Unauthorized)?;
+        let req = RefreshRequest {
+            refresh_token: refresh,
+        };
+        let mut resp = self.retrying(cancel, &|| {
+            self.agent
+                .post(self.url("/api/v1/auth/refresh"))
+                .send_json(&req)
+        })?;
+        if resp.status() != StatusCode::OK {
+            return Err(SyncError::Unauthorized.into());
+        }
+        let tokens: TokenResponse = resp
+            .body_mut()
+            .read_json()
+            .map_err(|e| SyncError::Network(e.to_string()))?;
+        engine.set_tokens(&tokens.access_token, &tokens.refresh_token)?;
+        Ok(tokens.access_token)
+    }
+
+    /// An authorised request; a 401 is answered once by refreshing the tokens.
+    fn authed(
+        &self,
+        engine: &Engine,
+        cancel: &CancelToken,
+        send: &dyn Fn(&str) -> Result<Response, ureq::Error>,
+    ) -> crate::Result<Response> {
+        let (access, _) = engine.tokens()?.ok_or(SyncError::Unauthorized)?;
+        let resp = self.retrying(cancel, &|| send(&access))?;
+        if resp.status() != StatusCode::UNAUTHORIZED {
+            return Ok(resp);
+        }
+        let access = self.refresh(engine, cancel)?;
+        let resp = self.retrying(cancel, &|| send(&access))?;
+        if resp.status() == StatusCode::UNAUTHORIZED {
+            return Err(SyncError::Unauthorized.into());
+        }
+        Ok(resp)
+    }
+
+    fn upload_photos(
+        &self,
+        engine: &Engine,
+        progress: &dyn Fn(SyncStage),
+        cancel: &CancelToken,
+    ) -> crate::Result<u64> {
+        let pending = engine.pending_photos(usize::MAX >> 1)?;
+        let total = pending.len() as u64;
+        for (i, id) in pending.iter().enumerate() {
+            progress(SyncStage::Photos {
+                done: i as u64,
+                total,
+            });
+            let url = self.url(&format!("/api/v1/blobs/{id}"));
+            let bearer = |t: &str| format!("Bearer {t}");
+            let head = self.authed(engine, cancel, &|t| {
+                self.agent
+                    .head(&url)
+                    .header("authorization", bearer(t))
+                    .call()
+            })?;
+            if head.status() != StatusCode::OK {
+                let bytes = std::fs::read(engine.photo_path(id))?;
+                let put = self.authed(engine, cancel, &|t| {
+                    self.agent
+                        .put(&url)
+                        .header("authorization", bearer(t))
+                        .header("content-type", "image/jpeg")
+                        .send(&bytes[..])
+                })?;
+                match put.status() {
+                    StatusCode::OK | StatusCode::CREATED => {}
+                    s => return Err(refused(s, put).into()),
+                }
+            }
+            engine.mark_photo_uploaded(id)?;
+        }
+        progress(SyncStage::Photos { done: total, total });
+        Ok(total)
+    }
+
+    fn push(
+        &self,
+        engine: &Engine,
+        progress: &dyn Fn(SyncStage),
+        cancel: &CancelToken,
+        report: &mut SyncReport,
+    ) -> crate::Result<()> {
+        let total = engine.pending_counts()?.ops;
+        let mut done = 0;
+        let mut retried_blobs = false;
+        loop {
+            progress(SyncStage::Ops { done, total });
+            let ops = engine.pending_ops(self.options.batch)?;
+            if ops.is_empty() {
+                return Ok(());
+            }
+            let req = PushRequest {
+                device_id: engine.device_id(),
+                device_time: engine.now(),
+                ops,
+            };
+            let mut resp = self.authed(engine, cancel, &|t| {
+                self.agent
+                    .post(self.url("/api/v1/sync/push"))
+                    .header("authorization", format!("Bearer {t}"))
+                    .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
+                    .send_json(&req)
+            })?;
+            match resp.status() {
+                StatusCode::OK => {}
+                StatusCode::CONFLICT if !retried_blobs => {
+                    // A photo was taken while we were pushing: upload it and try again.
+                    retried_blobs = true;
+                    report.photos += self.upload_photos(engine, progress, cancel)?;
+                    continue;
+                }
+                s => return Err(refused(s, resp).into()),
+            }
+            let answer: PushResponse = resp
+                .body_mut()
+                .read_json()
+                .map_err(|e| SyncError::Network(e.to_string()))?;
+            engine.acknowledge(&answer.results)?;
+            for r in &answer.results {
+                match r.status {
+                    OpStatus::Applied => report.applied += 1,
+                    OpStatus::Duplicate => report.duplicates += 1,
+                    OpStatus::Rejected => report.rejected += 1,
+                }
+            }
+            done += answer.results.len() as u64;
+            retried_blobs = false;
+        }
+    }
+
+    fn pull(
+        &self,
+        engine: &Engine,
+        progress: &dyn Fn(SyncStage),
+        cancel: &CancelToken,
+    ) -> crate::Result<u64> {
+        let mut received = 0;
+        loop {
+            progress(SyncStage::Pull { received });
+            let since = engine.pull_cursor()?.unwrap_or_default();
+            let limit = self.options.pull_limit.to_string();
+            let mut resp = self.authed(engine, cancel, &|t| {
+                self.agent
+                    .get(self.url("/api/v1/sync/pull"))
+                    .query("since", &since)
+                    .query("limit", &limit)
+                    .header("authorization", format!("Bearer {t}"))
+                    .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
+                    .call()
+            })?;
+            if resp.status() != StatusCode::OK {
+                let s = resp.status();
+                return Err(refused(s, resp).into());
+            }
+            let page: PullResponse = resp
+                .body_mut()
+                .read_json()
+                .map_err(|e| SyncError::Network(e.to_string()))?;
+            engine.apply_pull(&page.changes, &page.cursor)?;
+            received += page.changes.len() as u64;
+            if !page.more {
+                progress(SyncStage::Pull { received });
+                return Ok(received);
+            }
+        }
+    }
+
+    /// Sync now: photos, then ops, then pulls. `progress` hears each step; `cancel` stops it
+    /// between requests, leaving everything done so far committed.
+    pub fn sync(
+        &self,
+        engine: &Engine,
+        progress: &dyn Fn(SyncStage),
+        cancel: &CancelToken,
+    ) -> crate::Result<SyncReport> {
+        let mut report = SyncReport {
+            photos: self.upload_photos(engine, progress, cancel)?,
+            ..SyncReport::default()
+        };
+        self.push(engine, progress, cancel, &mut report)?;
+        report.pulled = self.pull(engine, progress, cancel)?;
+        Ok(report)
+    }
+}
