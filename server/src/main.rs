@@ -25,7 +25,7 @@ use patrol_core::user::{Role, User};
 
 use crate::auth::{LoginLimiter, TokenKeys};
 use crate::blobs::Blobs;
-use crate::store::{SqliteStore, Store};
+use crate::store::{PgStore, SqliteStore, Store};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -125,33 +125,44 @@ enum SiteCommand {
 type CliResult = Result<(), String>;
 
 async fn open_store(cli: &Cli) -> Result<Arc<dyn Store>, String> {
-    let path = match cli.database_url.as_deref() {
-        None => {
-            std::fs::create_dir_all(&cli.data_dir)
-                .map_err(|e| format!("cannot create {}: {e}", cli.data_dir.display()))?;
-            cli.data_dir.join("patrol.db")
+    let store: Arc<dyn Store> = match cli.database_url.as_deref() {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Arc::new(
+                PgStore::connect(url, None)
+                    .await
+                    .map_err(|e| format!("cannot connect to PostgreSQL: {e}"))?,
+            )
         }
-        Some(url) => match url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-        {
-            Some(p) => PathBuf::from(p),
-            None => {
-                return Err(format!(
-                    "unsupported database URL `{}`: this build stores data in SQLite (sqlite:PATH)",
-                    url.split(':').next().unwrap_or("")
-                ));
-            }
-        },
+        other => {
+            let path = match other {
+                None => {
+                    std::fs::create_dir_all(&cli.data_dir)
+                        .map_err(|e| format!("cannot create {}: {e}", cli.data_dir.display()))?;
+                    cli.data_dir.join("patrol.db")
+                }
+                Some(url) => url
+                    .strip_prefix("sqlite://")
+                    .or_else(|| url.strip_prefix("sqlite:"))
+                    .map(PathBuf::from)
+                    .ok_or_else(|| {
+                        format!(
+                            "unsupported database URL scheme `{}`: use postgres://… or sqlite:PATH",
+                            url.split(':').next().unwrap_or("")
+                        )
+                    })?,
+            };
+            Arc::new(
+                SqliteStore::open(&path)
+                    .await
+                    .map_err(|e| format!("cannot open database {}: {e}", path.display()))?,
+            )
+        }
     };
-    let store = SqliteStore::open(&path)
-        .await
-        .map_err(|e| format!("cannot open database {}: {e}", path.display()))?;
     store
         .migrate()
         .await
         .map_err(|e| format!("migration failed: {e}"))?;
-    Ok(Arc::new(store))
+    Ok(store)
 }
 
 async fn serve(cli: &Cli, listen: SocketAddr, demo: bool) -> CliResult {

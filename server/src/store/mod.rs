@@ -2,6 +2,9 @@
 //! of here: the sync layer decides what an op does (with core's state machine) and the store
 //! applies that decision atomically, exactly once per `op_id`.
 
+#[cfg(test)]
+mod conformance;
+mod postgres;
 mod sqlite;
 
 use async_trait::async_trait;
@@ -17,6 +20,20 @@ use patrol_core::site::{Checkpoint, Site, Zone};
 use patrol_core::user::User;
 use patrol_core::wire::Change;
 
+pub use self::postgres::PgStore;
+
+fn json<T: serde::Serialize>(v: &T) -> Result<String> {
+    Ok(serde_json::to_string(v)?)
+}
+
+fn parse<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
+    Ok(serde_json::from_str(s)?)
+}
+
+/// Milliseconds since the epoch, for columns that order by time.
+fn ms(t: Timestamp) -> i64 {
+    t.as_millisecond()
+}
 pub use self::sqlite::SqliteStore;
 
 /// A storage failure. Its text is for logs only; responses never carry it.

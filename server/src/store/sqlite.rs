@@ -22,25 +22,13 @@ use tokio::sync::Mutex;
 
 use super::{
     Account, ChangePage, Decide, Decision, IssueFilter, Keys, OpMeta, OpOutcome, Result, Snapshot,
-    Store, StoreError, Viewer, Write,
+    Store, StoreError, Viewer, Write, json, ms, parse,
 };
 
 /// SQLite storage.
 pub struct SqliteStore {
     pool: SqlitePool,
     write_lock: Mutex<()>,
-}
-
-fn json<T: serde::Serialize>(v: &T) -> Result<String> {
-    Ok(serde_json::to_string(v)?)
-}
-
-fn parse<T: DeserializeOwned>(s: &str) -> Result<T> {
-    Ok(serde_json::from_str(s)?)
-}
-
-fn ms(t: Timestamp) -> i64 {
-    t.as_millisecond()
 }
 
 impl SqliteStore {
@@ -318,7 +306,7 @@ impl Store for SqliteStore {
 
     async fn checkpoints(&self, site: SiteId) -> Result<Vec<Checkpoint>> {
         let rows: Vec<(String,)> =
-            sqlx::query_as("SELECT data FROM checkpoints WHERE site_id = ?1 ORDER BY rowid")
+            sqlx::query_as("SELECT data FROM checkpoints WHERE site_id = ?1 ORDER BY id")
                 .bind(site.to_string())
                 .fetch_all(&self.pool)
                 .await?;
