@@ -57,6 +57,7 @@ impl PgStore {
     }
 
     /// Drop a schema made by [`PgStore::connect`] (tests clean up after themselves).
+    #[cfg(test)]
     pub async fn drop_schema(&self, schema: &str) -> Result<()> {
         sqlx::query(AssertSqlSafe(format!(
             "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
