@@ -10,6 +10,86 @@ pub struct Server {
     child: Child,
     /// `http://127.0.0.1:PORT`.
     pub base_url: String,
+    database: Option<Database>,
+}
+
+/// Which store a server runs on.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    /// The embedded SQLite file in the data folder.
+    Sqlite,
+    /// PostgreSQL at this server URL; each server gets a database of its own.
+    Postgres(String),
+}
+
+impl Backend {
+    /// PostgreSQL when `PATROL_TEST_DATABASE_URL` is set (`.ci/run` sets it).
+    pub fn postgres() -> Option<Backend> {
+        std::env::var("PATROL_TEST_DATABASE_URL")
+            .ok()
+            .map(Backend::Postgres)
+    }
+}
+
+/// A throw-away PostgreSQL database, dropped with its server.
+struct Database {
+    admin_url: String,
+    name: String,
+}
+
+fn with_database_name(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let root = base.rsplit_once('/').map_or(base, |(r, _)| r);
+    match query {
+        Some(q) => format!("{root}/{name}?{q}"),
+        None => format!("{root}/{name}"),
+    }
+}
+
+fn admin(url: &str, sql: String) -> Result<(), String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        use sqlx::Connection as _;
+        let mut conn = sqlx::PgConnection::connect(url)
+            .await
+            .map_err(|e| e.to_string())?;
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await
+            .map_err(|e| e.to_string())?;
+        conn.close().await.map_err(|e| e.to_string())
+    })
+}
+
+impl Database {
+    fn create(admin_url: &str) -> Database {
+        let name = format!("patrol_e2e_{}", uuid::Uuid::now_v7().simple());
+        if let Err(e) = admin(admin_url, format!("CREATE DATABASE {name}")) {
+            panic!("cannot create a test database on {admin_url}: {e}");
+        }
+        Database {
+            admin_url: admin_url.to_owned(),
+            name,
+        }
+    }
+
+    fn url(&self) -> String {
+        with_database_name(&self.admin_url, &self.name)
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let _ = admin(
+            &self.admin_url,
+            format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        );
+    }
 }
 
 /// Where the server binary is: `PATROL_SERVER_BIN`, or beside the test executable in the
@@ -32,6 +112,20 @@ impl Server {
     /// Start the server with `--demo` on port 0 in `data_dir`, and wait until it listens.
     pub fn start_demo(data_dir: &Path) -> Server {
         Server::start(data_dir, &["--demo"])
+    }
+
+    /// Start the demo server on a backend.
+    pub fn start_demo_on(backend: &Backend, data_dir: &Path) -> Server {
+        match backend {
+            Backend::Sqlite => Server::start(data_dir, &["--demo"]),
+            Backend::Postgres(url) => {
+                let db = Database::create(url);
+                let url = db.url();
+                let mut server = Server::start(data_dir, &["--demo", "--database-url", &url]);
+                server.database = Some(db);
+                server
+            }
+        }
     }
 
     /// Start the server with extra `serve` arguments.
@@ -71,7 +165,11 @@ impl Server {
         };
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Server { child, base_url }
+        Server {
+            child,
+            base_url,
+            database: None,
+        }
     }
 }
 
@@ -79,5 +177,22 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // The database goes after the server that used it.
+        self.database.take();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_test_database_url_keeps_host_and_options() {
+        assert_eq!(
+            super::with_database_name("postgres://postgres@127.0.0.1:5432/test", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            super::with_database_name("postgres://h/test?sslmode=disable", "x"),
+            "postgres://h/x?sslmode=disable"
+        );
     }
 }

@@ -13,7 +13,7 @@ use patrol_core::engine::{Clock, Engine, JobsScope, ReportDraft};
 use patrol_core::issue::{Category, Source, Status};
 use patrol_core::patrol::{Missed, Outcome};
 use patrol_core::sync::{CancelToken, SyncClient, SyncReport, SyncStage};
-use patrol_e2e::Server;
+use patrol_e2e::{Backend, Server};
 
 /// A device clock that runs `skew` ahead of the real one.
 struct Skewed(SignedDuration);
@@ -69,9 +69,22 @@ fn get(server: &Server, engine: &Engine, path: &str) -> serde_json::Value {
 }
 
 #[test]
-fn a_day_from_patrol_to_sign_off() {
+fn a_day_from_patrol_to_sign_off_on_sqlite() {
+    a_day_from_patrol_to_sign_off(&Backend::Sqlite);
+}
+
+#[test]
+fn a_day_from_patrol_to_sign_off_on_postgres() {
+    let Some(backend) = Backend::postgres() else {
+        eprintln!("PATROL_TEST_DATABASE_URL is not set: the PostgreSQL day is left to CI");
+        return;
+    };
+    a_day_from_patrol_to_sign_off(&backend);
+}
+
+fn a_day_from_patrol_to_sign_off(backend: &Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_demo(&dir.path().join("server"));
+    let server = Server::start_demo_on(backend, &dir.path().join("server"));
     let client = SyncClient::new(&server.base_url);
 
     // Morning: the patroller signs in, takes the estate offline and walks the building round.
@@ -276,7 +289,8 @@ fn a_day_from_patrol_to_sign_off() {
 #[test]
 fn a_phone_a_day_fast_still_gets_the_right_due_time() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_demo(&dir.path().join("server"));
+    let backend = Backend::postgres().unwrap_or(Backend::Sqlite);
+    let server = Server::start_demo_on(&backend, &dir.path().join("server"));
     let client = SyncClient::new(&server.base_url);
     let fast = device(dir.path(), "fast", SignedDuration::from_hours(24));
     client.login(&fast, "demo-patrol", "demo").unwrap();
