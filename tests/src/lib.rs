@@ -182,6 +182,138 @@ impl Drop for Server {
     }
 }
 
+/// A proxy in front of a server that delivers every push twice, the first time with its ops in
+/// reverse order; everything else passes through. Idempotency and ordering must make this
+/// invisible: the client gets the answer to the second delivery.
+pub struct ChaosProxy {
+    /// `http://127.0.0.1:PORT` of the proxy.
+    pub base_url: String,
+}
+
+/// One HTTP request as the proxy reads it.
+struct Request {
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+fn read_request(reader: &mut BufReader<std::net::TcpStream>) -> Option<Request> {
+    use std::io::Read as _;
+    let mut line = String::new();
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next()?.to_owned();
+    let path = parts.next()?.to_owned();
+    let mut headers = Vec::new();
+    let mut length = 0usize;
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h).ok()?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        let (k, v) = h.split_once(':')?;
+        let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_owned());
+        if k == "content-length" {
+            length = v.parse().ok()?;
+        }
+        headers.push((k, v));
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some(Request {
+        method,
+        path,
+        headers,
+        body,
+    })
+}
+
+impl ChaosProxy {
+    /// Start a proxy for `upstream` (a server's base URL).
+    pub fn start(upstream: &str) -> ChaosProxy {
+        let listener =
+            std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+        let upstream = upstream.to_owned();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let upstream = upstream.clone();
+                std::thread::spawn(move || Self::serve(conn, &upstream));
+            }
+        });
+        ChaosProxy {
+            base_url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    fn forward(
+        upstream: &str,
+        method: &str,
+        path: &str,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Option<(u16, Vec<u8>)> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut req = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{upstream}{path}"));
+        for (k, v) in headers {
+            if !matches!(k.as_str(), "host" | "content-length" | "connection") {
+                req = req.header(k, v);
+            }
+        }
+        let req = req.body(body.to_vec()).ok()?;
+        let mut resp = agent.run(req).ok()?;
+        let status = resp.status().as_u16();
+        let bytes = resp.body_mut().read_to_vec().unwrap_or_default();
+        Some((status, bytes))
+    }
+
+    fn serve(conn: std::net::TcpStream, upstream: &str) {
+        use std::io::Write as _;
+        let Ok(mut out) = conn.try_clone() else {
+            return;
+        };
+        let mut reader = BufReader::new(conn);
+        while let Some(Request {
+            method,
+            path,
+            headers,
+            body,
+        }) = read_request(&mut reader)
+        {
+            let reply = if method == "POST" && path.starts_with("/api/v1/sync/push") {
+                let mut shuffled: serde_json::Value =
+                    serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+                if let Some(ops) = shuffled.get_mut("ops").and_then(|o| o.as_array_mut()) {
+                    ops.reverse();
+                }
+                let reversed = serde_json::to_vec(&shuffled).unwrap_or_default();
+                let _ = Self::forward(upstream, &method, &path, &headers, &reversed);
+                Self::forward(upstream, &method, &path, &headers, &body)
+            } else {
+                Self::forward(upstream, &method, &path, &headers, &body)
+            };
+            let Some((status, bytes)) = reply else { return };
+            let head = format!(
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                bytes.len()
+            );
+            if out.write_all(head.as_bytes()).is_err() || out.write_all(&bytes).is_err() {
+                return;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

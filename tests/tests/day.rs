@@ -13,7 +13,7 @@ use patrol_core::engine::{Clock, Engine, JobsScope, ReportDraft};
 use patrol_core::issue::{Category, Source, Status};
 use patrol_core::patrol::{Missed, Outcome};
 use patrol_core::sync::{CancelToken, SyncClient, SyncReport, SyncStage};
-use patrol_e2e::{Backend, Server};
+use patrol_e2e::{Backend, ChaosProxy, Server};
 
 /// A device clock that runs `skew` ahead of the real one.
 struct Skewed(SignedDuration);
@@ -70,7 +70,7 @@ fn get(server: &Server, engine: &Engine, path: &str) -> serde_json::Value {
 
 #[test]
 fn a_day_from_patrol_to_sign_off_on_sqlite() {
-    a_day_from_patrol_to_sign_off(&Backend::Sqlite);
+    a_day_from_patrol_to_sign_off(&Backend::Sqlite, false);
 }
 
 #[test]
@@ -79,13 +79,113 @@ fn a_day_from_patrol_to_sign_off_on_postgres() {
         eprintln!("PATROL_TEST_DATABASE_URL is not set: the PostgreSQL day is left to CI");
         return;
     };
-    a_day_from_patrol_to_sign_off(&backend);
+    a_day_from_patrol_to_sign_off(&backend, false);
 }
 
-fn a_day_from_patrol_to_sign_off(backend: &Backend) {
+/// The same day with every push delivered twice, the first time with its ops reversed, leaves
+/// the server exactly as the plain day does.
+#[test]
+fn pushes_sent_twice_and_out_of_order_change_nothing() {
+    let plain = a_day_from_patrol_to_sign_off(&Backend::Sqlite, false);
+    let chaos = a_day_from_patrol_to_sign_off(&Backend::Sqlite, true);
+    assert!(plain.issues.len() >= 5, "{plain:?}");
+    assert!(
+        plain
+            .issues
+            .iter()
+            .any(|i| i.contains("\"closed\"") && i.contains("issue.verify"))
+    );
+    assert!(
+        plain
+            .records
+            .iter()
+            .all(|(q, n)| *n > 0 || q.contains("rejected")),
+        "{plain:?}"
+    );
+    assert_eq!(plain, chaos);
+}
+
+/// What the server holds at the end of the day, without ids and clock readings.
+#[derive(Debug, PartialEq)]
+struct Fingerprint {
+    issues: Vec<String>,
+    records: Vec<(String, i64)>,
+}
+
+fn fingerprint(server: &Server, db: &std::path::Path, boss: &Engine) -> Fingerprint {
+    let names: std::collections::HashMap<String, String> = boss
+        .users()
+        .unwrap()
+        .into_iter()
+        .map(|u| (u.id.to_string(), u.username))
+        .collect();
+    let who = |v: &serde_json::Value| {
+        v.as_str()
+            .and_then(|id| names.get(id))
+            .cloned()
+            .unwrap_or("-".into())
+    };
+    let list = get(server, boss, "/api/v1/issues");
+    let mut issues = Vec::new();
+    for i in list["issues"].as_array().unwrap() {
+        let detail = get(
+            server,
+            boss,
+            &format!("/api/v1/issues/{}", i["id"].as_str().unwrap()),
+        );
+        let trail: Vec<String> = detail["audit"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                format!(
+                    "{} by {} ({} -> {}, {})",
+                    a["kind"],
+                    who(&a["actor_id"]),
+                    a["from_status"],
+                    a["to_status"],
+                    a["accepted"]
+                )
+            })
+            .collect();
+        let d = &detail["issue"];
+        issues.push(format!(
+            "{} [{} {} {} {}] assignee {} resolved {} verified {}: {}",
+            d["title"],
+            d["status"],
+            d["team"],
+            d["severity"],
+            d["category"],
+            who(&d["assignee_id"]),
+            who(&d["resolved_by"]),
+            who(&d["verified_by"]),
+            trail.join("; ")
+        ));
+    }
+    issues.sort();
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let records = [
+        "SELECT count(*) FROM runs",
+        "SELECT count(*) FROM runs WHERE json_extract(data, '$.finished_at') IS NOT NULL",
+        "SELECT count(*) FROM visits",
+        "SELECT count(*) FROM results",
+        "SELECT count(*) FROM results WHERE json_extract(data, '$.outcome') = 'fault'",
+        "SELECT count(*) FROM ops WHERE status = 'applied'",
+        "SELECT count(*) FROM ops WHERE status = 'rejected'",
+        "SELECT count(*) FROM audit",
+        "SELECT count(*) FROM blobs",
+    ]
+    .iter()
+    .map(|q| (q.to_string(), conn.query_row(q, [], |r| r.get(0)).unwrap()))
+    .collect();
+    Fingerprint { issues, records }
+}
+
+fn a_day_from_patrol_to_sign_off(backend: &Backend, chaos: bool) -> Fingerprint {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start_demo_on(backend, &dir.path().join("server"));
-    let client = SyncClient::new(&server.base_url);
+    let proxy = chaos.then(|| ChaosProxy::start(&server.base_url));
+    let client = SyncClient::new(proxy.as_ref().map_or(&server.base_url, |p| &p.base_url));
 
     // Morning: the patroller signs in, takes the estate offline and walks the building round.
     let patrol = device(dir.path(), "patrol", SignedDuration::ZERO);
@@ -160,9 +260,16 @@ fn a_day_from_patrol_to_sign_off(backend: &Backend) {
     let queued = patrol.pending_counts().unwrap();
     let pushed = sync(&client, &patrol);
     assert_eq!(
-        pushed.applied, queued.ops,
-        "every op of the round applied once"
+        pushed.applied + pushed.duplicates,
+        queued.ops,
+        "every op of the round answered"
     );
+    if !chaos {
+        assert_eq!(
+            pushed.applied, queued.ops,
+            "every op of the round applied once"
+        );
+    }
     assert_eq!(pushed.photos, 1);
     assert_eq!(patrol.pending_counts().unwrap().ops, 0);
 
@@ -284,6 +391,15 @@ fn a_day_from_patrol_to_sign_off(backend: &Backend) {
         patrol.issue(issue.id).unwrap().unwrap().status,
         Status::Closed
     );
+    match backend {
+        Backend::Sqlite => {
+            fingerprint(&server, &dir.path().join("server").join("patrol.db"), &boss)
+        }
+        Backend::Postgres(_) => Fingerprint {
+            issues: vec![],
+            records: vec![],
+        },
+    }
 }
 
 #[test]
