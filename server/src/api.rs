@@ -39,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES));
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(prometheus))
         .route("/api/v1/auth/login", post(login))
         .route("/api/v1/auth/refresh", post(refresh))
         .route("/api/v1/sync/push", post(push))
@@ -47,7 +48,31 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/issues/{id}", get(issue_detail))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .merge(blobs)
+        .layer(axum::middleware::from_fn(count_requests))
         .with_state(state)
+}
+
+/// Count every request by route and status, and time it.
+async fn count_requests(
+    matched: Option<axum::extract::MatchedPath>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let route = matched.map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let method = req.method().to_string();
+    let started = std::time::Instant::now();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16().to_string();
+    metrics::counter!("patrol_http_requests_total", "route" => route.clone(), "method" => method, "status" => status)
+        .increment(1);
+    metrics::histogram!("patrol_http_request_seconds", "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    resp
+}
+
+/// Prometheus text format.
+async fn prometheus(State(state): State<AppState>) -> String {
+    state.metrics.render()
 }
 
 async fn healthz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
@@ -118,6 +143,7 @@ async fn login(
     let ok = verify_password(&req.password, stored);
     let Some(account) = account.filter(|_| ok) else {
         state.limiter.failed(&req.username, ip);
+        metrics::counter!("patrol_login_failures_total").increment(1);
         tracing::info!(username = %req.username, %addr, "failed sign-in");
         return Err(ApiError::unauthorized(
             "用户名或密码错误 / wrong username or password",
@@ -208,7 +234,15 @@ async fn push(
     ops.sort_by_key(|o| o.seq);
     let mut results = Vec::with_capacity(ops.len());
     for op in &ops {
-        results.push(apply(state.store.as_ref(), &ctx, op).await?);
+        let result = apply(state.store.as_ref(), &ctx, op).await?;
+        let status = match result.status {
+            patrol_core::wire::OpStatus::Applied => "applied",
+            patrol_core::wire::OpStatus::Duplicate => "duplicate",
+            patrol_core::wire::OpStatus::Rejected => "rejected",
+        };
+        metrics::counter!("patrol_ops_total", "kind" => op.kind.clone(), "status" => status)
+            .increment(1);
+        results.push(result);
     }
     Ok(Json(PushResponse {
         server_time: server_at,

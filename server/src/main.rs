@@ -40,6 +40,8 @@ pub struct AppState {
     pub blobs: Blobs,
     /// A hash checked for unknown usernames, so that timing reveals nothing.
     pub dummy_hash: Arc<String>,
+    /// Renders `/metrics`.
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
 #[derive(Parser)]
@@ -180,7 +182,11 @@ async fn serve(cli: &Cli, listen: SocketAddr, demo: bool) -> CliResult {
     }
     let blobs = Blobs::local(&cli.data_dir.join("blobs"))
         .map_err(|e| format!("cannot use the photo folder: {e}"))?;
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| format!("cannot start metrics: {e}"))?;
     let state = AppState {
+        metrics,
         store: store.clone(),
         tokens: Arc::new(TokenKeys::new(&secret)),
         limiter: Arc::new(LoginLimiter::default()),

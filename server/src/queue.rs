@@ -37,6 +37,8 @@ pub async fn escalate_due(store: &dyn Store, now: Timestamp) -> Result<usize, St
             };
             if store.apply_system(issue.id, &decide).await? {
                 tracing::info!(issue = %issue.id, ?reason, "escalated");
+                metrics::counter!("patrol_escalations_total", "reason" => format!("{reason:?}").to_lowercase())
+                    .increment(1);
                 made += 1;
             }
         }
@@ -52,5 +54,95 @@ pub async fn run(store: Arc<dyn Store>, every: Duration) {
         if let Err(e) = escalate_due(store.as_ref(), Timestamp::now()).await {
             tracing::error!(error = %e, "escalation pass failed");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use jiff::SignedDuration;
+    use patrol_core::audit::AuditKind;
+    use patrol_core::issue::{Category, EscalationReason, Severity, Source};
+    use patrol_core::labels::SiteKey;
+    use patrol_core::lifecycle::Report;
+    use patrol_core::user::Actor;
+
+    use super::*;
+    use crate::store::SqliteStore;
+
+    #[tokio::test]
+    async fn overdue_and_urgent_issues_are_escalated_once_and_shown_on_pull() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("q.db")).await.unwrap();
+        store.migrate().await.unwrap();
+        let key = SiteKey::generate().unwrap();
+        let estate = patrol_core::demo::estate("q", "q", &key);
+        store
+            .put_site(&estate.site, &key.secret_base64())
+            .await
+            .unwrap();
+        let patroller = Actor::from(estate.user("demo-patrol").unwrap());
+        let now = Timestamp::now();
+        let mut ids = Vec::new();
+        for (severity, hours_ago) in [
+            (Severity::Routine, 80),
+            (Severity::Urgent, 1),
+            (Severity::Routine, 1),
+        ] {
+            let report = Report {
+                issue_id: patrol_core::ids::IssueId::new(),
+                site_id: estate.site.id,
+                zone_id: None,
+                checkpoint_id: None,
+                visit_id: None,
+                category: Category::Facility,
+                severity,
+                title: "t".into(),
+                note: None,
+                photos: vec![],
+                observed_at: now - SignedDuration::from_hours(hours_ago),
+                source: Source::Patrol,
+                fixed_on_spot: false,
+            };
+            let t = lifecycle::report(&patroller, &estate.site, report).unwrap();
+            let w = vec![Write::Issue(t.issue.clone()), Write::Audit(t.audit.clone())];
+            store
+                .apply_system(t.issue.id, &move |_| Decision::Apply(w.clone()))
+                .await
+                .unwrap();
+            ids.push(t.issue.id);
+        }
+        assert_eq!(escalate_due(&store, now).await.unwrap(), 2);
+        assert_eq!(
+            escalate_due(&store, now).await.unwrap(),
+            0,
+            "each reason fires once"
+        );
+        let overdue = store.issue(ids[0]).await.unwrap().unwrap();
+        assert_eq!(overdue.escalations, [EscalationReason::Overdue]);
+        let urgent = store.issue(ids[1]).await.unwrap().unwrap();
+        assert_eq!(urgent.escalations, [EscalationReason::Urgent]);
+        assert!(
+            store
+                .issue(ids[2])
+                .await
+                .unwrap()
+                .unwrap()
+                .escalations
+                .is_empty()
+        );
+        let trail = store.audit(ids[0]).await.unwrap();
+        assert_eq!(trail.last().unwrap().kind, AuditKind::Escalate);
+        assert_eq!(trail.last().unwrap().actor_id, None);
+        let viewer = crate::store::Viewer {
+            sites: vec![estate.site.id],
+            team_only: None,
+        };
+        let page = store.changes(&viewer, 0, 100).await.unwrap();
+        let pulled = page
+            .changes
+            .iter()
+            .find(|c| c.id == ids[0].to_string())
+            .unwrap();
+        assert_eq!(pulled.data.as_ref().unwrap()["escalated"], true);
     }
 }

@@ -291,3 +291,25 @@ fn a_newer_client_gets_426_and_an_op_naming_a_missing_photo_gets_409() {
         .unwrap();
     assert_eq!(push.status().as_u16(), 409);
 }
+
+#[test]
+fn health_and_prometheus_metrics_are_served() {
+    let api = Api::start();
+    assert_eq!(api.get_status("/healthz", None), 200);
+    api.token("demo-patrol");
+    assert_eq!(api.get_status("/api/v1/issues", None), 401);
+    let text = agent()
+        .get(&api.url("/metrics"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(text.contains("patrol_http_requests_total"), "{text}");
+    assert!(text.contains(r#"route="/api/v1/auth/login""#), "{text}");
+    assert!(text.contains(r#"status="401""#), "{text}");
+    assert!(
+        text.contains("patrol_escalations_total"),
+        "the demo's major issues were escalated: {text}"
+    );
+}
