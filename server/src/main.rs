@@ -6,6 +6,7 @@ mod auth;
 mod blobs;
 mod demo;
 mod error;
+mod import;
 mod queue;
 mod store;
 mod sync;
@@ -115,6 +116,12 @@ enum UserCommand {
 
 #[derive(Subcommand)]
 enum SiteCommand {
+    /// Add a site with its zones, checkpoints and routes from a YAML file
+    /// (see server/examples/site.yaml).
+    Import {
+        /// The site file.
+        file: PathBuf,
+    },
     /// Give a site a new label key and re-sign its checkpoints (old labels stop verifying:
     /// print new ones).
     Keygen {
@@ -318,6 +325,23 @@ async fn site_keygen(cli: &Cli, code: &str) -> CliResult {
     Ok(())
 }
 
+async fn site_import(cli: &Cli, file: &std::path::Path) -> CliResult {
+    let yaml = std::fs::read_to_string(file)
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let site = import::parse(&yaml)?;
+    let store = open_store(cli).await?;
+    import::store(store.as_ref(), &site).await?;
+    say(&format!(
+        "imported site {} ({}): {} zones, {} checkpoints with signed labels, {} routes",
+        site.site.code,
+        site.site.name,
+        site.zones.len(),
+        site.checkpoints.len(),
+        site.routes.len()
+    ));
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -346,6 +370,9 @@ async fn main() -> ExitCode {
         Command::Site {
             command: SiteCommand::Keygen { code },
         } => site_keygen(&cli, code).await,
+        Command::Site {
+            command: SiteCommand::Import { file },
+        } => site_import(&cli, file).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

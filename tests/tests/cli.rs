@@ -1,0 +1,118 @@
+//! The admin commands a property office runs: import a site from its YAML file, add a user with
+//! the password on standard input, then sign in as that user and pull the site.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use patrol_e2e::{Server, server_binary};
+
+fn admin(data: &std::path::Path, args: &[&str], stdin: &str) -> (bool, String) {
+    let mut child = Command::new(server_binary())
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn a_site_file_and_a_user_make_a_working_site() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../server/examples/site.yaml");
+    let (ok, out) = admin(dir.path(), &["site", "import", example], "");
+    assert!(ok, "{out}");
+    assert!(out.contains("6 checkpoints"), "{out}");
+    let (ok, out) = admin(dir.path(), &["site", "import", example], "");
+    assert!(
+        !ok && out.contains("exists already"),
+        "importing twice is refused: {out}"
+    );
+
+    let (ok, out) = admin(
+        dir.path(),
+        &[
+            "user",
+            "add",
+            "--username",
+            "lin",
+            "--role",
+            "patrol",
+            "--site",
+            "cuihu",
+        ],
+        "short\n",
+    );
+    assert!(!ok && out.contains("at least 8"), "{out}");
+    let (ok, out) = admin(
+        dir.path(),
+        &[
+            "user",
+            "add",
+            "--username",
+            "lin",
+            "--role",
+            "guard",
+            "--site",
+            "cuihu",
+        ],
+        "long enough password\n",
+    );
+    assert!(
+        !ok && out.contains("guard"),
+        "an unknown role is named: {out}"
+    );
+    let (ok, out) = admin(
+        dir.path(),
+        &[
+            "user",
+            "add",
+            "--username",
+            "lin",
+            "--role",
+            "patrol",
+            "--site",
+            "cuihu",
+        ],
+        "long enough password\n",
+    );
+    assert!(ok, "{out}");
+
+    let server = Server::start(dir.path(), &[]);
+    let mut login = ureq::post(&format!("{}/api/v1/auth/login", server.base_url))
+        .send_json(serde_json::json!({"username": "lin", "password": "long enough password"}))
+        .unwrap();
+    let tokens: serde_json::Value = login.body_mut().read_json().unwrap();
+    let token = tokens["access_token"].as_str().unwrap();
+    let mut pull = ureq::get(&format!("{}/api/v1/sync/pull", server.base_url))
+        .header("authorization", format!("Bearer {token}"))
+        .call()
+        .unwrap();
+    let page: serde_json::Value = pull.body_mut().read_json().unwrap();
+    let names: Vec<&str> = page["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["entity"] == "checkpoint")
+        .map(|c| c["data"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 6);
+    assert!(names.contains(&"5栋天台门"));
+}
