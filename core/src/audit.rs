@@ -9,6 +9,7 @@ use crate::issue::{EscalationReason, Status};
 use crate::text::Text;
 
 /// What happened; the names are the sync op kinds, plus `escalate` for the server's own doing.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum AuditKind {
     /// Reported (or recorded fixed on the spot).
@@ -74,6 +75,7 @@ impl AuditKind {
 
 /// One entry of an issue's audit trail. Core fills what the rules know; the server adds when it
 /// received the change and from which device.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEntry {
     /// Id.

@@ -15,6 +15,7 @@ use crate::site::ZoneKind;
 use crate::text::Text;
 
 /// How an item is checked (004 §4.3): look, listen, touch, ask.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
@@ -41,6 +42,7 @@ impl Method {
 }
 
 /// What kind of answer an item takes.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ItemKind {
@@ -80,6 +82,7 @@ impl ItemKind {
 }
 
 /// What a fault on an item becomes.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FaultRule {
     /// The issue category (and so the team).
@@ -89,6 +92,7 @@ pub struct FaultRule {
 }
 
 /// One thing to check at a checkpoint.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChecklistItem {
     /// Stable key, unique in the catalogue (`stairwell.lights`); results refer to it.
@@ -174,6 +178,7 @@ impl ChecklistItem {
 }
 
 /// A checklist for one zone kind.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Template {
     /// Id; standard templates have a fixed id derived from kind and version, so that every

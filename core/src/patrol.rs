@@ -8,6 +8,7 @@ use crate::ids::{CheckpointId, ResultId, RouteId, RunId, SiteId, UserId, VisitId
 use crate::plausibility::ScanFlag;
 
 /// One patrol round as walked.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PatrolRun {
     /// Id.
@@ -32,6 +33,7 @@ pub struct PatrolRun {
 }
 
 /// A checkpoint left out of a round, and why.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Missed {
     /// The checkpoint.
@@ -41,6 +43,7 @@ pub struct Missed {
 }
 
 /// How a visit was recorded.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum VisitMethod {
@@ -51,6 +54,7 @@ pub enum VisitMethod {
 }
 
 /// One visit to a checkpoint.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Visit {
     /// Id.
@@ -75,6 +79,7 @@ pub struct Visit {
 }
 
 /// The answer to a check item.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
@@ -87,6 +92,7 @@ pub enum Outcome {
 }
 
 /// One answered checklist item.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ItemResult {
     /// Id.

@@ -8,6 +8,7 @@ use crate::ids::CheckpointId;
 use crate::route::Route;
 
 /// Something implausible about a scan or a round.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "flag", rename_all = "snake_case")]
 pub enum ScanFlag {

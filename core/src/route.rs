@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{CheckpointId, RouteId, SiteId};
 
 /// A day of the week, as schedules name it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Day {
@@ -40,9 +41,11 @@ impl From<Weekday> for Day {
 }
 
 /// When a route is walked, in the site's local time.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Schedule {
-    /// Start times of the day's rounds.
+    /// Start times of the day's rounds ("09:00:00").
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub times: Vec<Time>,
     /// Days of the week; empty means every day.
     #[serde(default)]
@@ -57,6 +60,7 @@ impl Schedule {
 }
 
 /// An ordered list of checkpoints with a schedule.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Route {
     /// Id.

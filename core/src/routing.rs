@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::issue::Category;
 
 /// A team that works a resolution queue.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Team {
@@ -86,6 +87,7 @@ pub fn default_team(category: Category) -> Team {
 }
 
 /// A site's routing table: the standard routes with the site's own overrides on top.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Routing {

@@ -14,6 +14,7 @@ pub const DEFAULT_TIME_ZONE: &str = "Asia/Shanghai";
 pub const DEFAULT_RETENTION_DAYS: u32 = 730;
 
 /// An estate run by one management office.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Site {
     /// Id.
@@ -56,6 +57,7 @@ impl Site {
 }
 
 /// What kind of place a zone is; it picks the checklist.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ZoneKind {
@@ -146,6 +148,7 @@ impl std::str::FromStr for ZoneKind {
 }
 
 /// A place on a site.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Zone {
     /// Id.
@@ -165,6 +168,7 @@ pub struct Zone {
 }
 
 /// A labelled spot in a zone.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
     /// Id.

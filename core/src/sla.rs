@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::issue::{EscalationReason, Issue, Severity};
 
 /// Resolution time by severity, in hours.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlaHours {
     /// Routine problems: three days (004 §4.8.2).
@@ -64,6 +65,7 @@ pub fn due_at(
 }
 
 /// Where an active issue stands against its due time.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SlaState {

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A bilingual string, zh-CN and en.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Text {
     /// Simplified Chinese.

@@ -6,6 +6,7 @@ use crate::ids::{SiteId, UserId};
 use crate::routing::Team;
 
 /// What a person does on site.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -60,6 +61,7 @@ impl std::str::FromStr for Role {
 }
 
 /// A user account as reference data.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     /// Id.

@@ -28,6 +28,7 @@ pub const PROTOCOL_HEADER: &str = "patrol-protocol";
 // ---- push ----------------------------------------------------------------------------------
 
 /// `POST /api/v1/sync/push`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PushRequest {
     /// The phone installation.
@@ -39,6 +40,7 @@ pub struct PushRequest {
 }
 
 /// One change a device made, as it sits in the outbox and travels.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Op {
     /// Unique forever; a repeat is a duplicate.
@@ -95,6 +97,7 @@ impl Op {
 }
 
 /// `patrol.start`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PatrolStart {
     /// The new round.
@@ -104,6 +107,7 @@ pub struct PatrolStart {
 }
 
 /// `patrol.visit`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PatrolVisit {
     /// The new visit.
@@ -126,6 +130,7 @@ pub struct PatrolVisit {
 }
 
 /// `patrol.result`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PatrolResult {
     /// The new result.
@@ -148,6 +153,7 @@ pub struct PatrolResult {
 }
 
 /// `patrol.finish`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PatrolFinish {
     /// The round.
@@ -161,6 +167,7 @@ pub struct PatrolFinish {
 }
 
 /// `issue.report`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IssueReport {
     /// The new issue.
@@ -198,6 +205,7 @@ pub struct IssueReport {
 }
 
 /// `issue.assign`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IssueAssign {
     /// The issue.
@@ -207,6 +215,7 @@ pub struct IssueAssign {
 }
 
 /// `issue.start`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IssueStart {
     /// The issue.
@@ -214,6 +223,7 @@ pub struct IssueStart {
 }
 
 /// `issue.resolve`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IssueResolve {
     /// The issue.
@@ -227,6 +237,7 @@ pub struct IssueResolve {
 }
 
 /// `issue.verify`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IssueVerify {
     /// The issue.
@@ -245,6 +256,7 @@ pub struct IssueVerify {
 }
 
 /// `issue.extension.request`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExtensionRequestOp {
     /// The issue.
@@ -256,6 +268,7 @@ pub struct ExtensionRequestOp {
 }
 
 /// `issue.extension.decide`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExtensionDecideOp {
     /// The issue.
@@ -268,6 +281,7 @@ pub struct ExtensionDecideOp {
 }
 
 /// `issue.comment`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IssueComment {
     /// The issue.
@@ -277,6 +291,7 @@ pub struct IssueComment {
 }
 
 /// Every op kind with its body.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "body")]
 pub enum OpBody {
@@ -404,6 +419,7 @@ impl OpBody {
 }
 
 /// The server's answer to a push.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PushResponse {
     /// The server's clock.
@@ -413,6 +429,7 @@ pub struct PushResponse {
 }
 
 /// What became of one op.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OpStatus {
@@ -425,6 +442,7 @@ pub enum OpStatus {
 }
 
 /// The result of one op.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OpResult {
     /// The op.
@@ -442,6 +460,7 @@ pub struct OpResult {
 // ---- pull ----------------------------------------------------------------------------------
 
 /// `GET /api/v1/sync/pull` query.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PullQuery {
     /// Cursor from the previous pull; none for everything.
@@ -453,6 +472,7 @@ pub struct PullQuery {
 }
 
 /// The answer to a pull.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PullResponse {
     /// Changes in order.
@@ -464,6 +484,7 @@ pub struct PullResponse {
 }
 
 /// One changed thing; `data` is `None` when it was deleted or is no longer visible.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     /// Entity kind: `site`, `zone`, `checkpoint`, `template`, `route`, `user`, `issue`.
@@ -572,6 +593,7 @@ impl Change {
 // ---- auth and errors -----------------------------------------------------------------------
 
 /// `POST /api/v1/auth/login`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginRequest {
     /// Login name.
@@ -590,6 +612,7 @@ impl std::fmt::Debug for LoginRequest {
 }
 
 /// `POST /api/v1/auth/refresh`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefreshRequest {
     /// The refresh token; it stops working once used.
@@ -603,6 +626,7 @@ impl std::fmt::Debug for RefreshRequest {
 }
 
 /// The answer to login and refresh.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenResponse {
     /// Short-lived JWT for `Authorization: Bearer`.
@@ -625,6 +649,7 @@ impl std::fmt::Debug for TokenResponse {
 }
 
 /// The signed-in user as login reports it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionUser {
     /// Id.
@@ -654,6 +679,7 @@ impl From<&User> for SessionUser {
 }
 
 /// Every error response: `{ "error": { "code", "message" } }`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     /// The error.
@@ -661,6 +687,7 @@ pub struct ErrorBody {
 }
 
 /// What went wrong.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorDetail {
     /// Machine-readable code, e.g. `missing_blob`.

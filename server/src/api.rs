@@ -16,8 +16,8 @@ use patrol_core::issue::{Issue, Status};
 use patrol_core::routing::Team;
 use patrol_core::user::Role;
 use patrol_core::wire::{
-    LoginRequest, PROTOCOL_HEADER, PROTOCOL_VERSION, PullQuery, PullResponse, PushRequest,
-    PushResponse, RefreshRequest, SessionUser, TokenResponse,
+    ErrorBody, LoginRequest, PROTOCOL_HEADER, PROTOCOL_VERSION, PullQuery, PullResponse,
+    PushRequest, PushResponse, RefreshRequest, SessionUser, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +40,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(prometheus))
+        .route("/api/openapi.json", get(openapi))
         .route("/api/v1/auth/login", post(login))
         .route("/api/v1/auth/refresh", post(refresh))
         .route("/api/v1/sync/push", post(push))
@@ -71,10 +72,12 @@ async fn count_requests(
 }
 
 /// Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus text format", body = String)))]
 async fn prometheus(State(state): State<AppState>) -> String {
     state.metrics.render()
 }
 
+#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "The server and its database answer", body = String)))]
 async fn healthz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
     state.store.sites().await?;
     Ok("ok")
@@ -122,6 +125,7 @@ async fn tokens_for(
     })
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest, responses((status = 200, body = TokenResponse), (status = 401, description = "Wrong username or password", body = ErrorBody), (status = 429, description = "Too many failed sign-ins", body = ErrorBody)))]
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
@@ -153,6 +157,7 @@ async fn login(
     Ok(Json(tokens_for(&state, &account.user).await?))
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest, responses((status = 200, description = "A new pair; the old refresh token stops working", body = TokenResponse), (status = 401, body = ErrorBody)))]
 async fn refresh(
     State(state): State<AppState>,
     Json(req): Json<RefreshRequest>,
@@ -168,6 +173,7 @@ async fn refresh(
     Ok(Json(tokens_for(&state, &user).await?))
 }
 
+#[utoipa::path(post, path = "/api/v1/sync/push", tag = "sync", request_body = PushRequest, security(("bearer" = [])), responses((status = 200, description = "One result per op", body = PushResponse), (status = 401, body = ErrorBody), (status = 409, description = "An op names a photo not uploaded yet (`missing_blob`)", body = ErrorBody), (status = 413, body = ErrorBody), (status = 426, body = ErrorBody)))]
 async fn push(
     State(state): State<AppState>,
     caller: Caller,
@@ -250,6 +256,7 @@ async fn push(
     }))
 }
 
+#[utoipa::path(get, path = "/api/v1/sync/pull", tag = "sync", security(("bearer" = [])), params(("since" = Option<String>, Query, description = "Cursor of the previous pull"), ("limit" = Option<u32>, Query, description = "Most changes to return (1–2000, default 500)")), responses((status = 200, body = PullResponse), (status = 401, body = ErrorBody), (status = 426, body = ErrorBody)))]
 async fn pull(
     State(state): State<AppState>,
     caller: Caller,
@@ -278,6 +285,7 @@ async fn pull(
     }))
 }
 
+#[utoipa::path(head, path = "/api/v1/blobs/{sha256}", tag = "sync", security(("bearer" = [])), params(("sha256" = String, Path, description = "SHA-256 hex of the normalised JPEG")), responses((status = 200, description = "Stored"), (status = 404, description = "Not stored")))]
 async fn blob_head(
     State(state): State<AppState>,
     _caller: Caller,
@@ -293,6 +301,7 @@ async fn blob_head(
     })
 }
 
+#[utoipa::path(put, path = "/api/v1/blobs/{sha256}", tag = "sync", security(("bearer" = [])), params(("sha256" = String, Path, description = "SHA-256 hex of the body")), request_body(content = Vec<u8>, content_type = "image/jpeg"), responses((status = 201, description = "Stored now"), (status = 200, description = "Already stored"), (status = 413, description = "Larger than 8 MiB", body = ErrorBody), (status = 422, description = "Hash or image check failed", body = ErrorBody)))]
 async fn blob_put(
     State(state): State<AppState>,
     _caller: Caller,
@@ -324,29 +333,61 @@ async fn blob_put(
 }
 
 /// `GET /api/v1/issues` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct IssueQuery {
+    /// Only this site (one of the caller's).
+    #[param(value_type = Option<String>, format = Uuid)]
     site: Option<SiteId>,
+    /// Only this status.
+    #[param(value_type = Option<String>)]
     status: Option<Status>,
+    /// Only this team's queue.
+    #[param(value_type = Option<String>)]
     team: Option<Team>,
+    /// Only this assignee.
+    #[param(value_type = Option<String>, format = Uuid)]
     assignee: Option<UserId>,
+    /// Only issues due before this time (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
     due_before: Option<Timestamp>,
+    /// Only issues past due now.
     #[serde(default)]
     overdue: bool,
 }
 
-/// The queue.
-#[derive(Debug, Serialize)]
+/// An issue as lists show it: its fields and whether it was escalated.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct IssueView {
+    #[serde(flatten)]
+    issue: Issue,
+    /// Someone was told over the team's head.
+    escalated: bool,
+}
+
+impl From<Issue> for IssueView {
+    fn from(issue: Issue) -> Self {
+        IssueView {
+            escalated: issue.escalated(),
+            issue,
+        }
+    }
+}
+
+/// The queue, by due time.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct IssueList {
-    issues: Vec<serde_json::Value>,
+    issues: Vec<IssueView>,
 }
 
-fn issue_json(i: &Issue) -> serde_json::Value {
-    patrol_core::wire::Change::of(&patrol_core::wire::Entity::Issue(i.clone()))
-        .data
-        .unwrap_or_default()
+/// One issue with its audit trail, oldest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct IssueDetail {
+    issue: IssueView,
+    audit: Vec<patrol_core::audit::AuditEntry>,
 }
 
+#[utoipa::path(get, path = "/api/v1/issues", tag = "queue", security(("bearer" = [])), params(IssueQuery), responses((status = 200, body = IssueList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn issues(
     State(state): State<AppState>,
     caller: Caller,
@@ -380,15 +421,16 @@ async fn issues(
     };
     let list = state.store.issues(&filter).await?;
     Ok(Json(IssueList {
-        issues: list.iter().map(issue_json).collect(),
+        issues: list.into_iter().map(IssueView::from).collect(),
     }))
 }
 
+#[utoipa::path(get, path = "/api/v1/issues/{id}", tag = "queue", security(("bearer" = [])), params(("id" = String, Path, format = Uuid)), responses((status = 200, body = IssueDetail), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn issue_detail(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<IssueId>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<IssueDetail>, ApiError> {
     let issue = state
         .store
         .issue(id)
@@ -404,7 +446,40 @@ async fn issue_detail(
         ));
     }
     let audit = state.store.audit(id).await?;
-    Ok(Json(
-        serde_json::json!({ "issue": issue_json(&issue), "audit": audit }),
-    ))
+    Ok(Json(IssueDetail {
+        issue: issue.into(),
+        audit,
+    }))
+}
+
+/// The OpenAPI document, generated from the handlers above.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "Patrol companion API · 巡查助手接口", description = "Sync protocol v1, auth and the 3-day queue (DESIGN.md §6–7)."),
+    paths(healthz, prometheus, openapi, login, refresh, push, pull, blob_head, blob_put, issues, issue_detail),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[utoipa::path(get, path = "/api/openapi.json", tag = "ops", responses((status = 200, description = "This document")))]
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(<ApiDoc as utoipa::OpenApi>::openapi())
 }
