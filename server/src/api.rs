@@ -363,12 +363,17 @@ pub struct IssueView {
     issue: Issue,
     /// Someone was told over the team's head.
     escalated: bool,
+    /// Against its due time now: `on_track`, `due_soon` (under a day left) or `overdue`;
+    /// absent once closed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sla: Option<patrol_core::sla::SlaState>,
 }
 
 impl From<Issue> for IssueView {
     fn from(issue: Issue) -> Self {
         IssueView {
             escalated: issue.escalated(),
+            sla: patrol_core::sla::issue_state(&issue, Timestamp::now()),
             issue,
         }
     }

@@ -294,6 +294,7 @@ fn a_day_from_patrol_to_sign_off(backend: &Backend, chaos: bool) -> Fingerprint 
     assert_eq!(due, observed + SignedDuration::from_hours(72));
     assert!(observed.duration_until(Timestamp::now()).abs() < SignedDuration::from_mins(5));
     assert_eq!(row["team"], "engineering");
+    assert_eq!(row["sla"], "on_track");
 
     let tech = device(dir.path(), "tech", SignedDuration::ZERO);
     let tech_user = client.login(&tech, "demo-tech", "demo").unwrap();
@@ -441,4 +442,69 @@ fn a_phone_a_day_fast_still_gets_the_right_due_time() {
     // The phone takes the server's word on its next pull.
     sync(&client, &fast);
     assert_eq!(fast.issue(issue.id).unwrap().unwrap().due_at, due);
+}
+
+#[test]
+fn an_unreachable_server_is_retried_then_reported_and_nothing_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_demo(&dir.path().join("server"));
+    let phone = device(dir.path(), "phone", SignedDuration::ZERO);
+    SyncClient::new(&server.base_url)
+        .login(&phone, "demo-patrol", "demo")
+        .unwrap();
+    sync(&SyncClient::new(&server.base_url), &phone);
+    let site = phone.sites().unwrap().remove(0);
+    phone
+        .report(ReportDraft {
+            site_id: Some(site.id),
+            visit_id: None,
+            item_key: None,
+            zone_id: None,
+            category: Some(Category::Cleaning),
+            severity: None,
+            title: "车库入口积水".into(),
+            note: None,
+            photos: vec![],
+            fixed_on_spot: false,
+            source: Source::Patrol,
+        })
+        .unwrap();
+    // Nothing listens on the port of a stopped server.
+    let gone = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", probe.local_addr().unwrap())
+    };
+    let options = patrol_core::sync::SyncOptions {
+        attempts: 3,
+        backoff: std::time::Duration::from_millis(20),
+        ..Default::default()
+    };
+    let started = std::time::Instant::now();
+    let err = SyncClient::with_options(&gone, options)
+        .sync(&phone, &|_| {}, &CancelToken::new())
+        .unwrap_err();
+    assert!(err.to_string().contains("无法连接服务器"), "{err}");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(40),
+        "it backed off between tries"
+    );
+    assert_eq!(
+        phone.pending_counts().unwrap().ops,
+        1,
+        "the report waits for the next sync"
+    );
+    // A sync cancelled before it starts sends nothing; the next one sends the report once.
+    let cancel = CancelToken::new();
+    cancel.cancel();
+    let client = SyncClient::new(&server.base_url);
+    assert!(
+        client
+            .sync(&phone, &|_| {}, &cancel)
+            .unwrap_err()
+            .to_string()
+            .contains("取消")
+    );
+    assert_eq!(phone.pending_counts().unwrap().ops, 1);
+    let report = sync(&client, &phone);
+    assert_eq!((report.applied, report.duplicates), (1, 0));
 }
