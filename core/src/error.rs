@@ -22,6 +22,9 @@ pub enum Error {
     /// An issue transition broke a rule.
     #[error(transparent)]
     Rule(#[from] RuleError),
+    /// A step of a round breaks the patrol rules.
+    #[error(transparent)]
+    Round(#[from] crate::patrol::RoundError),
     /// A checklist answer cannot be saved.
     #[error(transparent)]
     Answer(#[from] AnswerError),

@@ -113,3 +113,77 @@ pub struct ItemResult {
     #[serde(default)]
     pub photos: Vec<String>,
 }
+
+/// Why a step of a round breaks the patrol rules; the phone checks before it records, the
+/// server again before it applies.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RoundError {
+    /// Someone else's round.
+    #[error("这不是你的巡查 / this is not your round")]
+    NotYourRound,
+    /// The round is over.
+    #[error("本轮巡查已结束 / this round is already finished")]
+    RoundFinished,
+    /// A visit without a scan needs a reason.
+    #[error("未扫码登记需要说明原因 / a visit without a scan needs a reason")]
+    ReasonRequired,
+}
+
+impl PatrolRun {
+    /// Whether `who` may still add to this round: it is theirs and not finished.
+    pub fn check_open_for(&self, who: UserId) -> Result<(), RoundError> {
+        if self.patroller_id != who {
+            Err(RoundError::NotYourRound)
+        } else if self.finished_at.is_some() {
+            Err(RoundError::RoundFinished)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// A manual visit must say why the label was not scanned.
+pub fn check_visit_reason(method: VisitMethod, reason: Option<&str>) -> Result<(), RoundError> {
+    match method {
+        VisitMethod::Manual if reason.is_none_or(|r| r.trim().is_empty()) => {
+            Err(RoundError::ReasonRequired)
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_patroller_adds_to_an_open_round() {
+        let me = UserId::new();
+        let mut run = PatrolRun {
+            id: RunId::new(),
+            site_id: SiteId::new(),
+            route_id: RouteId::new(),
+            patroller_id: me,
+            started_at: Timestamp::UNIX_EPOCH,
+            finished_at: None,
+            missed: vec![],
+            flags: vec![],
+        };
+        assert_eq!(run.check_open_for(me), Ok(()));
+        assert_eq!(
+            run.check_open_for(UserId::new()),
+            Err(RoundError::NotYourRound)
+        );
+        run.finished_at = Some(Timestamp::UNIX_EPOCH);
+        assert_eq!(run.check_open_for(me), Err(RoundError::RoundFinished));
+        assert_eq!(
+            check_visit_reason(VisitMethod::Manual, Some("  ")),
+            Err(RoundError::ReasonRequired)
+        );
+        assert_eq!(
+            check_visit_reason(VisitMethod::Manual, Some("标签被撕")),
+            Ok(())
+        );
+        assert_eq!(check_visit_reason(VisitMethod::Qr, None), Ok(()));
+    }
+}

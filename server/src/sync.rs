@@ -5,10 +5,13 @@ use std::collections::{BTreeSet, HashMap};
 
 use jiff::{SignedDuration, Timestamp};
 use patrol_core::audit::AuditEntry;
+use patrol_core::blob::is_blob_id;
 use patrol_core::ids::{CheckpointId, DeviceId, SiteId};
 use patrol_core::issue::Issue;
 use patrol_core::lifecycle::{self, Action, Assignee, Report, RuleError, Transition};
-use patrol_core::patrol::{ItemResult, PatrolRun, Visit, VisitMethod};
+use patrol_core::patrol::{
+    ItemResult, PatrolRun, RoundError, Visit, VisitMethod, check_visit_reason,
+};
 use patrol_core::site::Site;
 use patrol_core::user::Actor;
 use patrol_core::wire::{Op, OpBody, OpResult, OpStatus};
@@ -120,6 +123,11 @@ pub async fn apply(store: &dyn Store, ctx: &PushContext, op: &Op) -> Result<OpRe
                     reject("invalid_op", message.clone())
                 })
                 .await?
+        }
+        Ok(body) if !body.blobs().iter().all(|b| is_blob_id(b)) => {
+            let bad =
+                |_: &Snapshot| reject("bad_photo_id", "照片编号无效 / a photo id is not a SHA-256");
+            store.apply_op(&meta, Keys::default(), &bad).await?
         }
         Ok(body) => apply_body(store, ctx, &meta, body, at, actor).await?,
     };
@@ -359,11 +367,8 @@ async fn apply_body(
                         }
                     }
                     VisitMethod::Manual => {
-                        if b.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
-                            return reject(
-                                "reason_missing",
-                                "手工登记需要说明原因 / a manual visit needs a reason",
-                            );
+                        if let Err(e) = check_visit_reason(b.method, b.reason.as_deref()) {
+                            return reject(round_code(&e), e.to_string());
                         }
                     }
                 }
@@ -425,21 +430,19 @@ async fn apply_body(
     Ok(outcome)
 }
 
+fn round_code(e: &RoundError) -> &'static str {
+    match e {
+        RoundError::NotYourRound => "not_your_round",
+        RoundError::RoundFinished => "round_finished",
+        RoundError::ReasonRequired => "reason_missing",
+    }
+}
+
 fn own_open_run<'a>(s: &'a Snapshot, actor: &Actor) -> Result<&'a PatrolRun, Decision> {
     let Some(run) = &s.run else {
         return Err(reject("unknown_run", "找不到该巡查 / unknown round"));
     };
-    if run.patroller_id != actor.user_id {
-        return Err(reject(
-            "not_your_round",
-            "这不是你的巡查 / this is not your round",
-        ));
-    }
-    if run.finished_at.is_some() {
-        return Err(reject(
-            "round_finished",
-            "本轮巡查已结束 / this round is already finished",
-        ));
-    }
+    run.check_open_for(actor.user_id)
+        .map_err(|e| reject(round_code(&e), e.to_string()))?;
     Ok(run)
 }

@@ -313,3 +313,23 @@ fn health_and_prometheus_metrics_are_served() {
         "the demo's major issues were escalated: {text}"
     );
 }
+
+#[test]
+fn an_op_naming_a_photo_that_is_not_a_hash_is_rejected_for_good() {
+    let api = Api::start();
+    let token = api.token("demo-patrol");
+    let op_id = patrol_core::ids::OpId::new();
+    let op = json!({
+        "op_id": op_id, "seq": 1, "kind": "issue.resolve", "at": jiff::Timestamp::now(),
+        "body": {"issue_id": patrol_core::ids::IssueId::new(), "photos": ["../../etc/passwd"]}
+    });
+    let mut push = agent()
+        .post(&api.url("/api/v1/sync/push"))
+        .header("authorization", format!("Bearer {token}"))
+        .send_json(json!({"device_id": patrol_core::ids::DeviceId::new(), "device_time": jiff::Timestamp::now(), "ops": [op]}))
+        .unwrap();
+    assert_eq!(push.status().as_u16(), 200);
+    let body: Value = push.body_mut().read_json().unwrap();
+    assert_eq!(body["results"][0]["status"], "rejected");
+    assert_eq!(body["results"][0]["code"], "bad_photo_id");
+}

@@ -44,27 +44,18 @@ pub enum FlowError {
     /// No checklist for this zone kind.
     #[error("该区域没有检查表 / no checklist for this kind of place")]
     NoChecklist,
-    /// The round is over.
-    #[error("本轮巡查已结束 / this round is already finished")]
-    RoundFinished,
     /// Another round is still open.
     #[error("还有未结束的巡查，请先完成 / finish the round already under way first")]
     RoundUnderWay {
         /// The open round.
         run_id: RunId,
     },
-    /// Someone else's round.
-    #[error("这不是你的巡查 / this is not your round")]
-    NotYourRound,
     /// The scanned checkpoint is not on the route.
     #[error("该巡查点不在本路线上：{name} / this checkpoint is not on the route: {name}")]
     NotOnRoute {
         /// The checkpoint's name.
         name: String,
     },
-    /// A reason is needed.
-    #[error("请填写原因 / give a reason")]
-    ReasonRequired,
     /// A checkpoint was skipped without a reason.
     #[error("未巡查的点需要说明原因：{name} / give a reason for the missed checkpoint {name}")]
     MissedWithoutReason {
@@ -332,12 +323,7 @@ impl Engine {
     fn open_run(&self, run_id: RunId) -> Result<(PatrolRun, Route)> {
         let actor = self.actor()?;
         let run = self.store.read(|c| load_run(c, run_id))?;
-        if run.patroller_id != actor.user_id {
-            return Err(FlowError::NotYourRound.into());
-        }
-        if run.finished_at.is_some() {
-            return Err(FlowError::RoundFinished.into());
-        }
+        run.check_open_for(actor.user_id)?;
         let route = self.route(run.route_id)?.ok_or(FlowError::NoSuchRoute)?;
         Ok((run, route))
     }
@@ -372,9 +358,7 @@ impl Engine {
         checkpoint_id: CheckpointId,
         reason: &str,
     ) -> Result<ScanResult> {
-        if reason.trim().is_empty() {
-            return Err(FlowError::ReasonRequired.into());
-        }
+        crate::patrol::check_visit_reason(VisitMethod::Manual, Some(reason))?;
         let (run, route) = self.open_run(run_id)?;
         self.record_visit(
             run,

@@ -266,7 +266,7 @@ fn a_full_round_leaves_every_row_and_its_op() {
     assert!(finished.flags.is_empty(), "the round took long enough");
     assert!(matches!(
         engine.scan(run, &e.checkpoints[0].qr_token),
-        Err(Error::Flow(FlowError::RoundFinished))
+        Err(Error::Round(crate::patrol::RoundError::RoundFinished))
     ));
 
     // The outbox holds every action, in order, with seq 1..=n and no gaps.
@@ -436,7 +436,7 @@ fn scans_too_fast_or_twice_are_flagged_but_never_blocked() {
     let cp = route.checkpoint_ids[2];
     assert!(matches!(
         engine.visit_manually(run, cp, " "),
-        Err(Error::Flow(FlowError::ReasonRequired))
+        Err(Error::Round(crate::patrol::RoundError::ReasonRequired))
     ));
     clock.advance(120);
     let manual = engine.visit_manually(run, cp, "二维码被撕毁").unwrap();
