@@ -5,6 +5,7 @@
 #[cfg(test)]
 mod conformance;
 mod postgres;
+mod sql;
 mod sqlite;
 
 use async_trait::async_trait;
