@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use jiff::Timestamp;
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::reference::put_issue;
+use super::reference::{all, one, put_issue};
 use super::{Engine, enqueue, ms};
 use crate::checklist::{Answer, Template};
 use crate::error::{Error, Result};
@@ -156,42 +156,38 @@ pub struct ReportDraft {
     pub source: Source,
 }
 
-fn json<T: serde::de::DeserializeOwned>(s: String) -> Result<T> {
-    Ok(serde_json::from_str(&s)?)
-}
-
-fn load_run(tx: &rusqlite::Connection, run_id: RunId) -> Result<PatrolRun> {
-    let data: Option<String> = tx
-        .query_row(
-            "SELECT data FROM runs WHERE id = ?1",
-            [run_id.to_string()],
-            |r| r.get(0),
-        )
-        .optional()?;
-    json(data.ok_or(FlowError::NoSuchRound)?)
+fn load_run(c: &rusqlite::Connection, run_id: RunId) -> Result<PatrolRun> {
+    one(
+        c,
+        "SELECT data FROM runs WHERE id = ?1",
+        &run_id.to_string(),
+    )?
+    .ok_or_else(|| FlowError::NoSuchRound.into())
 }
 
 fn load_visits(c: &rusqlite::Connection, run_id: RunId) -> Result<Vec<Visit>> {
-    let mut stmt = c.prepare("SELECT data FROM visits WHERE run_id = ?1 ORDER BY at_ms, rowid")?;
-    let rows = stmt.query_map([run_id.to_string()], |r| r.get::<_, String>(0))?;
-    rows.map(|d| json(d?)).collect()
+    all(
+        c,
+        "SELECT data FROM visits WHERE run_id = ?1 ORDER BY at_ms, rowid",
+        [run_id.to_string()],
+    )
 }
 
 fn load_visit(c: &rusqlite::Connection, visit_id: VisitId) -> Result<Visit> {
-    let data: Option<String> = c
-        .query_row(
-            "SELECT data FROM visits WHERE id = ?1",
-            [visit_id.to_string()],
-            |r| r.get(0),
-        )
-        .optional()?;
-    json(data.ok_or(FlowError::NoSuchVisit)?)
+    one(
+        c,
+        "SELECT data FROM visits WHERE id = ?1",
+        &visit_id.to_string(),
+    )?
+    .ok_or_else(|| FlowError::NoSuchVisit.into())
 }
 
 fn load_results(c: &rusqlite::Connection, visit_id: VisitId) -> Result<Vec<ItemResult>> {
-    let mut stmt = c.prepare("SELECT data FROM results WHERE visit_id = ?1 ORDER BY rowid")?;
-    let rows = stmt.query_map([visit_id.to_string()], |r| r.get::<_, String>(0))?;
-    rows.map(|d| json(d?)).collect()
+    all(
+        c,
+        "SELECT data FROM results WHERE visit_id = ?1 ORDER BY rowid",
+        [visit_id.to_string()],
+    )
 }
 
 fn save_run(tx: &Transaction<'_>, run: &PatrolRun) -> Result<()> {

@@ -13,13 +13,19 @@ use crate::site::{Checkpoint, Site, Zone, ZoneKind};
 use crate::user::User;
 use crate::wire::{Change, Entity};
 
-fn one<T: DeserializeOwned>(conn: &Connection, sql: &str, id: &str) -> Result<Option<T>> {
+/// One row's JSON `data`, decoded.
+pub(super) fn one<T: DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+    id: &str,
+) -> Result<Option<T>> {
     let json: Option<String> = conn.query_row(sql, [id], |r| r.get(0)).optional()?;
     json.map(|j| serde_json::from_str(&j).map_err(Error::from))
         .transpose()
 }
 
-fn all<T: DeserializeOwned>(
+/// Every row's JSON `data`, decoded.
+pub(super) fn all<T: DeserializeOwned>(
     conn: &Connection,
     sql: &str,
     args: impl rusqlite::Params,
