@@ -216,7 +216,7 @@ struct CatalogueFile {
 #[serde(deny_unknown_fields)]
 struct TemplateSpec {
     zone_kinds: Vec<ZoneKind>,
-    name: Text,
+    name: TextSpec,
     #[serde(default)]
     source: Option<String>,
     item: Vec<ItemSpec>,
@@ -228,7 +228,7 @@ struct TemplateSpec {
 #[serde(deny_unknown_fields)]
 struct ItemSpec {
     key: String,
-    text: Text,
+    text: TextSpec,
     method: Method,
     kind: KindName,
     #[serde(default)]
@@ -239,9 +239,31 @@ struct ItemSpec {
     normal_max: Option<f64>,
     #[serde(default)]
     photo_on_fault: bool,
-    fault: FaultRule,
+    fault: FaultSpec,
     #[serde(default)]
-    hint: Option<Text>,
+    hint: Option<TextSpec>,
+}
+
+/// Bilingual text as written in the file (strict: a misspelt language is an error).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TextSpec {
+    zh: String,
+    en: String,
+}
+
+impl From<TextSpec> for Text {
+    fn from(t: TextSpec) -> Text {
+        Text::new(t.zh, t.en)
+    }
+}
+
+/// A fault rule as written in the file (strict).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FaultSpec {
+    category: Category,
+    severity: Severity,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -275,12 +297,15 @@ impl ItemSpec {
         };
         Ok(ChecklistItem {
             key: self.key,
-            text: self.text,
+            text: self.text.into(),
             method: self.method,
             kind,
             photo_on_fault: self.photo_on_fault,
-            fault: self.fault,
-            hint: self.hint,
+            fault: FaultRule {
+                category: self.fault.category,
+                severity: self.fault.severity,
+            },
+            hint: self.hint.map(Text::from),
         })
     }
 }
@@ -337,7 +362,7 @@ impl Catalogue {
                     id: TemplateId(id),
                     zone_kind: *kind,
                     version: file.version,
-                    name: spec.name.clone(),
+                    name: Text::new(spec.name.zh.clone(), spec.name.en.clone()),
                     source: spec.source.clone(),
                     items: items.clone(),
                 });
@@ -852,6 +877,19 @@ fault = { category = "facility", severity = "routine" }
         let e =
             err(&ONE_ITEM.replace("kind = \"check\"", "kind = \"check\"\nphoto_on_falt = true"));
         assert!(e.contains("unknown field `photo_on_falt`"), "{e}");
+        let e = err(&ONE_ITEM.replace(
+            "severity = \"routine\"",
+            "severity = \"routine\", severty = \"major\"",
+        ));
+        assert!(
+            e.contains("unknown field `severty`"),
+            "a typo inside the fault rule: {e}"
+        );
+        let e = err(&ONE_ITEM.replace("en = \"Lights work\"", "en = \"Lights work\", eng = \"x\""));
+        assert!(
+            e.contains("unknown field `eng`"),
+            "a typo inside a text: {e}"
+        );
         let e = err(&ONE_ITEM.replace("zone_kinds", "zone_kind"));
         assert!(e.contains("zone_kind"), "{e}");
         let e = err(&ONE_ITEM.replace("\"garage\"", "\"moon\""));
