@@ -80,6 +80,24 @@ pub struct User {
     pub site_ids: Vec<SiteId>,
 }
 
+impl User {
+    /// Whether the account makes sense: a technician works the jobs of a team, so they need
+    /// one; everyone needs a site.
+    pub fn problems(&self) -> Vec<&'static str> {
+        let mut p = Vec::new();
+        if self.role == Role::Technician && self.team.is_none() {
+            p.push("技术员必须属于一个班组 / a technician needs a team");
+        }
+        if self.site_ids.is_empty() {
+            p.push("用户必须属于至少一个小区 / a user needs a site");
+        }
+        if self.username.trim().is_empty() {
+            p.push("用户名不能为空 / the username is empty");
+        }
+        p
+    }
+}
+
 /// The person doing something, as the rules see them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
@@ -108,5 +126,27 @@ impl Actor {
     /// Whether they work on this site.
     pub fn works_on(&self, site: SiteId) -> bool {
         self.site_ids.contains(&site)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_technician_without_a_team_is_not_a_valid_account() {
+        let mut u = User {
+            id: UserId::new(),
+            username: "wang".into(),
+            display_name: "老王".into(),
+            role: Role::Technician,
+            team: None,
+            site_ids: vec![SiteId::new()],
+        };
+        assert_eq!(u.problems().len(), 1);
+        u.team = Some(Team::Engineering);
+        assert!(u.problems().is_empty());
+        u.site_ids.clear();
+        assert_eq!(u.problems().len(), 1);
     }
 }

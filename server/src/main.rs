@@ -285,6 +285,10 @@ async fn user_add(
         team,
         site_ids: vec![site.id],
     };
+    let problems = user.problems();
+    if !problems.is_empty() {
+        return Err(problems.join("; "));
+    }
     let hash = auth::hash_password(password).map_err(|e| format!("{e:?}"))?;
     store
         .add_user(&user, &hash)

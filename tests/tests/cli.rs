@@ -116,3 +116,42 @@ fn a_site_file_and_a_user_make_a_working_site() {
     assert_eq!(names.len(), 6);
     assert!(names.contains(&"5栋天台门"));
 }
+
+#[test]
+fn a_technician_needs_a_team() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../server/examples/site.yaml");
+    assert!(admin(dir.path(), &["site", "import", example], "").0);
+    let (ok, out) = admin(
+        dir.path(),
+        &[
+            "user",
+            "add",
+            "--username",
+            "wang",
+            "--role",
+            "technician",
+            "--site",
+            "cuihu",
+        ],
+        "long enough password\n",
+    );
+    assert!(!ok && out.contains("a technician needs a team"), "{out}");
+    let (ok, out) = admin(
+        dir.path(),
+        &[
+            "user",
+            "add",
+            "--username",
+            "wang",
+            "--role",
+            "technician",
+            "--site",
+            "cuihu",
+            "--team",
+            "engineering",
+        ],
+        "long enough password\n",
+    );
+    assert!(ok, "{out}");
+}
