@@ -206,6 +206,10 @@ async fn serve(cli: &Cli, listen: SocketAddr, demo: bool) -> CliResult {
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    // Catch up on what fell due while the server was down before taking requests.
+    queue::escalate_due(store.as_ref(), jiff::Timestamp::now())
+        .await
+        .map_err(|e| format!("escalation pass failed: {e}"))?;
     let escalation = tokio::spawn(queue::run(store, Duration::from_secs(60)));
     say(&format!("patrol-server listening on http://{addr}"));
     if demo {
