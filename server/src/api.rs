@@ -306,14 +306,37 @@ async fn blob_put(
     State(state): State<AppState>,
     _caller: Caller,
     Path(sha): Path<String>,
-    bytes: Bytes,
+    headers: HeaderMap,
+    body: axum::body::Body,
 ) -> Result<StatusCode, ApiError> {
     if !is_blob_id(&sha) {
         return Err(ApiError::bad_request("照片编号无效 / invalid photo id"));
     }
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!(
+                "照片过大（上限 {} MiB）/ photo larger than {} MiB",
+                MAX_UPLOAD_BYTES >> 20,
+                MAX_UPLOAD_BYTES >> 20
+            ),
+        )
+    };
+    // Refuse an announced oversize upload before reading a byte of it.
+    let announced = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if announced.is_some_and(|n| n > MAX_UPLOAD_BYTES) {
+        return Err(too_large());
+    }
     if state.store.has_blob(&sha).await? {
         return Ok(StatusCode::OK);
     }
+    let bytes: Bytes = axum::body::to_bytes(body, MAX_UPLOAD_BYTES)
+        .await
+        .map_err(|_| too_large())?;
     check_upload(&bytes, &sha)
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_blob", e.to_string()))?;
     state
