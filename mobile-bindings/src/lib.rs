@@ -17,41 +17,31 @@ use serde::de::DeserializeOwned;
 
 uniffi::setup_scaffolding!();
 
-/// Why a call failed.
+/// Why a call failed. Each variant carries the sentence to show, Chinese then English; in
+/// Kotlin it is the exception's `message`, in Swift the case's `message`.
 #[derive(Debug, thiserror::Error, uniffi::Error)]
+#[uniffi(flat_error)]
 pub enum PatrolError {
-    /// The rules refused it (a forged label, a missing photo, not your job…): show the message.
-    #[error("{message}")]
-    Refused {
-        /// Machine-readable kind.
-        code: String,
-        /// For people.
-        message: String,
-    },
-    /// The server could not be reached; it will work later.
-    #[error("{message}")]
-    Network {
-        /// For people.
-        message: String,
-    },
+    /// The scanned code is not a good label of this site: forged, damaged, another estate's,
+    /// another site's, or a checkpoint that no longer exists. Scan again or visit without it.
+    #[error("{0}")]
+    Label(String),
+    /// The rules refused it (a missing photo, a round already finished, not your job, a bad
+    /// value): show the message.
+    #[error("{0}")]
+    Refused(String),
+    /// The server could not be reached; the work waits on the phone and goes later.
+    #[error("{0}")]
+    Network(String),
     /// Sign in (again).
-    #[error("{message}")]
-    SignedOut {
-        /// For people.
-        message: String,
-    },
-    /// The sync was cancelled.
-    #[error("{message}")]
-    Cancelled {
-        /// For people.
-        message: String,
-    },
+    #[error("{0}")]
+    SignedOut(String),
+    /// The sync was cancelled; what it finished stays done.
+    #[error("{0}")]
+    Cancelled(String),
     /// Something is wrong with the phone's data or the app.
-    #[error("{message}")]
-    Internal {
-        /// For people and bug reports.
-        message: String,
-    },
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl From<patrol_core::Error> for PatrolError {
@@ -59,32 +49,23 @@ impl From<patrol_core::Error> for PatrolError {
         use patrol_core::Error as E;
         use patrol_core::sync::SyncError as S;
         let message = e.to_string();
-        let refused = |code: &str| PatrolError::Refused {
-            code: code.to_owned(),
-            message: message.clone(),
-        };
         match &e {
-            E::Rule(_) => refused("rule"),
-            E::Label(_) => refused("label"),
-            E::Answer(_) => refused("answer"),
-            E::Round(_) => refused("round"),
-            E::Flow(_) => refused("flow"),
-            E::Photo(_) => refused("photo"),
-            E::NotSignedIn => PatrolError::SignedOut { message },
-            E::Sync(S::Unauthorized | S::BadCredentials) => PatrolError::SignedOut { message },
-            E::Sync(S::Network(_)) => PatrolError::Network { message },
-            E::Sync(S::Cancelled) => PatrolError::Cancelled { message },
-            E::Sync(S::Refused { .. } | S::OtherUsersWorkPending) => refused("server"),
-            _ => PatrolError::Internal { message },
+            E::Label(_) => PatrolError::Label(message),
+            E::Rule(_) | E::Answer(_) | E::Round(_) | E::Flow(_) | E::Photo(_) => {
+                PatrolError::Refused(message)
+            }
+            E::NotSignedIn => PatrolError::SignedOut(message),
+            E::Sync(S::Unauthorized | S::BadCredentials) => PatrolError::SignedOut(message),
+            E::Sync(S::Network(_)) => PatrolError::Network(message),
+            E::Sync(S::Cancelled) => PatrolError::Cancelled(message),
+            E::Sync(S::Refused { .. } | S::OtherUsersWorkPending) => PatrolError::Refused(message),
+            _ => PatrolError::Internal(message),
         }
     }
 }
 
 fn bad_input(what: &str, value: &str) -> PatrolError {
-    PatrolError::Refused {
-        code: "bad_input".into(),
-        message: format!("无效的{what}：{value} / invalid {what}: {value}"),
-    }
+    PatrolError::Refused(format!("无效的{what}：{value} / invalid {what}: {value}"))
 }
 
 fn id<T: std::str::FromStr>(what: &str, s: &str) -> Result<T, PatrolError> {
@@ -283,11 +264,46 @@ pub struct Progress {
     /// Visited.
     pub visited: u32,
     /// Not yet visited, in walking order.
-    pub remaining: Vec<String>,
+    pub remaining: Vec<Place>,
     /// Items answered.
     pub answered: u32,
     /// Of which faults.
     pub faults: u32,
+}
+
+/// A checkpoint as a list shows it.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct Place {
+    /// Checkpoint id.
+    pub checkpoint_id: String,
+    /// Its name.
+    pub name: String,
+}
+
+/// Someone to hand a job to.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct Person {
+    /// User id.
+    pub user_id: String,
+    /// Name shown to others.
+    pub display_name: String,
+    /// Role.
+    pub role: String,
+    /// Team, if any.
+    pub team: Option<String>,
+}
+
+/// Something the server refused for good, for the user to see.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct Rejection {
+    /// Its number, to dismiss it by.
+    pub seq: u64,
+    /// What it was (`report`, `answer`…).
+    pub kind: String,
+    /// Machine-readable reason.
+    pub code: String,
+    /// For people.
+    pub message: String,
 }
 
 /// What waits for the server.
@@ -385,6 +401,11 @@ impl PatrolApp {
         Ok(self.engine.session()?.as_ref().map(session))
     }
 
+    /// Sign out; work not yet sent stays queued for the next sync of the same user.
+    pub fn sign_out(&self) -> R<()> {
+        Ok(self.engine.clear_session()?)
+    }
+
     /// Sync now: photos, then ops, then pulls.
     pub fn sync_now(
         &self,
@@ -416,6 +437,26 @@ impl PatrolApp {
             photos: p.photos,
             rejected: p.rejected,
         })
+    }
+
+    /// What the server refused for good, oldest first.
+    pub fn rejections(&self) -> R<Vec<Rejection>> {
+        Ok(self
+            .engine
+            .rejections()?
+            .into_iter()
+            .map(|r| Rejection {
+                seq: r.seq,
+                kind: r.kind,
+                code: r.code,
+                message: r.message,
+            })
+            .collect())
+    }
+
+    /// The user has seen a refusal.
+    pub fn dismiss_rejection(&self, seq: u64) -> R<()> {
+        Ok(self.engine.dismiss_rejection(seq)?)
     }
 
     /// Today's routes for the signed-in user.
@@ -493,9 +534,23 @@ impl PatrolApp {
         Ok(r.outcome.into())
     }
 
-    /// Keep a camera picture; returns its photo id.
+    /// Keep a camera picture (JPEG; a PNG such as a signature is read too); returns its
+    /// photo id.
     pub fn add_photo(&self, jpeg: Vec<u8>) -> R<String> {
         Ok(self.engine.add_photo(&jpeg)?)
+    }
+
+    /// The file of a kept photo, to show it (`thumbnail` for lists).
+    pub fn photo_path(&self, photo_id: String, thumbnail: bool) -> R<String> {
+        if !patrol_core::blob::is_blob_id(&photo_id) {
+            return Err(bad_input("photo", &photo_id));
+        }
+        let path = if thumbnail {
+            self.engine.thumbnail_path(&photo_id)
+        } else {
+            self.engine.photo_path(&photo_id)
+        };
+        Ok(path.to_string_lossy().into_owned())
     }
 
     /// Report a problem (or one fixed on the spot).
@@ -535,10 +590,25 @@ impl PatrolApp {
     /// How far a round has got.
     pub fn progress(&self, run_id: String) -> R<Progress> {
         let p = self.engine.progress(id("round", &run_id)?)?;
+        let remaining = p
+            .remaining
+            .iter()
+            .map(|&cp| {
+                let name = self
+                    .engine
+                    .checkpoint(cp)?
+                    .map(|c| c.name)
+                    .unwrap_or_default();
+                Ok(Place {
+                    checkpoint_id: cp.to_string(),
+                    name,
+                })
+            })
+            .collect::<R<Vec<_>>>()?;
         Ok(Progress {
             total: p.total,
             visited: p.visited,
-            remaining: p.remaining.iter().map(ToString::to_string).collect(),
+            remaining,
             answered: p.answered,
             faults: p.faults,
         })
@@ -566,6 +636,23 @@ impl PatrolApp {
             .jobs(JobsScope::Mine)?
             .iter()
             .map(Issue::from)
+            .collect())
+    }
+
+    /// The people of the signed-in user's sites, optionally of one team (whom to assign to).
+    pub fn people(&self, team: Option<String>) -> R<Vec<Person>> {
+        let team = team.as_deref().map(|t| wire("team", t)).transpose()?;
+        Ok(self
+            .engine
+            .users()?
+            .into_iter()
+            .filter(|u| team.is_none() || u.team == team)
+            .map(|u| Person {
+                user_id: u.id.to_string(),
+                display_name: u.display_name,
+                role: u.role.as_str().to_owned(),
+                team: u.team.map(|t| t.as_str().to_owned()),
+            })
             .collect())
     }
 
