@@ -1,0 +1,197 @@
+import Foundation
+import PatrolKit
+import SwiftUI
+
+/// Names for people of the engine's wire values (categories, statuses, roles…).
+enum Labels {
+    static let categories = [
+        "facility", "cleaning", "landscaping", "security", "fire", "renovation",
+        "resident_violation", "staff",
+    ]
+
+    static let severities = ["routine", "major", "urgent"]
+
+    static func category(_ wire: String) -> String {
+        switch wire {
+        case "facility": return String(localized: "category.facility")
+        case "cleaning": return String(localized: "category.cleaning")
+        case "landscaping": return String(localized: "category.landscaping")
+        case "security": return String(localized: "category.security")
+        case "fire": return String(localized: "category.fire")
+        case "renovation": return String(localized: "category.renovation")
+        case "resident_violation": return String(localized: "category.residentViolation")
+        case "staff": return String(localized: "category.staff")
+        default: return wire
+        }
+    }
+
+    static func severity(_ wire: String) -> String {
+        switch wire {
+        case "routine": return String(localized: "severity.routine")
+        case "major": return String(localized: "severity.major")
+        case "urgent": return String(localized: "severity.urgent")
+        default: return wire
+        }
+    }
+
+    static func status(_ wire: String) -> String {
+        switch wire {
+        case "open": return String(localized: "status.open")
+        case "assigned": return String(localized: "status.assigned")
+        case "in_progress": return String(localized: "status.inProgress")
+        case "resolved": return String(localized: "status.resolved")
+        case "closed": return String(localized: "status.closed")
+        default: return wire
+        }
+    }
+
+    static func team(_ wire: String) -> String {
+        switch wire {
+        case "engineering": return String(localized: "team.engineering")
+        case "cleaning": return String(localized: "team.cleaning")
+        case "landscaping": return String(localized: "team.landscaping")
+        case "security": return String(localized: "team.security")
+        case "customer_service": return String(localized: "team.customerService")
+        case "management": return String(localized: "team.management")
+        default: return wire
+        }
+    }
+
+    static func role(_ wire: String) -> String {
+        switch wire {
+        case "patrol": return String(localized: "role.patrol")
+        case "technician": return String(localized: "role.technician")
+        case "supervisor": return String(localized: "role.supervisor")
+        case "manager": return String(localized: "role.manager")
+        case "admin": return String(localized: "role.admin")
+        default: return wire
+        }
+    }
+
+    static func outcome(_ outcome: Outcome) -> String {
+        switch outcome {
+        case .ok: return String(localized: "outcome.ok")
+        case .fault: return String(localized: "outcome.fault")
+        case .na: return String(localized: "outcome.na")
+        }
+    }
+
+    static func phase(_ phase: SyncPhase) -> String {
+        switch phase {
+        case .photos: return String(localized: "sync.phase.photos")
+        case .ops: return String(localized: "sync.phase.ops")
+        case .pull: return String(localized: "sync.phase.pull")
+        }
+    }
+
+    /// An SF Symbol for how an item is checked (`look`, `listen`, `touch`, `ask`).
+    static func methodSymbol(_ method: String) -> String {
+        switch method {
+        case "look": return "eye"
+        case "listen": return "ear"
+        case "touch": return "hand.point.up.left"
+        case "ask": return "questionmark.bubble"
+        default: return "checklist"
+        }
+    }
+
+    static func method(_ method: String) -> String {
+        switch method {
+        case "look": return String(localized: "method.look")
+        case "listen": return String(localized: "method.listen")
+        case "touch": return String(localized: "method.touch")
+        case "ask": return String(localized: "method.ask")
+        default: return method
+        }
+    }
+
+    /// A scan's plausibility flag (JSON such as `{"flag":"too_fast","secs":20,"min_secs":90}`).
+    static func scanFlag(_ json: String) -> String {
+        let fields = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any] ?? [:]
+        let seconds = (fields["secs"] as? NSNumber)?.intValue ?? 0
+        let minimum = (fields["min_secs"] as? NSNumber)?.intValue ?? 0
+        switch (fields["flag"] as? String) ?? "" {
+        case "too_fast":
+            return String(localized: "flag.tooFast \(seconds) \(minimum)")
+        case "repeat_scan":
+            return String(localized: "flag.repeatScan \(seconds)")
+        case "round_too_short":
+            return String(localized: "flag.roundTooShort \(seconds / 60) \(minimum / 60)")
+        default:
+            return String(localized: "flag.other")
+        }
+    }
+}
+
+/// An issue's SLA state (`on_track`, `due_soon`, `overdue`).
+enum SLAState {
+    case onTrack
+    case dueSoon
+    case overdue
+
+    init?(_ wire: String?) {
+        switch wire ?? "" {
+        case "on_track": self = .onTrack
+        case "due_soon": self = .dueSoon
+        case "overdue": self = .overdue
+        default: return nil
+        }
+    }
+
+    var title: String {
+        switch self {
+        case .onTrack: return String(localized: "sla.onTrack")
+        case .dueSoon: return String(localized: "sla.dueSoon")
+        case .overdue: return String(localized: "sla.overdue")
+        }
+    }
+
+    var color: Color {
+        switch self {
+        case .onTrack: return .green
+        case .dueSoon: return .orange
+        case .overdue: return .red
+        }
+    }
+
+    var symbol: String {
+        switch self {
+        case .onTrack: return "checkmark.circle"
+        case .dueSoon: return "clock.badge.exclamationmark"
+        case .overdue: return "exclamationmark.octagon"
+        }
+    }
+}
+
+/// Due times: RFC 3339 from the engine (possibly with fractional seconds).
+enum DueDate {
+    static func parse(_ text: String) -> Date? {
+        let whole = text.replacingOccurrences(of: "\\.[0-9]+", with: "", options: .regularExpression)
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.date(from: whole)
+    }
+
+    /// "5月3日 14:00（2天后）" / "May 3, 2:00 PM (in 2 days)".
+    static func describe(_ text: String) -> String {
+        guard let date = parse(text) else { return text }
+        let absolute = date.formatted(date: .abbreviated, time: .shortened)
+        let relative = date.formatted(.relative(presentation: .named))
+        return String(localized: "due.format \(absolute) \(relative)")
+    }
+}
+
+/// An issue presented in a sheet.
+struct IssueSelection: Identifiable {
+    let issue: Issue
+
+    var id: String {
+        issue.id
+    }
+}
+
+/// `text` without surrounding spaces, or nil when nothing is left.
+func nonBlank(_ text: String) -> String? {
+    let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+    return trimmed.isEmpty ? nil : trimmed
+}
