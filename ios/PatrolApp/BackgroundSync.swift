@@ -46,9 +46,14 @@ enum BackgroundSync {
             task.setTaskCompleted(success: finished)
         }
         // Out of time: cancelling the task stops the sync inside the engine at its next step;
-        // what it finished stays done, and the next sync carries on from there.
+        // what it finished stays done, and the next sync carries on from there. A sync started
+        // before (in the foreground) is stopped too: this one may be waiting for its turn, and
+        // only its end lets this task complete before the system kills the app.
         task.expirationHandler = {
             work.cancel()
+            Task { @MainActor in
+                model.cancelSync()
+            }
         }
     }
 }

@@ -15,8 +15,13 @@ struct RoundView: View {
     @State private var progress: PatrolKit.Progress?
     @State private var loadFailure: String?
     @State private var showScanner = false
+    /// The code the scanner read, acted on once its cover has gone (an alert or a push started
+    /// while the cover is still animating away is dropped).
+    @State private var scannedCode: String?
     @State private var activeScan: Scan?
     @State private var manualVisit: ManualVisitRequest?
+    /// The visit just recorded without a label, opened once its sheet has gone.
+    @State private var manualScan: Scan?
     @State private var labelProblem: String?
     @State private var showFinish = false
     @State private var confirmFinish = false
@@ -50,10 +55,10 @@ struct RoundView: View {
             }
         }
         .task { await load() }
-        .fullScreenCover(isPresented: $showScanner) {
+        .fullScreenCover(isPresented: $showScanner, onDismiss: scannerDismissed) {
             ScannerView { code in
+                scannedCode = code
                 showScanner = false
-                Task { await open(label: code) }
             }
         }
         .navigationDestination(item: $activeScan) { visit in
@@ -65,15 +70,15 @@ struct RoundView: View {
                 Task { await load() }
             }
         }
-        .sheet(item: $manualVisit) { request in
+        .sheet(item: $manualVisit, onDismiss: manualVisitDismissed) { request in
             ManualVisitSheet(places: progress?.remaining ?? [], preselected: request.checkpointId) { checkpointId, reason in
                 let visit = try await repository.visitWithoutLabel(
                     runId: runId,
                     checkpointId: checkpointId,
                     reason: reason
                 )
+                manualScan = visit
                 manualVisit = nil
-                activeScan = visit
             }
         }
         .sheet(isPresented: $showFinish) {
@@ -173,6 +178,18 @@ struct RoundView: View {
                 alert = AlertMessage(error)
             }
         }
+    }
+
+    private func scannerDismissed() {
+        guard let code = scannedCode else { return }
+        scannedCode = nil
+        Task { await open(label: code) }
+    }
+
+    private func manualVisitDismissed() {
+        guard let visit = manualScan else { return }
+        manualScan = nil
+        activeScan = visit
     }
 
     /// A label the camera read: its checklist, or why the label is no good.

@@ -242,7 +242,23 @@ final class QRScannerController: UIViewController, AVCaptureMetadataOutputObject
             output.metadataObjectTypes = [.qr]
         }
         device = camera
+        zoomForCloseFocus(camera)
         return true
+    }
+
+    /// Recent Pro iPhones cannot focus the wide camera nearer than about 20 cm, so a small label
+    /// held close stays blurred: zoom in until a 20 mm code across 40% of the frame is at least
+    /// that far away (Apple's barcode-scanning sample does the same).
+    private func zoomForCloseFocus(_ camera: AVCaptureDevice) {
+        let minimumFocusDistance = Float(camera.minimumFocusDistance) // millimetres, -1 if unknown
+        guard minimumFocusDistance > 0 else { return }
+        let halfFieldOfView = camera.activeFormat.videoFieldOfView / 2 * Float.pi / 180
+        let codeDistance = (20 / 0.4) / tanf(halfFieldOfView)
+        guard codeDistance > 0, codeDistance < minimumFocusDistance else { return }
+        let zoom = min(CGFloat(minimumFocusDistance / codeDistance), camera.activeFormat.videoMaxZoomFactor)
+        guard (try? camera.lockForConfiguration()) != nil else { return }
+        camera.videoZoomFactor = zoom
+        camera.unlockForConfiguration()
     }
 
     nonisolated func metadataOutput(
