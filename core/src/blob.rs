@@ -1,5 +1,7 @@
 //! Photo blobs as both sides see them (DESIGN.md §5): content-addressed by the SHA-256 of the
-//! normalised JPEG, bounded in size. The server re-checks every upload with [`check_upload`].
+//! normalised JPEG, bounded in size. The server re-checks every upload: first from the header,
+//! without decoding a pixel ([`check_header`]: hash, format, dimensions no larger than a phone
+//! makes, a JPEG cut short), then by decoding it off the async workers ([`check_decodes`]).
 
 use std::io::Cursor;
 
@@ -8,10 +10,6 @@ use sha2::{Digest, Sha256};
 
 /// Largest picture accepted, in pixels (decoded size, not file size).
 pub const MAX_PIXELS: u64 = 50_000_000;
-
-/// Largest upload accepted, in bytes. A normalised 1600 px JPEG at quality 80 is well under
-/// 1 MiB; signatures and thumbnails are smaller still.
-pub const MAX_UPLOAD_BYTES: usize = 8 * 1024 * 1024;
 
 /// Why a photo was refused. Shown to staff: Chinese, then English.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +28,19 @@ pub enum PhotoError {
         /// Megapixels the file claims.
         megapixels: u64,
     },
+    /// Larger on its long edge than anything a phone makes.
+    #[error(
+        "图片尺寸过大（长边 {edge} 像素，上限 {max}）/ the picture is too large ({edge} px on its long edge, at most {max})"
+    )]
+    EdgeTooLong {
+        /// The long edge the header claims.
+        edge: u32,
+        /// The limit.
+        max: u32,
+    },
+    /// Larger than an upload may be.
+    #[error("文件过大（上限 {} MiB）/ the file is larger than {} MiB", crate::bounds::MAX_BLOB_BYTES >> 20, crate::bounds::MAX_BLOB_BYTES >> 20)]
+    FileTooLarge,
     /// The bytes do not hash to the id they were sent under.
     #[error("照片内容与编号不符 / the photo does not match its id")]
     HashMismatch,
@@ -80,10 +91,12 @@ pub(crate) fn jpeg_complete(bytes: &[u8]) -> bool {
 }
 
 /// A decoder front for bytes held in memory.
+#[cfg(feature = "device")]
 pub(crate) type Reader<'a> = ImageReader<Cursor<&'a [u8]>>;
 
 /// A reader for untrusted bytes, its format guessed and limits set; refuses what is not a JPEG
 /// or PNG and what claims more than [`MAX_PIXELS`].
+#[cfg(feature = "device")]
 pub(crate) fn open(bytes: &[u8]) -> Result<(Reader<'_>, ImageFormat), PhotoError> {
     let format = image::guess_format(bytes).map_err(|_| PhotoError::NotAnImage)?;
     if !matches!(format, ImageFormat::Jpeg | ImageFormat::Png) {
@@ -131,18 +144,171 @@ pub(crate) fn decode_error(e: image::ImageError) -> PhotoError {
     }
 }
 
-/// The server's check of an uploaded blob: it hashes to `claimed`, is a complete JPEG within the
-/// limits, and decodes. Returns its width and height.
-pub fn check_upload(bytes: &[u8], claimed: &str) -> Result<(u32, u32), PhotoError> {
+/// What kind of picture a blob is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BlobKind {
+    /// A JPEG (photos, and signatures saved as JPEG).
+    Jpeg,
+    /// A PNG (signature line drawings).
+    Png,
+}
+
+impl BlobKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BlobKind::Jpeg => "jpeg",
+            BlobKind::Png => "png",
+        }
+    }
+
+    /// The kind of a stored name.
+    pub fn parse(s: &str) -> Option<BlobKind> {
+        match s {
+            "jpeg" => Some(BlobKind::Jpeg),
+            "png" => Some(BlobKind::Png),
+            _ => None,
+        }
+    }
+
+    /// The media type.
+    pub fn mime(self) -> &'static str {
+        match self {
+            BlobKind::Jpeg => "image/jpeg",
+            BlobKind::Png => "image/png",
+        }
+    }
+}
+
+/// What the header of an accepted blob says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlobInfo {
+    /// Its format.
+    pub kind: BlobKind,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+}
+
+/// What an op uses a blob for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlobUse {
+    /// A photo of a fault, a fix or a verification: a normalised JPEG.
+    Photo,
+    /// The verifier's signature: a PNG or JPEG line drawing.
+    Signature,
+}
+
+/// A blob named for a use it does not fit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BlobUseError {
+    /// Not what the phone's photo pipeline makes.
+    #[error(
+        "照片须为不超过 {} 像素的 JPEG / a photo must be a JPEG of at most {} px",
+        crate::bounds::MAX_PHOTO_EDGE,
+        crate::bounds::MAX_PHOTO_EDGE
+    )]
+    NotAPhoto,
+    /// Not a signature image.
+    #[error(
+        "签名须为不超过 {} 像素的 PNG 或 JPEG / a signature must be a PNG or JPEG of at most {} px",
+        crate::bounds::MAX_SIGNATURE_EDGE,
+        crate::bounds::MAX_SIGNATURE_EDGE
+    )]
+    NotASignature,
+}
+
+impl BlobUseError {
+    /// The machine-readable code of a refused op.
+    pub fn code(&self) -> &'static str {
+        match self {
+            BlobUseError::NotAPhoto => "not_a_photo",
+            BlobUseError::NotASignature => "not_a_signature",
+        }
+    }
+}
+
+impl BlobInfo {
+    /// The longer edge.
+    pub fn long_edge(&self) -> u32 {
+        self.width.max(self.height)
+    }
+
+    /// Whether the blob may serve this use.
+    pub fn check_use(&self, use_: BlobUse) -> Result<(), BlobUseError> {
+        match use_ {
+            BlobUse::Photo
+                if self.kind == BlobKind::Jpeg
+                    && self.long_edge() <= crate::bounds::MAX_PHOTO_EDGE =>
+            {
+                Ok(())
+            }
+            BlobUse::Photo => Err(BlobUseError::NotAPhoto),
+            BlobUse::Signature if self.long_edge() <= crate::bounds::MAX_SIGNATURE_EDGE => Ok(()),
+            BlobUse::Signature => Err(BlobUseError::NotASignature),
+        }
+    }
+}
+
+/// The server's first check of an uploaded blob, from its header alone: no larger than
+/// [`crate::bounds::MAX_BLOB_BYTES`], hashing to `claimed`, a JPEG or PNG no larger than a phone
+/// makes (a photo of 1600 px, a signature of 2000 px on its long edge), and a JPEG that ends
+/// where it should. Not a pixel is decoded, so a file whose header claims a huge picture costs
+/// nothing.
+pub fn check_header(bytes: &[u8], claimed: &str) -> Result<BlobInfo, PhotoError> {
+    if bytes.len() > crate::bounds::MAX_BLOB_BYTES {
+        return Err(PhotoError::FileTooLarge);
+    }
     if sha256_hex(bytes) != claimed {
         return Err(PhotoError::HashMismatch);
     }
-    let (reader, format) = open(bytes)?;
-    if format != ImageFormat::Jpeg {
-        return Err(PhotoError::NotAnImage);
+    let format = image::guess_format(bytes).map_err(|_| PhotoError::NotAnImage)?;
+    let kind = match format {
+        ImageFormat::Jpeg => BlobKind::Jpeg,
+        ImageFormat::Png => BlobKind::Png,
+        _ => return Err(PhotoError::NotAnImage),
+    };
+    if kind == BlobKind::Jpeg && !jpeg_complete(bytes) {
+        return Err(PhotoError::Truncated);
     }
+    let (width, height) = reader_dimensions(bytes, format)?;
+    let info = BlobInfo {
+        kind,
+        width,
+        height,
+    };
+    let max = crate::bounds::MAX_PHOTO_EDGE.max(crate::bounds::MAX_SIGNATURE_EDGE);
+    if info.long_edge() > max || width == 0 || height == 0 {
+        return Err(PhotoError::EdgeTooLong {
+            edge: info.long_edge(),
+            max,
+        });
+    }
+    Ok(info)
+}
+
+/// The server's second check: the whole picture decodes (a PNG cut short or a JPEG with broken
+/// data is refused). Call it off the async workers; [`check_header`] has bounded its cost.
+pub fn check_decodes(bytes: &[u8], info: &BlobInfo) -> Result<(), PhotoError> {
+    let format = match info.kind {
+        BlobKind::Jpeg => ImageFormat::Jpeg,
+        BlobKind::Png => ImageFormat::Png,
+    };
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    reader.limits(limits());
     let img = reader.decode().map_err(decode_error)?;
-    Ok((img.width(), img.height()))
+    if (img.width(), img.height()) != (info.width, info.height) {
+        return Err(PhotoError::Decode("size differs from header".into()));
+    }
+    Ok(())
+}
+
+/// Both checks of an upload, in order.
+pub fn check_upload(bytes: &[u8], claimed: &str) -> Result<BlobInfo, PhotoError> {
+    let info = check_header(bytes, claimed)?;
+    check_decodes(bytes, &info)?;
+    Ok(info)
 }
 
 #[cfg(test)]
@@ -161,7 +327,72 @@ mod tests {
         let bytes = jpeg(640, 480);
         let id = sha256_hex(&bytes);
         assert!(is_blob_id(&id));
-        assert_eq!(check_upload(&bytes, &id).unwrap(), (640, 480));
+        let info = check_upload(&bytes, &id).unwrap();
+        assert_eq!(
+            (info.kind, info.width, info.height),
+            (BlobKind::Jpeg, 640, 480)
+        );
+        assert_eq!(info.check_use(BlobUse::Photo), Ok(()));
+        assert_eq!(info.check_use(BlobUse::Signature), Ok(()));
+    }
+
+    fn png(w: u32, h: u32) -> Vec<u8> {
+        let img =
+            image::GrayImage::from_fn(w, h, |x, y| image::Luma([if x == y { 0 } else { 255 }]));
+        let mut out = Cursor::new(Vec::new());
+        img.write_to(&mut out, ImageFormat::Png).unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn a_png_signature_is_accepted_but_is_no_photo() {
+        let bytes = png(1800, 600);
+        let info = check_upload(&bytes, &sha256_hex(&bytes)).unwrap();
+        assert_eq!(info.kind, BlobKind::Png);
+        assert_eq!(info.check_use(BlobUse::Signature), Ok(()));
+        assert_eq!(info.check_use(BlobUse::Photo), Err(BlobUseError::NotAPhoto));
+        let cut = &bytes[..bytes.len() - 20];
+        assert!(
+            check_upload(cut, &sha256_hex(cut)).is_err(),
+            "a PNG cut short"
+        );
+    }
+
+    /// A small real JPEG whose frame header claims `w`×`h`: what a decompression bomb looks like.
+    pub(crate) fn lying_jpeg(w: u16, h: u16) -> Vec<u8> {
+        let mut b = jpeg(16, 16);
+        let sof = b
+            .windows(2)
+            .position(|m| m[0] == 0xFF && matches!(m[1], 0xC0 | 0xC2))
+            .unwrap();
+        b[sof + 5..sof + 7].copy_from_slice(&h.to_be_bytes());
+        b[sof + 7..sof + 9].copy_from_slice(&w.to_be_bytes());
+        b
+    }
+
+    #[test]
+    fn a_huge_picture_is_refused_from_its_header() {
+        let bomb = lying_jpeg(7000, 7000);
+        assert!(bomb.len() < 1000);
+        let e = check_header(&bomb, &sha256_hex(&bomb)).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                PhotoError::EdgeTooLong {
+                    edge: 7000,
+                    max: 2000
+                }
+            ),
+            "{e:?}"
+        );
+        let big = jpeg(2100, 100);
+        assert!(matches!(
+            check_upload(&big, &sha256_hex(&big)),
+            Err(PhotoError::EdgeTooLong { .. })
+        ));
+        let wide = jpeg(1700, 100);
+        let info = check_upload(&wide, &sha256_hex(&wide)).unwrap();
+        assert_eq!(info.check_use(BlobUse::Photo), Err(BlobUseError::NotAPhoto));
     }
 
     #[test]

@@ -128,7 +128,7 @@ pub struct Answer {
 }
 
 /// Why an answer cannot be saved.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AnswerError {
     /// A check item needs ok, fault or n.a.
     #[error("请选择正常、故障或不适用 / choose ok, fault or n.a.")]
@@ -145,6 +145,19 @@ pub enum AnswerError {
     /// This fault must be photographed.
     #[error("此项故障必须拍照 / this fault needs a photo")]
     PhotoRequired,
+}
+
+impl AnswerError {
+    /// The machine-readable code of a refused answer.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AnswerError::OutcomeMissing => "outcome_missing",
+            AnswerError::ReadingMissing => "reading_missing",
+            AnswerError::ReadingInvalid => "reading_invalid",
+            AnswerError::TextMissing => "text_missing",
+            AnswerError::PhotoRequired => "photo_required",
+        }
+    }
 }
 
 impl ChecklistItem {
@@ -442,7 +455,8 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
-    use crate::routing::{Routing, Team, default_team};
+    use crate::routing::{Routing, default_team};
+    use crate::team::Team;
 
     fn standard() -> &'static Catalogue {
         Catalogue::standard()

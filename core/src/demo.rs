@@ -7,9 +7,10 @@ use jiff::civil::Time;
 use crate::ids::{CheckpointId, RouteId, SiteId, UserId, ZoneId};
 use crate::labels::SiteKey;
 use crate::route::{Route, Schedule};
-use crate::routing::{Routing, Team};
+use crate::routing::Routing;
 use crate::site::{Checkpoint, Site, Zone, ZoneKind};
 use crate::sla::SlaHours;
+use crate::team::Team;
 use crate::user::{Role, User};
 use crate::wire::{Change, Entity};
 

@@ -4,7 +4,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{CheckpointId, IssueId, SiteId, UserId, VisitId, ZoneId};
-use crate::routing::Team;
+use crate::team::Team;
 use crate::text::Text;
 
 /// What kind of problem it is; it picks the team.
@@ -95,6 +95,15 @@ impl Severity {
             Severity::Routine => "routine",
             Severity::Major => "major",
             Severity::Urgent => "urgent",
+        }
+    }
+
+    /// The name for people.
+    pub fn label(self) -> Text {
+        match self {
+            Severity::Routine => Text::new("一般", "routine"),
+            Severity::Major => Text::new("重大", "major"),
+            Severity::Urgent => Text::new("紧急", "urgent"),
         }
     }
 }

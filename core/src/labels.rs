@@ -2,6 +2,17 @@
 //! Ed25519 over `site-id|checkpoint-id` with the site's key, base64url. Phones verify labels
 //! offline with the site's public key.
 
+use std::collections::BTreeSet;
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use qrcode::{EcLevel, QrCode};
+
+use crate::ids::{CheckpointId, SiteId};
+use crate::site::Site;
+
 /// Why a scanned code was refused. Each says, in Chinese and English, what the guard should know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LabelError {
@@ -25,16 +36,18 @@ pub enum LabelError {
     UnknownCheckpoint,
 }
 
-use std::collections::BTreeSet;
-use std::fmt;
-
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
-use qrcode::{EcLevel, QrCode};
-
-use crate::ids::{CheckpointId, SiteId};
-use crate::site::Site;
+impl LabelError {
+    /// The machine-readable code of a refused visit.
+    pub fn code(&self) -> &'static str {
+        match self {
+            LabelError::NotPatrolLabel => "not_a_label",
+            LabelError::Malformed => "damaged_label",
+            LabelError::OtherSite { .. } => "other_site_label",
+            LabelError::BadSignature => "bad_signature",
+            LabelError::UnknownCheckpoint => "unknown_checkpoint",
+        }
+    }
+}
 
 /// Every label starts with this.
 pub const TOKEN_PREFIX: &str = "PTRL1.";

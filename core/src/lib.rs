@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod blob;
+pub mod bounds;
 pub mod checklist;
 pub mod demo;
 #[cfg(feature = "device")]
@@ -20,13 +21,16 @@ pub mod patrol;
 #[cfg(feature = "device")]
 pub mod photo;
 pub mod plausibility;
+pub mod round;
 pub mod route;
 pub mod routing;
 pub mod site;
 pub mod sla;
 #[cfg(feature = "device")]
 pub mod sync;
+pub mod team;
 pub mod text;
+pub mod time;
 pub mod user;
 pub mod wire;
 

@@ -7,14 +7,21 @@
 //!                  └─assign                  └────verify(reject)─────┘
 //! ```
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 
 use crate::audit::{AuditEntry, AuditKind};
+use crate::bounds::{self, BoundError, Field};
+use crate::checklist::ChecklistItem;
 use crate::ids::{CheckpointId, IssueId, SiteId, UserId, VisitId, ZoneId};
 use crate::issue::{Category, EscalationReason, ExtensionRequest, Issue, Severity, Source, Status};
-use crate::routing::Team;
-use crate::site::Site;
+use crate::patrol::{PatrolRun, Visit};
+use crate::site::{Checkpoint, Site, Zone};
+use crate::team::Team;
+use crate::time::TimeError;
 use crate::user::{Actor, Role};
+
+/// The furthest an extension may move an issue's due time past the moment it is asked for.
+pub const MAX_EXTENSION: SignedDuration = SignedDuration::from_hours(366 * 24);
 
 /// Why a transition is refused. Messages are shown to staff: Chinese first, then English.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -73,6 +80,83 @@ pub enum RuleError {
     /// The report names a site other than the one given.
     #[error("上报的小区与参考数据不符 / the report's site does not match")]
     SiteMismatch,
+    /// No such issue.
+    #[error("找不到该问题 / unknown issue")]
+    UnknownIssue,
+    /// An issue with this id exists already.
+    #[error("该问题已上报 / this issue was already reported")]
+    IssueExists,
+    /// The report names a zone that is not on its site.
+    #[error("本小区没有该区域 / no such zone on this site")]
+    UnknownZone,
+    /// The report names a checkpoint that is not on its site.
+    #[error("本小区没有这个巡查点 / no such checkpoint on this site")]
+    UnknownCheckpoint,
+    /// The report names a visit that is not one of the reporter's on its site.
+    #[error("找不到你的这次巡查点记录 / no such visit of yours on this site")]
+    UnknownVisit,
+    /// The zone, checkpoint and visit of a report do not agree.
+    #[error("上报的位置前后不一致 / the report's zone, checkpoint and visit do not agree")]
+    PlaceMismatch,
+    /// The checklist item is not on the visit's checklist.
+    #[error("检查表中没有此项：{key} / no such checklist item: {key}")]
+    UnknownItem {
+        /// The key given.
+        key: String,
+    },
+    /// A fault's severity may be raised above its item's, never lowered.
+    #[error("严重程度不能低于检查项规定的「{}」/ the severity cannot be lower than the item's ({})", .floor.label().zh, .floor.label().en)]
+    SeverityLowered {
+        /// The item's severity.
+        floor: Severity,
+    },
+    /// An extension asked for too far ahead.
+    #[error("延期不能超过一年 / an extension cannot reach more than a year ahead")]
+    ExtensionTooFar,
+    /// The person who asked for an extension cannot decide it.
+    #[error("不能审批自己的延期申请 / you cannot decide your own extension request")]
+    OwnRequest,
+    /// A time that cannot be used.
+    #[error(transparent)]
+    Time(#[from] TimeError),
+    /// A limit of DESIGN §7 was passed.
+    #[error(transparent)]
+    Bound(#[from] BoundError),
+}
+
+impl RuleError {
+    /// The machine-readable code, the same on the phone and on the server.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RuleError::OtherSite => "other_site",
+            RuleError::RoleNotAllowed { .. } => "role_not_allowed",
+            RuleError::OtherTeam => "other_team",
+            RuleError::InvalidTransition { .. } => "invalid_transition",
+            RuleError::OwnFix => "own_fix",
+            RuleError::AssigneeNotInTeam => "assignee_not_in_team",
+            RuleError::EvidenceMissing => "evidence_missing",
+            RuleError::SignatureMissing => "signature_missing",
+            RuleError::TextMissing => "text_missing",
+            RuleError::ExtensionPending => "extension_pending",
+            RuleError::NoExtensionPending => "no_extension_pending",
+            RuleError::ExtensionNotLater => "extension_not_later",
+            RuleError::AlreadyEscalated => "already_escalated",
+            RuleError::TitleMissing => "title_missing",
+            RuleError::SiteMismatch => "site_mismatch",
+            RuleError::UnknownIssue => "unknown_issue",
+            RuleError::IssueExists => "issue_exists",
+            RuleError::UnknownZone => "unknown_zone",
+            RuleError::UnknownCheckpoint => "unknown_checkpoint",
+            RuleError::UnknownVisit => "unknown_visit",
+            RuleError::PlaceMismatch => "place_mismatch",
+            RuleError::UnknownItem { .. } => "unknown_item",
+            RuleError::SeverityLowered { .. } => "severity_lowered",
+            RuleError::ExtensionTooFar => "extension_too_far",
+            RuleError::OwnRequest => "own_request",
+            RuleError::Time(e) => e.code(),
+            RuleError::Bound(e) => e.code(),
+        }
+    }
 }
 
 /// Something a person does to an issue.
@@ -185,6 +269,8 @@ pub struct Report {
     pub checkpoint_id: Option<CheckpointId>,
     /// Visit it was found on.
     pub visit_id: Option<VisitId>,
+    /// The checklist item that failed, when the report comes from one.
+    pub item_key: Option<String>,
     /// Category.
     pub category: Category,
     /// Severity.
@@ -203,28 +289,111 @@ pub struct Report {
     pub fixed_on_spot: bool,
 }
 
+/// The reference data a report names, as the caller found it: `None` where an id names nothing
+/// (the rules then say which id was unknown).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Found<'a> {
+    /// The zone of `zone_id`.
+    pub zone: Option<&'a Zone>,
+    /// The checkpoint of `checkpoint_id`.
+    pub checkpoint: Option<&'a Checkpoint>,
+    /// The visit of `visit_id`, with its round.
+    pub visit: Option<(&'a Visit, &'a PatrolRun)>,
+    /// The item of `item_key` on the visit's checklist.
+    pub item: Option<&'a ChecklistItem>,
+}
+
 fn blank(s: Option<&str>) -> bool {
     s.is_none_or(|s| s.trim().is_empty())
 }
 
+/// The text a person typed, trimmed; `None` when there is none.
+fn typed(s: Option<String>) -> Option<String> {
+    s.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())
+}
+
+/// Check that what a report names exists on its site and agrees with itself: the zone and
+/// checkpoint are the site's, the checkpoint is in the zone, the visit is one of the reporter's
+/// rounds on the site and at that checkpoint, and a fault's severity is at least its item's.
+fn check_references(actor: &Actor, r: &Report, found: &Found<'_>) -> Result<(), RuleError> {
+    let zone = match r.zone_id {
+        None => None,
+        Some(id) => Some(
+            found
+                .zone
+                .filter(|z| z.id == id && z.site_id == r.site_id)
+                .ok_or(RuleError::UnknownZone)?,
+        ),
+    };
+    let checkpoint = match r.checkpoint_id {
+        None => None,
+        Some(id) => Some(
+            found
+                .checkpoint
+                .filter(|c| c.id == id && c.site_id == r.site_id)
+                .ok_or(RuleError::UnknownCheckpoint)?,
+        ),
+    };
+    if let (Some(z), Some(c)) = (zone, checkpoint)
+        && c.zone_id != z.id
+    {
+        return Err(RuleError::PlaceMismatch);
+    }
+    if let Some(id) = r.visit_id {
+        let (visit, _) = found
+            .visit
+            .filter(|(v, run)| {
+                v.id == id
+                    && v.run_id == run.id
+                    && run.site_id == r.site_id
+                    && run.patroller_id == actor.user_id
+            })
+            .ok_or(RuleError::UnknownVisit)?;
+        if checkpoint.is_some_and(|c| c.id != visit.checkpoint_id) {
+            return Err(RuleError::PlaceMismatch);
+        }
+    }
+    if let Some(key) = &r.item_key {
+        let item = found
+            .item
+            .filter(|i| i.key == *key && r.visit_id.is_some())
+            .ok_or_else(|| RuleError::UnknownItem { key: key.clone() })?;
+        if r.severity < item.fault.severity {
+            return Err(RuleError::SeverityLowered {
+                floor: item.fault.severity,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Record a reported problem: routed to its team, due by the site's SLA. A problem fixed on the
-/// spot is recorded closed, resolved by its reporter, for the statistics.
-pub fn report(actor: &Actor, site: &Site, r: Report) -> crate::Result<Transition> {
+/// spot is recorded closed, resolved by its reporter, for the statistics. `found` is the
+/// reference data the report names.
+pub fn report(
+    actor: &Actor,
+    site: &Site,
+    r: Report,
+    found: &Found<'_>,
+) -> Result<Transition, RuleError> {
     if r.site_id != site.id {
-        return Err(RuleError::SiteMismatch.into());
+        return Err(RuleError::SiteMismatch);
     }
     if !actor.works_on(site.id) {
-        return Err(RuleError::OtherSite.into());
+        return Err(RuleError::OtherSite);
     }
     if actor.role == Role::Admin {
         return Err(RuleError::RoleNotAllowed {
             action: AuditKind::Report,
-        }
-        .into());
+        });
     }
     if r.title.trim().is_empty() {
-        return Err(RuleError::TitleMissing.into());
+        return Err(RuleError::TitleMissing);
     }
+    bounds::check_len(Field::Title, r.title.trim(), bounds::MAX_TITLE_CHARS)?;
+    bounds::check_opt(Field::Note, r.note.as_deref(), bounds::MAX_TEXT_CHARS)?;
+    bounds::check_photos(&r.photos)?;
+    check_references(actor, &r, found)?;
     let due_at = crate::sla::due_at(r.observed_at, r.severity, &site.sla_hours, &site.tz()?)?;
     let status = if r.fixed_on_spot {
         Status::Closed
@@ -234,14 +403,16 @@ pub fn report(actor: &Actor, site: &Site, r: Report) -> crate::Result<Transition
     let issue = Issue {
         id: r.issue_id,
         site_id: r.site_id,
-        zone_id: r.zone_id,
-        checkpoint_id: r.checkpoint_id,
+        zone_id: r.zone_id.or(found.checkpoint.map(|c| c.zone_id)),
+        checkpoint_id: r
+            .checkpoint_id
+            .or(found.visit.map(|(v, _)| v.checkpoint_id)),
         visit_id: r.visit_id,
         category: r.category,
         severity: r.severity,
         team: site.routing.team_for(r.category),
-        title: r.title,
-        note: r.note,
+        title: r.title.trim().to_owned(),
+        note: typed(r.note),
         photos: r.photos,
         source: r.source,
         observed_at: r.observed_at,
@@ -269,6 +440,45 @@ pub fn report(actor: &Actor, site: &Site, r: Report) -> crate::Result<Transition
     Ok(Transition { issue, audit })
 }
 
+/// Whether a person may see an issue: it is on one of their sites, and for a technician it is
+/// a job of their team or assigned to them. Every list, page, pull and action asks this.
+pub fn may_see(actor: &Actor, issue: &Issue) -> bool {
+    actor.works_on(issue.site_id)
+        && match actor.role {
+            Role::Technician => {
+                in_team(actor.team, issue) || issue.assignee_id == Some(actor.user_id)
+            }
+            _ => true,
+        }
+}
+
+/// The issues a person may see, in the form a store filters by; the same rule as [`may_see`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Visibility {
+    /// The sites whose issues they see.
+    pub sites: Vec<SiteId>,
+    /// For technicians: only jobs of this team (none: no team) or assigned to this person.
+    pub jobs_of: Option<(Option<Team>, UserId)>,
+}
+
+impl Visibility {
+    /// What `actor` may see.
+    pub fn of(actor: &Actor) -> Visibility {
+        Visibility {
+            sites: actor.site_ids.clone(),
+            jobs_of: (actor.role == Role::Technician).then_some((actor.team, actor.user_id)),
+        }
+    }
+
+    /// Whether an issue is in it.
+    pub fn contains(&self, issue: &Issue) -> bool {
+        self.sites.contains(&issue.site_id)
+            && self.jobs_of.is_none_or(|(team, user)| {
+                team.is_some_and(|t| t == issue.team) || issue.assignee_id == Some(user)
+            })
+    }
+}
+
 /// Whether the person works in the issue's team.
 fn in_team(actor_team: Option<Team>, issue: &Issue) -> bool {
     actor_team == Some(issue.team)
@@ -288,6 +498,35 @@ fn refuse<T>(from: Status, action: AuditKind) -> Result<T, RuleError> {
     Err(RuleError::InvalidTransition { from, action })
 }
 
+/// The limits of DESIGN §7 on what a person typed or attached.
+fn check_bounds(action: &Action) -> Result<(), BoundError> {
+    use bounds::{MAX_REASON_CHARS, MAX_TEXT_CHARS, check_len, check_opt, check_photos};
+    match action {
+        Action::Assign { .. } | Action::Start => Ok(()),
+        Action::Resolve { note, photos } => {
+            check_opt(Field::Note, note.as_deref(), MAX_TEXT_CHARS)?;
+            check_photos(photos)
+        }
+        Action::Verify {
+            note,
+            signature,
+            photos,
+            ..
+        } => {
+            check_opt(Field::Note, note.as_deref(), MAX_TEXT_CHARS)?;
+            check_photos(photos)?;
+            check_photos(signature.as_slice())
+        }
+        Action::RequestExtension { reason, .. } => {
+            check_len(Field::Reason, reason, MAX_REASON_CHARS)
+        }
+        Action::DecideExtension { note, .. } => {
+            check_opt(Field::Note, note.as_deref(), MAX_TEXT_CHARS)
+        }
+        Action::Comment { text } => check_len(Field::Comment, text, MAX_TEXT_CHARS),
+    }
+}
+
 /// Apply a person's action to an issue, or say which rule forbids it. `at` is when it happened.
 pub fn apply(
     issue: &Issue,
@@ -298,10 +537,14 @@ pub fn apply(
     if !actor.works_on(issue.site_id) {
         return Err(RuleError::OtherSite);
     }
+    if !may_see(actor, issue) {
+        return Err(RuleError::OtherTeam);
+    }
     let kind = action.kind();
     if actor.role == Role::Admin {
         return Err(RuleError::RoleNotAllowed { action: kind });
     }
+    check_bounds(&action)?;
     let from = issue.status;
     let mut next = issue.clone();
     let mut audit = AuditEntry::new(issue.id, kind, Some(actor.user_id), at, Some(from), from);
@@ -397,7 +640,9 @@ pub fn apply(
             if !matches!(from, Status::Open | Status::Assigned | Status::InProgress) {
                 return refuse(from, kind);
             }
-            let may = actor.role.supervises()
+            // Technicians and supervisors ask; managers decide (DESIGN §3), so nobody
+            // approves their own request.
+            let may = actor.role == Role::Supervisor
                 || (actor.role == Role::Technician && may_work(actor, issue));
             if !may {
                 return Err(if actor.role == Role::Technician {
@@ -415,6 +660,12 @@ pub fn apply(
             if due_at <= issue.due_at {
                 return Err(RuleError::ExtensionNotLater);
             }
+            if at
+                .checked_add(MAX_EXTENSION)
+                .is_ok_and(|latest| due_at > latest)
+            {
+                return Err(RuleError::ExtensionTooFar);
+            }
             next.extension = Some(ExtensionRequest {
                 requested_by: actor.user_id,
                 reason: reason.clone(),
@@ -431,6 +682,9 @@ pub fn apply(
             let Some(request) = &issue.extension else {
                 return Err(RuleError::NoExtensionPending);
             };
+            if request.requested_by == actor.user_id {
+                return Err(RuleError::OwnRequest);
+            }
             if !from.is_active() {
                 return refuse(from, kind);
             }

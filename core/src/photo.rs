@@ -16,7 +16,7 @@ pub use crate::blob::PhotoError;
 use crate::blob::{decode_error, sha256_hex};
 
 /// Longest edge of a normalised photo.
-pub const MAX_EDGE: u32 = 1600;
+pub const MAX_EDGE: u32 = crate::bounds::MAX_PHOTO_EDGE;
 /// Longest edge of a thumbnail.
 pub const THUMB_EDGE: u32 = 320;
 /// JPEG quality of normalised photos.

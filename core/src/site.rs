@@ -49,9 +49,11 @@ fn default_retention_days() -> u32 {
 
 impl Site {
     /// The site's time zone; an unknown name is an error, never silently UTC.
-    pub fn tz(&self) -> Result<jiff::tz::TimeZone, crate::Error> {
-        jiff::tz::TimeZone::get(&self.time_zone).map_err(|_| crate::Error::UnknownTimeZone {
-            name: self.time_zone.clone(),
+    pub fn tz(&self) -> Result<jiff::tz::TimeZone, crate::time::TimeError> {
+        jiff::tz::TimeZone::get(&self.time_zone).map_err(|_| {
+            crate::time::TimeError::UnknownTimeZone {
+                name: self.time_zone.clone(),
+            }
         })
     }
 }

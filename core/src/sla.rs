@@ -52,7 +52,7 @@ pub fn due_at(
     severity: Severity,
     sla: &SlaHours,
     tz: &TimeZone,
-) -> Result<Timestamp, crate::Error> {
+) -> Result<Timestamp, crate::time::TimeError> {
     let hours = sla.hours(severity);
     let span = Span::new()
         .days(i64::from(hours / 24))
@@ -61,7 +61,7 @@ pub fn due_at(
         .to_zoned(tz.clone())
         .checked_add(span)
         .map(|z| z.timestamp())
-        .map_err(|_| crate::Error::TimeOutOfRange)
+        .map_err(|_| crate::time::TimeError::OutOfRange)
 }
 
 /// Where an active issue stands against its due time.

@@ -11,40 +11,11 @@ use ureq::Agent;
 use ureq::http::StatusCode;
 
 use crate::engine::Engine;
+pub use crate::error::SyncError;
 use crate::wire::{
     ErrorBody, LoginRequest, OpStatus, PROTOCOL_HEADER, PROTOCOL_VERSION, PullResponse,
     PushRequest, PushResponse, RefreshRequest, SessionUser, TokenResponse,
 };
-
-/// Why a sync stopped. Messages are for the person: Chinese, then English.
-#[derive(Debug, thiserror::Error)]
-pub enum SyncError {
-    /// The server could not be reached (after retries).
-    #[error("无法连接服务器，稍后会自动重试 / cannot reach the server; will retry later: {0}")]
-    Network(String),
-    /// Sign-in is needed again.
-    #[error("登录已失效，请重新登录 / signed out; sign in again")]
-    Unauthorized,
-    /// Wrong username or password.
-    #[error("用户名或密码错误 / wrong username or password")]
-    BadCredentials,
-    /// The server refused the request.
-    #[error("服务器拒绝了请求（{status}）：{message}")]
-    Refused {
-        /// HTTP status.
-        status: u16,
-        /// The server's code.
-        code: String,
-        /// The server's message.
-        message: String,
-    },
-    /// The person or the app stopped it.
-    #[error("同步已取消 / sync cancelled")]
-    Cancelled,
-    /// Another user's work is still waiting to be sent from this phone.
-    #[error("请先同步上一位用户的数据 / sync the previous user's work first")]
-    OtherUsersWorkPending,
-}
 
 /// Where a sync is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,16 +119,20 @@ fn jitter(max: Duration) -> Duration {
     max.mul_f64(f64::from(r) / f64::from(u32::MAX))
 }
 
+/// How many `out_of_order` answers in a row a push takes before it gives up for this sync.
+const MAX_REORDERS: u32 = 5;
+
 fn refused(status: StatusCode, mut resp: Response) -> SyncError {
     let body: Option<ErrorBody> = resp.body_mut().read_json().ok();
-    let (code, message) = body.map_or_else(
-        || ("http".to_owned(), status.to_string()),
-        |b| (b.error.code, b.error.message),
+    let (code, message, expected_seq) = body.map_or_else(
+        || ("http".to_owned(), status.to_string(), None),
+        |b| (b.error.code, b.error.message, b.error.expected_seq),
     );
     SyncError::Refused {
         status: status.as_u16(),
         code,
         message,
+        expected_seq,
     }
 }
 
@@ -349,6 +324,7 @@ impl SyncClient {
         let total = engine.pending_counts()?.ops;
         let mut done = 0;
         let mut retried_blobs = false;
+        let mut reordered = 0;
         loop {
             progress(SyncStage::Ops { done, total });
             let ops = engine.pending_ops(self.options.batch)?;
@@ -369,10 +345,36 @@ impl SyncClient {
             })?;
             match resp.status() {
                 StatusCode::OK => {}
-                StatusCode::CONFLICT if !retried_blobs => {
-                    // A photo was taken while we were pushing: upload it and try again.
-                    retried_blobs = true;
-                    report.photos += self.upload_photos(engine, progress, cancel)?;
+                StatusCode::CONFLICT => {
+                    let err = refused(StatusCode::CONFLICT, resp);
+                    match &err {
+                        SyncError::Refused { code, .. }
+                            if code == "missing_blob" && !retried_blobs =>
+                        {
+                            // A photo was taken while we were pushing: upload it and try again.
+                            retried_blobs = true;
+                            report.photos += self.upload_photos(engine, progress, cancel)?;
+                        }
+                        SyncError::Refused {
+                            code, expected_seq, ..
+                        } if code == "out_of_order" && reordered < MAX_REORDERS => {
+                            // An earlier op of ours reached the server after this batch (a
+                            // retry racing another, a proxy replaying): send again from the
+                            // oldest op not answered — or, if the server lost ops it had
+                            // answered, from the one it waits for.
+                            reordered += 1;
+                            let oldest = engine.oldest_pending_seq()?;
+                            if let Some(expected) = *expected_seq
+                                && oldest.is_none_or(|o| expected < o)
+                            {
+                                engine.resend_from(expected)?;
+                            }
+                            std::thread::sleep(
+                                self.options.backoff.min(Duration::from_millis(200)),
+                            );
+                        }
+                        _ => return Err(err.into()),
+                    }
                     continue;
                 }
                 s => return Err(refused(s, resp).into()),
@@ -391,6 +393,7 @@ impl SyncClient {
             }
             done += answer.results.len() as u64;
             retried_blobs = false;
+            reordered = 0;
         }
     }
 

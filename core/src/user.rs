@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{SiteId, UserId};
-use crate::routing::Team;
+use crate::team::Team;
 
 /// What a person does on site.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

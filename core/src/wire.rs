@@ -14,8 +14,8 @@ use crate::issue::{Category, Issue, Severity, Source};
 use crate::patrol::{Missed, Outcome, VisitMethod};
 use crate::plausibility::ScanFlag;
 use crate::route::Route;
-use crate::routing::Team;
 use crate::site::{Checkpoint, Site, Zone};
+use crate::team::Team;
 use crate::user::{Role, User};
 
 /// The protocol version this build speaks.
@@ -183,6 +183,10 @@ pub struct IssueReport {
     /// The visit it was found on.
     #[serde(default)]
     pub visit_id: Option<VisitId>,
+    /// The checklist item that failed at that visit, if the report comes from one; its rule sets
+    /// the lowest severity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_key: Option<String>,
     /// Category.
     pub category: Category,
     /// Severity.
@@ -350,6 +354,16 @@ impl OpBody {
         "issue.comment",
     ];
 
+    /// A kind as a client sent it, from the closed set of protocol kinds: itself when it is one,
+    /// else `unknown` (for metrics labels and logs, which must not grow with what clients send).
+    pub fn known_kind(kind: &str) -> &'static str {
+        OpBody::KINDS
+            .iter()
+            .find(|k| **k == kind)
+            .copied()
+            .unwrap_or("unknown")
+    }
+
     /// The op kind.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -469,6 +483,63 @@ pub struct PullQuery {
     /// Most changes to return.
     #[serde(default)]
     pub limit: Option<u32>,
+}
+
+/// The pull cursor a device sent: absent or empty is the start of the feed. `None` when it is
+/// not one the server gave (a number, not negative).
+pub fn pull_cursor(since: Option<&str>) -> Option<i64> {
+    match since.map(str::trim) {
+        None | Some("") => Some(0),
+        Some(s) if s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit()) => s.parse().ok(),
+        Some(_) => None,
+    }
+}
+
+/// Where a page of the queue ended: the due time and id of its last issue (the queue's order).
+/// Clients get it as an opaque string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueCursor {
+    /// Due time of the last issue, milliseconds since the epoch.
+    pub due_at_ms: i64,
+    /// Its id.
+    pub id: IssueId,
+}
+
+impl QueueCursor {
+    /// The cursor of an issue.
+    pub fn after(issue: &Issue) -> QueueCursor {
+        QueueCursor {
+            due_at_ms: issue.due_at.as_millisecond(),
+            id: issue.id,
+        }
+    }
+
+    /// The opaque form.
+    pub fn encode(&self) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(format!("{}.{}", self.due_at_ms, self.id))
+    }
+
+    /// Read an opaque cursor back; `None` for anything the server did not make.
+    pub fn decode(s: &str) -> Option<QueueCursor> {
+        use base64::Engine as _;
+        if s.len() > 128 {
+            return None;
+        }
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(s)
+            .ok()?;
+        let text = std::str::from_utf8(&raw).ok()?;
+        let (ms, id) = text.split_once('.')?;
+        if id.len() != 36 {
+            return None;
+        }
+        Some(QueueCursor {
+            due_at_ms: ms.parse().ok()?,
+            id: id.parse().ok()?,
+        })
+    }
 }
 
 /// The answer to a pull.
@@ -694,6 +765,9 @@ pub struct ErrorDetail {
     pub code: String,
     /// For people, Chinese then English.
     pub message: String,
+    /// With `out_of_order`: the `seq` the server waits for from this device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_seq: Option<u64>,
 }
 
 impl ErrorBody {
@@ -703,6 +777,7 @@ impl ErrorBody {
             error: ErrorDetail {
                 code: code.into(),
                 message: message.into(),
+                expected_seq: None,
             },
         }
     }

@@ -590,25 +590,17 @@ impl PatrolApp {
     /// How far a round has got.
     pub fn progress(&self, run_id: String) -> R<Progress> {
         let p = self.engine.progress(id("round", &run_id)?)?;
-        let remaining = p
-            .remaining
-            .iter()
-            .map(|&cp| {
-                let name = self
-                    .engine
-                    .checkpoint(cp)?
-                    .map(|c| c.name)
-                    .unwrap_or_default();
-                Ok(Place {
-                    checkpoint_id: cp.to_string(),
-                    name,
-                })
-            })
-            .collect::<R<Vec<_>>>()?;
         Ok(Progress {
             total: p.total,
             visited: p.visited,
-            remaining,
+            remaining: p
+                .remaining
+                .iter()
+                .map(|c| Place {
+                    checkpoint_id: c.id.to_string(),
+                    name: c.name.clone(),
+                })
+                .collect(),
             answered: p.answered,
             faults: p.faults,
         })

@@ -1,45 +1,64 @@
-//! The HTTP API (DESIGN.md §6–7). Every handler that touches data takes a [`Caller`] and checks
-//! the caller's sites and role before anything else.
+//! The HTTP API (DESIGN.md §6–7). Every handler that touches data takes a [`Caller`] and asks
+//! core's rules what the caller may see and do; every rejection is JSON; everything a client
+//! sends is bounded.
 
-use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
+use std::time::Duration;
 
+use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::routing::{get, head, post};
-use axum::{Json, Router};
 use jiff::Timestamp;
-use patrol_core::blob::{MAX_UPLOAD_BYTES, check_upload, is_blob_id};
+use patrol_core::blob::{BlobInfo, check_upload, is_blob_id};
+use patrol_core::bounds::{
+    DEFAULT_PAGE, MAX_BLOB_BYTES, MAX_OPS_PER_PUSH, MAX_PAGE, MAX_PASSWORD_BYTES, MAX_PUSH_BYTES,
+    MAX_USERNAME_CHARS,
+};
 use patrol_core::ids::{IssueId, SiteId, UserId};
 use patrol_core::issue::{Issue, Status};
-use patrol_core::routing::Team;
+use patrol_core::lifecycle::{Visibility, may_see};
+use patrol_core::team::Team;
 use patrol_core::user::Role;
 use patrol_core::wire::{
-    ErrorBody, LoginRequest, PROTOCOL_HEADER, PROTOCOL_VERSION, PullQuery, PullResponse,
-    PushRequest, PushResponse, RefreshRequest, SessionUser, TokenResponse,
+    ErrorBody, LoginRequest, OpBody, PROTOCOL_HEADER, PROTOCOL_VERSION, PullQuery, PullResponse,
+    PushRequest, PushResponse, QueueCursor, RefreshRequest, SessionUser, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
-use crate::auth::{Caller, REFRESH_TTL_SECS, random_secret, token_hash, verify_password};
+use crate::auth::{Caller, REFRESH_TTL_SECS, random_secret, token_hash};
 use crate::error::ApiError;
-use crate::store::{IssueFilter, Viewer};
-use crate::sync::{PushContext, apply};
+use crate::extract::{Json, Path, Query};
+use crate::store::IssueFilter;
+use crate::sync::{Applied, PushContext, apply};
 
-/// The most ops one push may carry.
-const MAX_OPS_PER_PUSH: usize = 500;
-/// The largest JSON request body.
-const MAX_JSON_BYTES: usize = 4 * 1024 * 1024;
+/// How long a client may take over a request's headers, and over the whole request.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// Headers of one request (a client that stalls after a few bytes is cut off).
+    pub headers: Duration,
+    /// A whole request, its body and the answer included.
+    pub request: Duration,
+}
 
-/// All routes.
-pub fn router(state: AppState) -> Router {
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            headers: Duration::from_secs(15),
+            request: Duration::from_secs(120),
+        }
+    }
+}
+
+/// All routes; `/metrics` too unless it is served on a listener of its own.
+pub fn router(state: AppState, with_metrics: bool, timeouts: Timeouts) -> Router {
     let blobs = Router::new()
         .route("/api/v1/blobs/{sha256}", head(blob_head).put(blob_put))
-        .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES));
-    Router::new()
+        .layer(DefaultBodyLimit::max(MAX_BLOB_BYTES));
+    let mut app = Router::new()
         .route("/healthz", get(healthz))
-        .route("/metrics", get(prometheus))
         .route("/api/openapi.json", get(openapi))
         .route("/api/v1/auth/login", post(login))
         .route("/api/v1/auth/refresh", post(refresh))
@@ -47,20 +66,54 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/sync/pull", get(pull))
         .route("/api/v1/issues", get(issues))
         .route("/api/v1/issues/{id}", get(issue_detail))
-        .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
-        .merge(blobs)
+        .layer(DefaultBodyLimit::max(MAX_PUSH_BYTES))
+        .merge(blobs);
+    if with_metrics {
+        app = app.route("/metrics", get(prometheus));
+    }
+    app.fallback(crate::extract::not_found)
+        .method_not_allowed_fallback(crate::extract::method_not_allowed)
         .layer(axum::middleware::from_fn(count_requests))
+        .layer(axum::middleware::from_fn(crate::extract::json_errors))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeouts.request,
+        ))
         .with_state(state)
 }
 
-/// Count every request by route and status, and time it.
+/// `/metrics` alone, for a listener of its own (`--metrics-listen`).
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(prometheus))
+        .fallback(crate::extract::not_found)
+        .with_state(state)
+}
+
+/// A method as a metrics label: the standard ones, else `other`.
+fn method_label(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// Count every request by route and status, and time it. Every label comes from a closed set
+/// (the router's own paths, the standard methods, the status), so nothing a client sends can
+/// grow the metrics page.
 async fn count_requests(
     matched: Option<axum::extract::MatchedPath>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let route = matched.map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let started = std::time::Instant::now();
     let resp = next.run(req).await;
     let status = resp.status().as_u16().to_string();
@@ -77,9 +130,9 @@ async fn prometheus(State(state): State<AppState>) -> String {
     state.metrics.render()
 }
 
-#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "The server and its database answer", body = String)))]
+#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "The server and its database answer", body = String), (status = 500, body = ErrorBody)))]
 async fn healthz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
-    state.store.sites().await?;
+    state.store.site_by_code("").await?;
     Ok("ok")
 }
 
@@ -125,45 +178,57 @@ async fn tokens_for(
     })
 }
 
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest, responses((status = 200, body = TokenResponse), (status = 401, description = "Wrong username or password", body = ErrorBody), (status = 429, description = "Too many failed sign-ins", body = ErrorBody)))]
+fn wrong_credentials() -> ApiError {
+    ApiError::unauthorized("用户名或密码错误 / wrong username or password")
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest, responses((status = 200, body = TokenResponse), (status = 400, body = ErrorBody), (status = 401, description = "Wrong username or password", body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, description = "Too many sign-ins; `Retry-After` says when to try again", body = ErrorBody)))]
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     Json(req): Json<LoginRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    let ip = Some(addr.ip());
-    if !state.limiter.allowed(&req.username, ip) {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
-            "登录失败次数过多，请 15 分钟后再试 / too many failed sign-ins; try again in 15 minutes",
-        ));
+    // A name or password longer than any account has is wrong without a hash.
+    if req.username.chars().count() > MAX_USERNAME_CHARS || req.password.len() > MAX_PASSWORD_BYTES
+    {
+        return Err(wrong_credentials());
     }
+    // Counted before it is checked: parallel guesses are refused before any is hashed.
+    state
+        .limiter
+        .attempt(&req.username, addr.ip())
+        .map_err(|wait| {
+            ApiError::too_many(
+                "too_many_attempts",
+                format!(
+                    "登录尝试过于频繁，请 {} 秒后再试 / too many sign-ins; try again in {} s",
+                    wait.as_secs().max(1),
+                    wait.as_secs().max(1)
+                ),
+                wait,
+            )
+        })?;
     let account = state.store.account(&req.username).await?;
-    // Hash even for unknown users so timing does not reveal which names exist.
-    let stored = account
-        .as_ref()
-        .map_or(state.dummy_hash.as_str(), |a| a.password_hash.as_str());
-    let ok = verify_password(&req.password, stored);
+    let stored = account.as_ref().map(|a| a.password_hash.as_str());
+    let ok = state.passwords.verify(&req.password, stored).await;
     let Some(account) = account.filter(|_| ok) else {
-        state.limiter.failed(&req.username, ip);
         metrics::counter!("patrol_login_failures_total").increment(1);
-        tracing::info!(username = %req.username, %addr, "failed sign-in");
-        return Err(ApiError::unauthorized(
-            "用户名或密码错误 / wrong username or password",
-        ));
+        tracing::info!(username = %req.username.chars().take(MAX_USERNAME_CHARS).collect::<String>(), %addr, "failed sign-in");
+        return Err(wrong_credentials());
     };
-    state.limiter.succeeded(&req.username);
     Ok(Json(tokens_for(&state, &account.user).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest, responses((status = 200, description = "A new pair; the old refresh token stops working", body = TokenResponse), (status = 401, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest, responses((status = 200, description = "A new pair; the old refresh token stops working", body = TokenResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn refresh(
     State(state): State<AppState>,
     Json(req): Json<RefreshRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     let invalid =
         || ApiError::unauthorized("登录已失效，请重新登录 / sign-in expired; sign in again");
+    if req.refresh_token.len() > 256 {
+        return Err(invalid());
+    }
     let user_id = state
         .store
         .use_refresh_token(&token_hash(&req.refresh_token), Timestamp::now())
@@ -173,7 +238,24 @@ async fn refresh(
     Ok(Json(tokens_for(&state, &user).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/sync/push", tag = "sync", request_body = PushRequest, security(("bearer" = [])), responses((status = 200, description = "One result per op", body = PushResponse), (status = 401, body = ErrorBody), (status = 409, description = "An op names a photo not uploaded yet (`missing_blob`)", body = ErrorBody), (status = 413, body = ErrorBody), (status = 426, body = ErrorBody)))]
+/// The ops of a push in `seq` order, each once; a push with a gap in its sequence is malformed.
+fn in_order(mut ops: Vec<patrol_core::wire::Op>) -> Result<Vec<patrol_core::wire::Op>, ApiError> {
+    ops.sort_by_key(|o| o.seq);
+    // The same op twice in one push (a client retrying inside a batch) counts once.
+    ops.dedup_by(|b, a| a.op_id == b.op_id && a.seq == b.seq);
+    let gap =
+        ops.first().is_some_and(|o| o.seq == 0) || ops.windows(2).any(|w| w[1].seq != w[0].seq + 1);
+    if gap {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "seq_gap",
+            "一次同步中的操作序号必须从 1 起连续且不重复 / the ops of a push need consecutive seq numbers from 1 up, each once",
+        ));
+    }
+    Ok(ops)
+}
+
+#[utoipa::path(post, path = "/api/v1/sync/push", tag = "sync", request_body = PushRequest, security(("bearer" = [])), responses((status = 200, description = "One result per op", body = PushResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, description = "An op names a photo not uploaded yet (`missing_blob`), or an earlier op of the device has not arrived (`out_of_order`, with `expected_seq`)", body = ErrorBody), (status = 413, description = "More than 500 ops or 4 MiB", body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 426, body = ErrorBody)))]
 async fn push(
     State(state): State<AppState>,
     caller: Caller,
@@ -188,65 +270,63 @@ async fn push(
             format!("一次最多同步 {MAX_OPS_PER_PUSH} 条 / at most {MAX_OPS_PER_PUSH} ops per push"),
         ));
     }
+    let ops = in_order(req.ops)?;
     let server_at = Timestamp::now();
-    let offset = req.device_time.duration_until(server_at);
+    let offset = patrol_core::time::offset(req.device_time, server_at);
+    let offset_ms = i64::try_from(offset.as_millis()).unwrap_or(i64::MAX);
     state
         .store
-        .touch_device(
-            req.device_id,
-            caller.actor.user_id,
-            offset.as_millis() as i64,
-            server_at,
-        )
+        .touch_device(req.device_id, caller.actor.user_id, offset_ms, server_at)
         .await?;
     // Blobs first: an op naming a photo the server lacks waits, with the whole request.
-    for op in &req.ops {
-        if let Ok(body) = op.decode() {
-            for blob in body.blobs() {
-                if is_blob_id(blob) && !state.store.has_blob(blob).await? {
-                    return Err(ApiError::new(
-                        StatusCode::CONFLICT,
-                        "missing_blob",
-                        format!("照片尚未上传 / photo {blob} not uploaded yet"),
-                    ));
-                }
-            }
-        }
+    let named: Vec<String> = ops
+        .iter()
+        .filter_map(|op| op.decode().ok())
+        .flat_map(|body| {
+            body.blobs()
+                .into_iter()
+                .filter(|b| is_blob_id(b))
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let blobs = state.store.blobs(&named).await?;
+    if let Some(missing) = named.iter().find(|b| !blobs.contains_key(*b)) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "missing_blob",
+            format!("照片尚未上传 / photo {missing} not uploaded yet"),
+        ));
     }
     let mut sites = Vec::new();
-    let mut checkpoints = HashMap::new();
     for id in &caller.actor.site_ids {
         if let Some(site) = state.store.site(*id).await? {
-            let known: BTreeSet<_> = state
-                .store
-                .checkpoints(*id)
-                .await?
-                .into_iter()
-                .map(|c| c.id)
-                .collect();
-            checkpoints.insert(*id, known);
             sites.push(site);
         }
     }
-    let ctx = PushContext {
-        actor: caller.actor.clone(),
-        device_id: req.device_id,
+    let mut ctx = PushContext::new(
+        caller.actor.clone(),
+        req.device_id,
         server_at,
         offset,
         sites,
-        checkpoints,
-    };
-    let mut ops = req.ops;
-    ops.sort_by_key(|o| o.seq);
+        blobs,
+    );
     let mut results = Vec::with_capacity(ops.len());
     for op in &ops {
-        let result = apply(state.store.as_ref(), &ctx, op).await?;
+        let result = match apply(state.store.as_ref(), &mut ctx, op).await? {
+            Applied::Result(r) => r,
+            Applied::OutOfOrder(expected) => {
+                metrics::counter!("patrol_push_out_of_order_total").increment(1);
+                return Err(ApiError::out_of_order(expected));
+            }
+        };
         let status = match result.status {
             patrol_core::wire::OpStatus::Applied => "applied",
             patrol_core::wire::OpStatus::Duplicate => "duplicate",
             patrol_core::wire::OpStatus::Rejected => "rejected",
         };
-        metrics::counter!("patrol_ops_total", "kind" => op.kind.clone(), "status" => status)
+        metrics::counter!("patrol_ops_total", "kind" => OpBody::known_kind(&op.kind), "status" => status)
             .increment(1);
         results.push(result);
     }
@@ -256,7 +336,7 @@ async fn push(
     }))
 }
 
-#[utoipa::path(get, path = "/api/v1/sync/pull", tag = "sync", security(("bearer" = [])), params(("since" = Option<String>, Query, description = "Cursor of the previous pull"), ("limit" = Option<u32>, Query, description = "Most changes to return (1–2000, default 500)")), responses((status = 200, body = PullResponse), (status = 401, body = ErrorBody), (status = 426, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/sync/pull", tag = "sync", security(("bearer" = [])), params(("since" = Option<String>, Query, description = "Cursor of the previous pull"), ("limit" = Option<u32>, Query, description = "Most changes to return (1–2000, default 500)")), responses((status = 200, body = PullResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 426, body = ErrorBody)))]
 async fn pull(
     State(state): State<AppState>,
     caller: Caller,
@@ -264,20 +344,13 @@ async fn pull(
     Query(q): Query<PullQuery>,
 ) -> Result<Json<PullResponse>, ApiError> {
     check_protocol(&headers)?;
-    let cursor = match q.since.as_deref() {
-        None | Some("") => 0,
-        Some(c) => c
-            .parse::<i64>()
-            .map_err(|_| ApiError::bad_request("无效的同步游标 / invalid cursor"))?,
-    };
+    let cursor = patrol_core::wire::pull_cursor(q.since.as_deref())
+        .ok_or_else(|| ApiError::bad_request("无效的同步游标 / invalid cursor"))?;
     let limit = q.limit.unwrap_or(500).clamp(1, 2000);
-    let viewer = Viewer {
-        sites: caller.actor.site_ids.clone(),
-        team_only: (caller.actor.role == Role::Technician)
-            .then_some(caller.actor.team)
-            .flatten(),
-    };
-    let page = state.store.changes(&viewer, cursor, limit).await?;
+    let page = state
+        .store
+        .changes(&Visibility::of(&caller.actor), cursor, limit)
+        .await?;
     Ok(Json(PullResponse {
         changes: page.changes,
         cursor: page.cursor.to_string(),
@@ -285,7 +358,7 @@ async fn pull(
     }))
 }
 
-#[utoipa::path(head, path = "/api/v1/blobs/{sha256}", tag = "sync", security(("bearer" = [])), params(("sha256" = String, Path, description = "SHA-256 hex of the normalised JPEG")), responses((status = 200, description = "Stored"), (status = 404, description = "Not stored")))]
+#[utoipa::path(head, path = "/api/v1/blobs/{sha256}", tag = "sync", security(("bearer" = [])), params(("sha256" = String, Path, description = "SHA-256 hex of the blob")), responses((status = 200, description = "Stored"), (status = 401, description = "Not signed in"), (status = 404, description = "Not stored")))]
 async fn blob_head(
     State(state): State<AppState>,
     _caller: Caller,
@@ -301,7 +374,19 @@ async fn blob_head(
     })
 }
 
-#[utoipa::path(put, path = "/api/v1/blobs/{sha256}", tag = "sync", security(("bearer" = [])), params(("sha256" = String, Path, description = "SHA-256 hex of the body")), request_body(content = Vec<u8>, content_type = "image/jpeg"), responses((status = 201, description = "Stored now"), (status = 200, description = "Already stored"), (status = 413, description = "Larger than 8 MiB", body = ErrorBody), (status = 422, description = "Hash or image check failed", body = ErrorBody)))]
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        format!(
+            "照片过大（上限 {} MiB）/ photo larger than {} MiB",
+            MAX_BLOB_BYTES >> 20,
+            MAX_BLOB_BYTES >> 20
+        ),
+    )
+}
+
+#[utoipa::path(put, path = "/api/v1/blobs/{sha256}", tag = "sync", security(("bearer" = [])), params(("sha256" = String, Path, description = "SHA-256 hex of the body")), request_body(content = Vec<u8>, content_type = "image/jpeg", description = "A photo: a JPEG of at most 1600 px on its long edge; or a signature: a PNG or JPEG of at most 2000 px"), responses((status = 201, description = "Stored now"), (status = 200, description = "Already stored"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 413, description = "Larger than 8 MiB", body = ErrorBody), (status = 422, description = "Hash or image check failed", body = ErrorBody)))]
 async fn blob_put(
     State(state): State<AppState>,
     _caller: Caller,
@@ -312,33 +397,21 @@ async fn blob_put(
     if !is_blob_id(&sha) {
         return Err(ApiError::bad_request("照片编号无效 / invalid photo id"));
     }
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            format!(
-                "照片过大（上限 {} MiB）/ photo larger than {} MiB",
-                MAX_UPLOAD_BYTES >> 20,
-                MAX_UPLOAD_BYTES >> 20
-            ),
-        )
-    };
     // Refuse an announced oversize upload before reading a byte of it.
     let announced = headers
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if announced.is_some_and(|n| n > MAX_UPLOAD_BYTES) {
+    if announced.is_some_and(|n| n > MAX_BLOB_BYTES) {
         return Err(too_large());
     }
     if state.store.has_blob(&sha).await? {
         return Ok(StatusCode::OK);
     }
-    let bytes: Bytes = axum::body::to_bytes(body, MAX_UPLOAD_BYTES)
+    let bytes: Bytes = axum::body::to_bytes(body, MAX_BLOB_BYTES)
         .await
         .map_err(|_| too_large())?;
-    check_upload(&bytes, &sha)
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_blob", e.to_string()))?;
+    let info = check_blob(&state, bytes.clone(), sha.clone()).await?;
     state
         .blobs
         .put(&sha, &bytes)
@@ -346,13 +419,27 @@ async fn blob_put(
         .map_err(|e| ApiError::internal(&e))?;
     let created = state
         .store
-        .add_blob(&sha, bytes.len() as u64, Timestamp::now())
+        .add_blob(&sha, bytes.len() as u64, &info, Timestamp::now())
         .await?;
     Ok(if created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     })
+}
+
+/// The blob checks of DESIGN §5/§7 off the async workers, a few at a time: the header first
+/// (a picture larger than a phone makes is refused before a pixel is decoded), then a decode.
+async fn check_blob(state: &AppState, bytes: Bytes, sha: String) -> Result<BlobInfo, ApiError> {
+    let _permit = state
+        .decoding
+        .acquire()
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    tokio::task::spawn_blocking(move || check_upload(&bytes, &sha))
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_blob", e.to_string()))
 }
 
 /// `GET /api/v1/issues` query.
@@ -377,6 +464,11 @@ pub struct IssueQuery {
     /// Only issues past due now.
     #[serde(default)]
     overdue: bool,
+    /// Most issues to return (1–1000, default 200).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u32>,
+    /// The `cursor` of the previous page.
+    cursor: Option<String>,
 }
 
 /// An issue as lists show it: its fields and whether it was escalated.
@@ -402,10 +494,14 @@ impl From<Issue> for IssueView {
     }
 }
 
-/// The queue, by due time.
+/// A page of the queue, by due time.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct IssueList {
     issues: Vec<IssueView>,
+    /// Where the next page starts (pass it as `cursor`).
+    cursor: String,
+    /// Whether more issues follow.
+    more: bool,
 }
 
 /// One issue with its audit trail, oldest first.
@@ -415,64 +511,65 @@ pub struct IssueDetail {
     audit: Vec<patrol_core::audit::AuditEntry>,
 }
 
-#[utoipa::path(get, path = "/api/v1/issues", tag = "queue", security(("bearer" = [])), params(IssueQuery), responses((status = 200, body = IssueList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/issues", tag = "queue", security(("bearer" = [])), params(IssueQuery), responses((status = 200, body = IssueList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn issues(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<IssueQuery>,
 ) -> Result<Json<IssueList>, ApiError> {
-    let sites = match q.site {
-        Some(site) => {
-            caller.require_site(site)?;
-            vec![site]
-        }
-        None => caller.actor.site_ids.clone(),
+    if let Some(site) = q.site {
+        caller.require_site(site)?;
+    }
+    if caller.actor.role == Role::Technician && q.team.is_some() && q.team != caller.actor.team {
+        return Err(ApiError::forbidden(
+            "只能查看本班组的工单 / you can see your own team's jobs only",
+        ));
+    }
+    let after = match q.cursor.as_deref() {
+        None | Some("") => None,
+        Some(c) => Some(
+            QueueCursor::decode(c)
+                .ok_or_else(|| ApiError::bad_request("无效的分页游标 / invalid cursor"))?,
+        ),
     };
-    // Technicians see their team's queue; others see their sites'.
-    let team = if caller.actor.role == Role::Technician {
-        if q.team.is_some() && q.team != caller.actor.team {
-            return Err(ApiError::forbidden(
-                "只能查看本班组的工单 / you can see your own team's jobs only",
-            ));
-        }
-        caller.actor.team.or(q.team)
-    } else {
-        q.team
-    };
+    let limit = q.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
     let filter = IssueFilter {
-        sites,
+        visibility: Visibility::of(&caller.actor),
+        site: q.site,
         status: q.status,
-        team,
+        team: q.team,
         assignee: q.assignee,
         due_before: q.due_before,
         overdue_at: q.overdue.then(Timestamp::now),
     };
-    let list = state.store.issues(&filter).await?;
+    let mut list = state.store.issues(&filter, after, limit + 1).await?;
+    let more = list.len() > limit as usize;
+    list.truncate(limit as usize);
+    let cursor = list
+        .last()
+        .map(QueueCursor::after)
+        .or(after)
+        .map_or_else(String::new, |c| c.encode());
     Ok(Json(IssueList {
         issues: list.into_iter().map(IssueView::from).collect(),
+        cursor,
+        more,
     }))
 }
 
-#[utoipa::path(get, path = "/api/v1/issues/{id}", tag = "queue", security(("bearer" = [])), params(("id" = String, Path, format = Uuid)), responses((status = 200, body = IssueDetail), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/issues/{id}", tag = "queue", security(("bearer" = [])), params(("id" = String, Path, format = Uuid)), responses((status = 200, body = IssueDetail), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, description = "No such issue, or not one the caller may see", body = ErrorBody)))]
 async fn issue_detail(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<IssueId>,
 ) -> Result<Json<IssueDetail>, ApiError> {
+    // An issue the caller may not see does not exist for them.
     let issue = state
         .store
         .issue(id)
         .await?
+        .filter(|i| may_see(&caller.actor, i))
         .ok_or_else(|| ApiError::not_found("issue"))?;
-    caller.require_site(issue.site_id)?;
-    if caller.actor.role == Role::Technician
-        && caller.actor.team != Some(issue.team)
-        && issue.assignee_id != Some(caller.actor.user_id)
-    {
-        return Err(ApiError::forbidden(
-            "这是其他班组的工单 / this job belongs to another team",
-        ));
-    }
     let audit = state.store.audit(id).await?;
     Ok(Json(IssueDetail {
         issue: issue.into(),
@@ -508,6 +605,6 @@ impl utoipa::Modify for BearerAuth {
 }
 
 #[utoipa::path(get, path = "/api/openapi.json", tag = "ops", responses((status = 200, description = "This document")))]
-async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(<ApiDoc as utoipa::OpenApi>::openapi())
+async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(<ApiDoc as utoipa::OpenApi>::openapi())
 }

@@ -2,10 +2,9 @@
 //! `iss` required), opaque rotating refresh tokens stored hashed, and a login rate limit per
 //! account and per address.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::num::NonZeroU32;
+use std::time::Duration;
 
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
@@ -14,10 +13,12 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use governor::clock::Clock as _;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use jiff::Timestamp;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use patrol_core::ids::{SiteId, UserId};
-use patrol_core::routing::Team;
+use patrol_core::team::Team;
 use patrol_core::user::{Actor, Role, User};
 use serde::{Deserialize, Serialize};
 
@@ -180,54 +181,89 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// Failed logins allowed per account and per address within the window.
-const MAX_FAILURES: u32 = 5;
-const WINDOW: Duration = Duration::from_secs(15 * 60);
-
-/// Counts failed logins per account and per address.
-#[derive(Default)]
+/// Sign-in attempts: each is counted before its password is checked, against three budgets —
+/// the account from one address, the account from anywhere, and the address for any account.
+/// A spent budget is a wait (`429` with `Retry-After`) that ends by itself, never a lock-out:
+/// guessing from one address cannot keep the account's owner out from another, and a flood of
+/// parallel guesses is refused before any of them costs an argon2 hash.
 pub struct LoginLimiter {
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
+    by_pair: DefaultKeyedRateLimiter<(String, IpAddr)>,
+    by_account: DefaultKeyedRateLimiter<String>,
+    by_address: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+/// Attempts one address may make at one account at once, and how often one more comes back.
+const PAIR_BURST: u32 = 10;
+const PAIR_EVERY: Duration = Duration::from_secs(6);
+/// Attempts at one account from anywhere.
+const ACCOUNT_BURST: u32 = 30;
+const ACCOUNT_EVERY: Duration = Duration::from_secs(2);
+/// Attempts from one address at any account (an office's shared connection signs in a shift).
+const ADDRESS_BURST: u32 = 60;
+const ADDRESS_EVERY: Duration = Duration::from_secs(1);
+
+fn quota(burst: u32, every: Duration) -> Quota {
+    let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+    Quota::with_period(every).map_or(Quota::per_second(burst), |q| q.allow_burst(burst))
+}
+
+impl Default for LoginLimiter {
+    fn default() -> Self {
+        LoginLimiter {
+            by_pair: RateLimiter::keyed(quota(PAIR_BURST, PAIR_EVERY)),
+            by_account: RateLimiter::keyed(quota(ACCOUNT_BURST, ACCOUNT_EVERY)),
+            by_address: RateLimiter::keyed(quota(ADDRESS_BURST, ADDRESS_EVERY)),
+        }
+    }
 }
 
 impl LoginLimiter {
-    fn keys(username: &str, addr: Option<IpAddr>) -> Vec<String> {
-        let mut keys = vec![format!("user:{}", username.to_lowercase())];
-        if let Some(a) = addr {
-            keys.push(format!("addr:{a}"));
-        }
-        keys
+    /// Count an attempt, before its password is checked. `Err` carries how long to wait.
+    pub fn attempt(&self, username: &str, addr: IpAddr) -> Result<(), Duration> {
+        let account = username.trim().to_lowercase();
+        let now = self.by_pair.clock().now();
+        let wait = |n: governor::NotUntil<_>| n.wait_time_from(now);
+        self.by_address.check_key(&addr).map_err(wait)?;
+        self.by_account.check_key(&account).map_err(wait)?;
+        self.by_pair.check_key(&(account, addr)).map_err(wait)?;
+        Ok(())
     }
 
-    /// Whether another attempt is allowed now.
-    pub fn allowed(&self, username: &str, addr: Option<IpAddr>) -> bool {
-        let Ok(map) = self.failures.lock() else {
-            return false;
-        };
-        Self::keys(username, addr).iter().all(|k| {
-            map.get(k)
-                .is_none_or(|(n, since)| *n < MAX_FAILURES || since.elapsed() > WINDOW)
+    /// Forget budgets that have filled up again, so that made-up usernames do not pile up.
+    pub fn forget_idle(&self) {
+        self.by_pair.retain_recent();
+        self.by_account.retain_recent();
+        self.by_address.retain_recent();
+    }
+}
+
+/// Password hashing off the async workers: argon2 takes tens of milliseconds of a core and its
+/// memory, so it runs on the blocking pool, a few at a time.
+pub struct Passwords {
+    permits: tokio::sync::Semaphore,
+    dummy: String,
+}
+
+impl Passwords {
+    /// At most `at_once` hashes run together.
+    pub fn new(at_once: usize) -> Result<Passwords, ApiError> {
+        Ok(Passwords {
+            permits: tokio::sync::Semaphore::new(at_once.max(1)),
+            dummy: hash_password("not a real password")?,
         })
     }
 
-    /// Count a failed attempt.
-    pub fn failed(&self, username: &str, addr: Option<IpAddr>) {
-        if let Ok(mut map) = self.failures.lock() {
-            for k in Self::keys(username, addr) {
-                let entry = map.entry(k).or_insert((0, Instant::now()));
-                if entry.1.elapsed() > WINDOW {
-                    *entry = (0, Instant::now());
-                }
-                entry.0 += 1;
-            }
-        }
-    }
-
-    /// A successful login clears the account's count (not the address's).
-    pub fn succeeded(&self, username: &str) {
-        if let Ok(mut map) = self.failures.lock() {
-            map.remove(&format!("user:{}", username.to_lowercase()));
-        }
+    /// Whether `password` matches `stored`; with no account, a dummy hash is checked so that
+    /// timing does not tell which usernames exist.
+    pub async fn verify(&self, password: &str, stored: Option<&str>) -> bool {
+        let Ok(_permit) = self.permits.acquire().await else {
+            return false;
+        };
+        let password = password.to_owned();
+        let stored = stored.unwrap_or(&self.dummy).to_owned();
+        tokio::task::spawn_blocking(move || verify_password(&password, &stored))
+            .await
+            .unwrap_or(false)
     }
 }
 
@@ -276,21 +312,36 @@ mod tests {
     }
 
     #[test]
-    fn the_limiter_stops_guessing_per_account_and_address() {
+    fn the_limiter_slows_guessing_without_locking_anyone_out() {
         let l = LoginLimiter::default();
-        let addr: Option<IpAddr> = "10.0.0.9".parse().ok();
-        for _ in 0..MAX_FAILURES {
-            assert!(l.allowed("demo-patrol", addr));
-            l.failed("demo-patrol", addr);
+        let guesser: IpAddr = "10.0.0.9".parse().unwrap();
+        let owner: IpAddr = "10.0.0.10".parse().unwrap();
+        for _ in 0..PAIR_BURST {
+            assert!(l.attempt("demo-manager", guesser).is_ok());
         }
+        let wait = l.attempt("Demo-Manager", guesser).unwrap_err();
+        assert!(wait > Duration::ZERO && wait <= PAIR_EVERY, "{wait:?}");
         assert!(
-            !l.allowed("demo-patrol", None),
-            "the account is locked from anywhere"
+            l.attempt("demo-manager", owner).is_ok(),
+            "the owner signs in from elsewhere"
         );
         assert!(
-            !l.allowed("someone-else", addr),
-            "the address is locked for any account"
+            l.attempt("someone-else", guesser).is_ok(),
+            "the address may still sign in others"
         );
-        assert!(l.allowed("someone-else", None));
+        l.forget_idle();
+    }
+
+    #[test]
+    fn many_addresses_at_one_account_are_slowed_too() {
+        let l = LoginLimiter::default();
+        let mut refused = 0;
+        for i in 0..(ACCOUNT_BURST + 5) {
+            let addr = IpAddr::from([10, 1, (i / 256) as u8, (i % 256) as u8]);
+            if l.attempt("demo-manager", addr).is_err() {
+                refused += 1;
+            }
+        }
+        assert_eq!(refused, 5);
     }
 }

@@ -6,7 +6,7 @@ use patrol_core::checklist::Catalogue;
 use patrol_core::ids::IssueId;
 use patrol_core::issue::{Category, Severity, Source};
 use patrol_core::labels::SiteKey;
-use patrol_core::lifecycle::{self, Report};
+use patrol_core::lifecycle::{self, Found, Report};
 use patrol_core::user::Actor;
 
 use crate::auth::hash_password;
@@ -48,7 +48,7 @@ pub async fn load(store: &dyn Store) -> Result<bool, ApiError> {
         .map(Actor::from)
         .ok_or_else(|| ApiError::internal(&"demo patroller"))?;
     let now = Timestamp::now();
-    let zone = |kind| estate.zones.iter().find(|z| z.kind == kind).map(|z| z.id);
+    let zone = |kind| estate.zones.iter().find(|z| z.kind == kind);
     use patrol_core::site::ZoneKind as K;
     let seeds = [
         (
@@ -84,9 +84,10 @@ pub async fn load(store: &dyn Store) -> Result<bool, ApiError> {
         let report = Report {
             issue_id: IssueId::new(),
             site_id: estate.site.id,
-            zone_id: zone(kind),
+            zone_id: zone(kind).map(|z| z.id),
             checkpoint_id: None,
             visit_id: None,
+            item_key: None,
             category,
             severity,
             title: title.to_owned(),
@@ -96,7 +97,11 @@ pub async fn load(store: &dyn Store) -> Result<bool, ApiError> {
             source: Source::Patrol,
             fixed_on_spot: false,
         };
-        let t = lifecycle::report(&patroller, &estate.site, report)
+        let found = Found {
+            zone: zone(kind),
+            ..Found::default()
+        };
+        let t = lifecycle::report(&patroller, &estate.site, report, &found)
             .map_err(|e| ApiError::internal(&e))?;
         let id = t.issue.id;
         let decide = move |_: &crate::store::Snapshot| {

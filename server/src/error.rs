@@ -15,6 +15,8 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    expected_seq: Option<u64>,
+    retry_after: Option<std::time::Duration>,
 }
 
 impl ApiError {
@@ -24,6 +26,34 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            expected_seq: None,
+            retry_after: None,
+        }
+    }
+
+    /// 429: wait `wait` before trying again (sent as `Retry-After`).
+    pub fn too_many(
+        code: &'static str,
+        message: impl Into<String>,
+        wait: std::time::Duration,
+    ) -> Self {
+        ApiError {
+            retry_after: Some(wait),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, code, message)
+        }
+    }
+
+    /// 409: an earlier op of the device has not arrived; the device resends from `expected`.
+    pub fn out_of_order(expected: u64) -> Self {
+        ApiError {
+            expected_seq: Some(expected),
+            ..Self::new(
+                StatusCode::CONFLICT,
+                "out_of_order",
+                format!(
+                    "操作顺序不连续，请从第 {expected} 条重新发送 / ops arrived out of order; send again from seq {expected}"
+                ),
+            )
         }
     }
 
@@ -65,6 +95,11 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         self.status
     }
+
+    /// The machine-readable code.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
 }
 
 impl From<StoreError> for ApiError {
@@ -82,6 +117,15 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(ErrorBody::new(self.code, self.message))).into_response()
+        let mut body = ErrorBody::new(self.code, self.message);
+        body.error.expected_seq = self.expected_seq;
+        let mut resp = (self.status, Json(body)).into_response();
+        if let Some(wait) = self.retry_after {
+            // Whole seconds, rounded up: a client that waits that long gets in.
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.max(1).into());
+        }
+        resp
     }
 }

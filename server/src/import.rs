@@ -8,11 +8,12 @@ use patrol_core::ids::{CheckpointId, RouteId, SiteId, ZoneId};
 use patrol_core::issue::Category;
 use patrol_core::labels::{self, SiteKey};
 use patrol_core::route::{Day, Route, Schedule};
-use patrol_core::routing::{Routing, Team};
+use patrol_core::routing::Routing;
 use patrol_core::site::{
     Checkpoint, DEFAULT_RETENTION_DAYS, DEFAULT_TIME_ZONE, Site, Zone, ZoneKind,
 };
 use patrol_core::sla::SlaHours;
+use patrol_core::team::Team;
 use serde::Deserialize;
 
 use crate::store::Store;

@@ -6,8 +6,10 @@ mod auth;
 mod blobs;
 mod demo;
 mod error;
+mod extract;
 mod import;
 mod queue;
+mod serve;
 mod store;
 mod sync;
 
@@ -21,10 +23,10 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use patrol_core::ids::UserId;
 use patrol_core::labels::{self, SiteKey};
-use patrol_core::routing::Team;
+use patrol_core::team::Team;
 use patrol_core::user::{Role, User};
 
-use crate::auth::{LoginLimiter, TokenKeys};
+use crate::auth::{LoginLimiter, Passwords, TokenKeys};
 use crate::blobs::Blobs;
 use crate::store::{PgStore, SqliteStore, Store};
 
@@ -35,12 +37,14 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Access-token keys.
     pub tokens: Arc<TokenKeys>,
-    /// Failed-login counts.
+    /// Sign-in attempts.
     pub limiter: Arc<LoginLimiter>,
+    /// Password checks, off the async workers.
+    pub passwords: Arc<Passwords>,
+    /// Picture checks of uploads, off the async workers, a few at a time.
+    pub decoding: Arc<tokio::sync::Semaphore>,
     /// Photo blobs.
     pub blobs: Blobs,
-    /// A hash checked for unknown usernames, so that timing reveals nothing.
-    pub dummy_hash: Arc<String>,
     /// Renders `/metrics`.
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
@@ -74,9 +78,19 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// Serve `/metrics` on this address only (for a monitoring network); by default it is
+        /// served on the main listener.
+        #[arg(long, env = "PATROL_METRICS_LISTEN")]
+        metrics_listen: Option<SocketAddr>,
         /// Load the demo estate (once) and print how to sign in.
         #[arg(long)]
         demo: bool,
+        /// Seconds a client has for each request's headers before the connection is closed.
+        #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        header_timeout: u64,
+        /// Seconds a whole request may take, upload included.
+        #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        request_timeout: u64,
     },
     /// Create or upgrade the database schema.
     Migrate,
@@ -174,7 +188,14 @@ async fn open_store(cli: &Cli) -> Result<Arc<dyn Store>, String> {
     Ok(store)
 }
 
-async fn serve(cli: &Cli, listen: SocketAddr, demo: bool) -> CliResult {
+/// How `serve` listens.
+struct Listen {
+    addr: SocketAddr,
+    metrics: Option<SocketAddr>,
+    timeouts: api::Timeouts,
+}
+
+async fn serve(cli: &Cli, listen: Listen, demo: bool) -> CliResult {
     let store = open_store(cli).await?;
     let secret = store
         .secret("jwt", &auth::random_secret)
@@ -192,26 +213,56 @@ async fn serve(cli: &Cli, listen: SocketAddr, demo: bool) -> CliResult {
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .map_err(|e| format!("cannot start metrics: {e}"))?;
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let state = AppState {
         metrics,
         store: store.clone(),
         tokens: Arc::new(TokenKeys::new(&secret)),
         limiter: Arc::new(LoginLimiter::default()),
+        passwords: Arc::new(Passwords::new(cores).map_err(|e| format!("{e:?}"))?),
+        decoding: Arc::new(tokio::sync::Semaphore::new(cores)),
         blobs,
-        dummy_hash: Arc::new(
-            auth::hash_password("not a real password").map_err(|e| format!("{e:?}"))?,
-        ),
     };
-    let listener = tokio::net::TcpListener::bind(listen)
+    let listener = tokio::net::TcpListener::bind(listen.addr)
         .await
-        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        .map_err(|e| format!("cannot listen on {}: {e}", listen.addr))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let metrics_listener = match listen.metrics {
+        Some(m) => Some(
+            tokio::net::TcpListener::bind(m)
+                .await
+                .map_err(|e| format!("cannot listen on {m} for metrics: {e}"))?,
+        ),
+        None => None,
+    };
     // Catch up on what fell due while the server was down before taking requests.
     queue::escalate_due(store.as_ref(), jiff::Timestamp::now())
         .await
         .map_err(|e| format!("escalation pass failed: {e}"))?;
     let escalation = tokio::spawn(queue::run(store, Duration::from_secs(60)));
+    let limiter = state.limiter.clone();
+    let forgetting = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            limiter.forget_idle();
+        }
+    });
     say(&format!("patrol-server listening on http://{addr}"));
+    let metrics_task = match metrics_listener {
+        Some(l) => {
+            let at = l.local_addr().map_err(|e| e.to_string())?;
+            say(&format!("patrol-server metrics on http://{at}/metrics"));
+            let app = api::metrics_router(state.clone());
+            Some(tokio::spawn(serve::run(
+                l,
+                app,
+                listen.timeouts.headers,
+                std::future::pending(),
+            )))
+        }
+        None => None,
+    };
     if demo {
         say(&format!(
             "demo estate `{}` · 演示小区: sign in as demo-patrol, demo-tech, demo-super, demo-manager or demo-admin, password `{}`\n  curl -s -X POST http://{addr}/api/v1/auth/login -H 'content-type: application/json' -d '{{\"username\":\"demo-patrol\",\"password\":\"{}\"}}'",
@@ -220,15 +271,15 @@ async fn serve(cli: &Cli, listen: SocketAddr, demo: bool) -> CliResult {
             demo::PASSWORD
         ));
     }
-    let app = api::router(state).layer(tower_http::trace::TraceLayer::new_for_http());
-    let result = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await;
+    let app = api::router(state, listen.metrics.is_none(), listen.timeouts)
+        .layer(tower_http::trace::TraceLayer::new_for_http());
+    serve::run(listener, app, listen.timeouts.headers, shutdown_signal()).await;
     escalation.abort();
-    result.map_err(|e| format!("server failed: {e}"))
+    forgetting.abort();
+    if let Some(t) = metrics_task {
+        t.abort();
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() {
@@ -361,7 +412,23 @@ async fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Serve { listen, demo } => serve(&cli, *listen, *demo).await,
+        Command::Serve {
+            listen,
+            metrics_listen,
+            demo,
+            header_timeout,
+            request_timeout,
+        } => {
+            let listen = Listen {
+                addr: *listen,
+                metrics: *metrics_listen,
+                timeouts: api::Timeouts {
+                    headers: Duration::from_secs(*header_timeout),
+                    request: Duration::from_secs(*request_timeout),
+                },
+            };
+            serve(&cli, listen, *demo).await
+        }
         Command::Migrate => open_store(&cli)
             .await
             .map(|_| say("database is up to date")),

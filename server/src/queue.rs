@@ -8,7 +8,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use patrol_core::lifecycle;
 
-use crate::store::{Decision, Snapshot, Store, StoreError, Write};
+use crate::store::{Decision, Refusal, Snapshot, Store, StoreError, Write};
 
 /// Escalate whatever is due at `now`; returns how many escalations were made. Safe to repeat:
 /// each reason fires once per issue.
@@ -18,10 +18,7 @@ pub async fn escalate_due(store: &dyn Store, now: Timestamp) -> Result<usize, St
         for reason in patrol_core::sla::escalations_due(&issue, now) {
             let decide = move |s: &Snapshot| {
                 let Some(current) = &s.issue else {
-                    return Decision::Reject {
-                        code: "gone".into(),
-                        message: String::new(),
-                    };
+                    return Decision::Reject(Refusal::new("gone", "the issue is gone"));
                 };
                 match lifecycle::escalate(current, reason, now) {
                     Ok(t) => {
@@ -29,10 +26,7 @@ pub async fn escalate_due(store: &dyn Store, now: Timestamp) -> Result<usize, St
                         audit.server_at = Some(now);
                         Decision::Apply(vec![Write::Issue(t.issue), Write::Audit(audit)])
                     }
-                    Err(e) => Decision::Reject {
-                        code: "skip".into(),
-                        message: e.to_string(),
-                    },
+                    Err(e) => Decision::Reject(Refusal::new(e.code(), e.to_string())),
                 }
             };
             if store.apply_system(issue.id, &decide).await? {
@@ -94,6 +88,7 @@ mod tests {
                 zone_id: None,
                 checkpoint_id: None,
                 visit_id: None,
+                item_key: None,
                 category: Category::Facility,
                 severity,
                 title: "t".into(),
@@ -103,7 +98,8 @@ mod tests {
                 source: Source::Patrol,
                 fixed_on_spot: false,
             };
-            let t = lifecycle::report(&patroller, &estate.site, report).unwrap();
+            let t =
+                lifecycle::report(&patroller, &estate.site, report, &Default::default()).unwrap();
             let w = vec![Write::Issue(t.issue.clone()), Write::Audit(t.audit.clone())];
             store
                 .apply_system(t.issue.id, &move |_| Decision::Apply(w.clone()))
@@ -133,11 +129,11 @@ mod tests {
         let trail = store.audit(ids[0]).await.unwrap();
         assert_eq!(trail.last().unwrap().kind, AuditKind::Escalate);
         assert_eq!(trail.last().unwrap().actor_id, None);
-        let viewer = crate::store::Viewer {
+        let everyone = patrol_core::lifecycle::Visibility {
             sites: vec![estate.site.id],
-            team_only: None,
+            jobs_of: None,
         };
-        let page = store.changes(&viewer, 0, 100).await.unwrap();
+        let page = store.changes(&everyone, 0, 100).await.unwrap();
         let pulled = page
             .changes
             .iter()

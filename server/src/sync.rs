@@ -1,57 +1,38 @@
-//! Applying pushed operations (DESIGN.md §6): each op is decided by core's rules on the current
-//! state and applied exactly once. Times are corrected by the device's clock offset.
+//! Applying pushed operations (DESIGN.md §6): each op is checked against the bounds of §7, its
+//! times corrected by the device's clock offset and checked, the reference data it names looked
+//! up on the server, and then decided by core's rulebooks — [`patrol_core::round`] for rounds,
+//! [`patrol_core::lifecycle`] for issues — on the state inside its transaction, exactly once
+//! and in its device's order. Nothing the phone decided is taken on trust.
 
 use std::collections::{BTreeSet, HashMap};
 
 use jiff::{SignedDuration, Timestamp};
 use patrol_core::audit::AuditEntry;
-use patrol_core::blob::is_blob_id;
+use patrol_core::blob::{BlobInfo, BlobUse};
+use patrol_core::checklist::{Answer, Catalogue, Template};
 use patrol_core::ids::{CheckpointId, DeviceId, SiteId};
 use patrol_core::issue::Issue;
-use patrol_core::lifecycle::{self, Action, Assignee, Report, RuleError, Transition};
-use patrol_core::patrol::{
-    ItemResult, PatrolRun, RoundError, Visit, VisitMethod, check_visit_reason,
-};
-use patrol_core::site::Site;
+use patrol_core::lifecycle::{self, Action, Assignee, Found, Report, RuleError, Transition};
+use patrol_core::patrol::{PatrolRun, Visit, VisitMethod};
+use patrol_core::round::{self, How, Round, RoundError, Spot};
+use patrol_core::route::Route;
+use patrol_core::site::{Checkpoint, Site, Zone, ZoneKind};
 use patrol_core::user::Actor;
 use patrol_core::wire::{Op, OpBody, OpResult, OpStatus};
 
-use crate::error::ApiError;
-use crate::store::{Decision, Keys, OpMeta, OpOutcome, Snapshot, Store, Write};
+use crate::store::{
+    Decision, Keys, OpMeta, OpOutcome, Refusal, Snapshot, Store, StoreError, Write,
+};
 
-/// A machine-readable code for a rule that refused an op.
-pub fn rule_code(e: &RuleError) -> &'static str {
-    match e {
-        RuleError::OtherSite => "other_site",
-        RuleError::RoleNotAllowed { .. } => "role_not_allowed",
-        RuleError::OtherTeam => "other_team",
-        RuleError::InvalidTransition { .. } => "invalid_transition",
-        RuleError::OwnFix => "own_fix",
-        RuleError::AssigneeNotInTeam => "assignee_not_in_team",
-        RuleError::EvidenceMissing => "evidence_missing",
-        RuleError::SignatureMissing => "signature_missing",
-        RuleError::TextMissing => "text_missing",
-        RuleError::ExtensionPending => "extension_pending",
-        RuleError::NoExtensionPending => "no_extension_pending",
-        RuleError::ExtensionNotLater => "extension_not_later",
-        RuleError::AlreadyEscalated => "already_escalated",
-        RuleError::TitleMissing => "title_missing",
-        RuleError::SiteMismatch => "site_mismatch",
-    }
+fn refuse_rule(e: &RuleError) -> Decision {
+    Decision::Reject(Refusal::new(e.code(), e.to_string()))
 }
 
-fn reject(code: &str, message: impl Into<String>) -> Decision {
-    Decision::Reject {
-        code: code.to_owned(),
-        message: message.into(),
-    }
+fn refuse_round(e: &RoundError) -> Decision {
+    Decision::Reject(Refusal::new(e.code(), e.to_string()))
 }
 
-fn refused(e: &RuleError) -> Decision {
-    reject(rule_code(e), e.to_string())
-}
-
-/// What the push request knows about where the ops come from.
+/// What a push knows about where its ops come from, and what it has looked up so far.
 pub struct PushContext {
     /// The caller.
     pub actor: Actor,
@@ -63,13 +44,59 @@ pub struct PushContext {
     pub offset: SignedDuration,
     /// The caller's sites.
     pub sites: Vec<Site>,
-    /// Their checkpoints.
-    pub checkpoints: HashMap<SiteId, BTreeSet<CheckpointId>>,
+    /// The blobs the push names that the server has, with what their headers said.
+    pub blobs: HashMap<String, Option<BlobInfo>>,
+    checkpoints: HashMap<SiteId, BTreeSet<CheckpointId>>,
+    templates: HashMap<ZoneKind, Option<Template>>,
+}
+
+/// What an op ended as: its result, or the device's order broken (nothing done).
+#[derive(Debug)]
+pub enum Applied {
+    /// The op's result.
+    Result(OpResult),
+    /// An earlier op of the device is missing; this `seq` is expected next.
+    OutOfOrder(u64),
 }
 
 impl PushContext {
+    /// A push from `actor` on `device_id`, received at `server_at` with the device's clock
+    /// `offset` behind.
+    pub fn new(
+        actor: Actor,
+        device_id: DeviceId,
+        server_at: Timestamp,
+        offset: SignedDuration,
+        sites: Vec<Site>,
+        blobs: HashMap<String, Option<BlobInfo>>,
+    ) -> PushContext {
+        PushContext {
+            actor,
+            device_id,
+            server_at,
+            offset,
+            sites,
+            blobs,
+            checkpoints: HashMap::new(),
+            templates: HashMap::new(),
+        }
+    }
+
     fn site(&self, id: SiteId) -> Option<&Site> {
         self.sites.iter().find(|s| s.id == id)
+    }
+
+    fn others(&self, id: SiteId) -> Vec<Site> {
+        self.sites.iter().filter(|s| s.id != id).cloned().collect()
+    }
+
+    /// Patrol records are kept as long as the caller's sites keep them.
+    fn keep_days(&self) -> u32 {
+        self.sites
+            .iter()
+            .map(|s| s.retention_days)
+            .max()
+            .unwrap_or(patrol_core::site::DEFAULT_RETENTION_DAYS)
     }
 
     /// Stamp an audit entry with where and when the server got it.
@@ -86,6 +113,122 @@ impl PushContext {
             Write::Audit(self.stamp(t.audit, device_at)),
         ]
     }
+
+    async fn known(
+        &mut self,
+        store: &dyn Store,
+        site: SiteId,
+    ) -> Result<&BTreeSet<CheckpointId>, StoreError> {
+        use std::collections::hash_map::Entry;
+        Ok(match self.checkpoints.entry(site) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                let ids = store.checkpoints(site).await?.into_iter().map(|c| c.id);
+                e.insert(ids.collect())
+            }
+        })
+    }
+
+    /// The checklist for a kind of place: the server's newest, else the standard catalogue's
+    /// (as on the phone).
+    async fn template(
+        &mut self,
+        store: &dyn Store,
+        kind: ZoneKind,
+    ) -> Result<Option<Template>, StoreError> {
+        use std::collections::hash_map::Entry;
+        Ok(match self.templates.entry(kind) {
+            Entry::Occupied(e) => e.get().clone(),
+            Entry::Vacant(e) => {
+                let t = store
+                    .template_for(kind)
+                    .await?
+                    .or_else(|| Catalogue::standard().for_zone(kind).cloned());
+                e.insert(t).clone()
+            }
+        })
+    }
+
+    /// Whether the op's blobs fit their use: photos are what the phone's pipeline makes,
+    /// signatures PNG or JPEG line drawings.
+    fn check_blobs(&self, body: &OpBody) -> Result<(), Refusal> {
+        let (photos, signature): (&[String], Option<&String>) = match body {
+            OpBody::PatrolResult(b) => (&b.photos, None),
+            OpBody::IssueReport(b) => (&b.photos, None),
+            OpBody::IssueResolve(b) => (&b.photos, None),
+            OpBody::IssueVerify(b) => (&b.photos, b.signature.as_ref()),
+            _ => (&[], None),
+        };
+        let uses = photos
+            .iter()
+            .map(|p| (p, BlobUse::Photo))
+            .chain(signature.map(|s| (s, BlobUse::Signature)));
+        for (sha, use_) in uses {
+            // Blobs stored before their headers were kept passed the checks of their day.
+            if let Some(Some(info)) = self.blobs.get(sha)
+                && let Err(e) = info.check_use(use_)
+            {
+                return Err(Refusal::new(e.code(), e.to_string()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Decide and apply one op.
+pub async fn apply(
+    store: &dyn Store,
+    ctx: &mut PushContext,
+    op: &Op,
+) -> Result<Applied, StoreError> {
+    let meta = OpMeta {
+        op_id: op.op_id,
+        device_id: ctx.device_id,
+        seq: op.seq,
+        kind: OpBody::known_kind(&op.kind).to_owned(),
+        user_id: ctx.actor.user_id,
+        device_at: op.at,
+        server_at: ctx.server_at,
+    };
+    let outcome = match checked(ctx, op) {
+        Err(refusal) => {
+            let decide = move |_: &Snapshot| Decision::Reject(refusal.clone());
+            store.apply_op(&meta, Keys::default(), &decide).await?
+        }
+        Ok((body, at)) => apply_body(store, ctx, &meta, body, at).await?,
+    };
+    let result = |status, refusal: Option<Refusal>| {
+        let (code, message) = refusal.map_or((None, None), |r| (Some(r.code), Some(r.message)));
+        OpResult {
+            op_id: op.op_id,
+            status,
+            code,
+            message,
+        }
+    };
+    Ok(Applied::Result(match outcome {
+        OpOutcome::Applied => result(OpStatus::Applied, None),
+        // A repeat of a refused op says so again, so a device whose first answer was lost
+        // still shows the person why.
+        OpOutcome::Duplicate(earlier) => result(OpStatus::Duplicate, earlier),
+        OpOutcome::Rejected(r) => result(OpStatus::Rejected, Some(r)),
+        OpOutcome::OutOfOrder { expected } => return Ok(Applied::OutOfOrder(expected)),
+    }))
+}
+
+/// The checks every op passes before any rule looks at it: it reads as its kind, stays within
+/// the bounds, names blobs fit for their use, and its time corrected by the clock offset is one
+/// the server accepts. Returns the body and the corrected time.
+fn checked(ctx: &PushContext, op: &Op) -> Result<(OpBody, Timestamp), Refusal> {
+    let body = op
+        .decode()
+        .map_err(|e| Refusal::new("invalid_op", e.to_string()))?;
+    patrol_core::bounds::check_op(&body).map_err(|e| Refusal::new(e.code(), e.to_string()))?;
+    ctx.check_blobs(&body)?;
+    let time = |e: patrol_core::time::TimeError| Refusal::new(e.code(), e.to_string());
+    let at = patrol_core::time::shift(op.at, ctx.offset).map_err(time)?;
+    patrol_core::time::check_window(at, ctx.server_at, ctx.keep_days()).map_err(time)?;
+    Ok((body, at))
 }
 
 /// Escalations that fire the moment an issue is reported (urgent → security, major → manager).
@@ -102,157 +245,269 @@ fn escalate_at_once(issue: Issue, now: Timestamp, out: &mut Vec<Write>) -> Issue
     issue
 }
 
-/// Decide and apply one op.
-pub async fn apply(store: &dyn Store, ctx: &PushContext, op: &Op) -> Result<OpResult, ApiError> {
-    let meta = OpMeta {
-        op_id: op.op_id,
-        device_id: ctx.device_id,
-        seq: op.seq,
-        kind: op.kind.clone(),
-        user_id: ctx.actor.user_id,
-        device_at: op.at,
-        server_at: ctx.server_at,
-    };
-    let at = op.at + ctx.offset;
-    let actor = &ctx.actor;
-    let outcome = match op.decode() {
-        Err(e) => {
-            let message = e.to_string();
-            store
-                .apply_op(&meta, Keys::default(), &move |_| {
-                    reject("invalid_op", message.clone())
-                })
-                .await?
-        }
-        Ok(body) if !body.blobs().iter().all(|b| is_blob_id(b)) => {
-            let bad =
-                |_: &Snapshot| reject("bad_photo_id", "照片编号无效 / a photo id is not a SHA-256");
-            store.apply_op(&meta, Keys::default(), &bad).await?
-        }
-        Ok(body) => apply_body(store, ctx, &meta, body, at, actor).await?,
-    };
-    Ok(match outcome {
-        OpOutcome::Applied => OpResult {
-            op_id: op.op_id,
-            status: OpStatus::Applied,
-            code: None,
-            message: None,
-        },
-        OpOutcome::Duplicate => OpResult {
-            op_id: op.op_id,
-            status: OpStatus::Duplicate,
-            code: None,
-            message: None,
-        },
-        OpOutcome::Rejected { code, message } => OpResult {
-            op_id: op.op_id,
-            status: OpStatus::Rejected,
-            code: Some(code),
-            message: Some(message),
-        },
-    })
+/// The round an op belongs to and its route, looked up before the op's transaction (a round's
+/// route never changes; whether it is still open is decided on the state inside it).
+async fn route_of(store: &dyn Store, run: Option<&PatrolRun>) -> Result<Option<Route>, StoreError> {
+    match run {
+        Some(run) => store.route(run.route_id).await,
+        None => Ok(None),
+    }
 }
 
 async fn apply_body(
     store: &dyn Store,
-    ctx: &PushContext,
+    ctx: &mut PushContext,
     meta: &OpMeta,
     body: OpBody,
     at: Timestamp,
-    actor: &Actor,
-) -> Result<OpOutcome, ApiError> {
+) -> Result<OpOutcome, StoreError> {
     let device_at = meta.device_at;
-    let now = ctx.server_at;
     let issue_keys = |id| Keys {
         issue: Some(id),
         ..Keys::default()
     };
-    let transition = |action: Action| {
-        move |s: &Snapshot| match &s.issue {
-            None => reject("unknown_issue", "找不到该问题 / unknown issue"),
-            Some(issue) => match lifecycle::apply(issue, actor, action.clone(), at) {
-                Ok(t) => Decision::Apply(ctx.writes(t, device_at)),
-                Err(e) => refused(&e),
-            },
+    match body {
+        OpBody::PatrolStart(b) => {
+            let route = store.route(b.route_id).await?;
+            let ctx = &*ctx;
+            let decide = move |s: &Snapshot| {
+                if s.run.is_some() {
+                    return refuse_round(&RoundError::RunExists);
+                }
+                let Some(route) = &route else {
+                    return refuse_round(&RoundError::UnknownRoute);
+                };
+                match round::start(&ctx.actor, route, b.run_id, at) {
+                    Ok(run) => Decision::Apply(vec![Write::Run(run)]),
+                    Err(e) => refuse_round(&e),
+                }
+            };
+            let keys = Keys {
+                run: Some(b.run_id),
+                ..Keys::default()
+            };
+            store.apply_op(meta, keys, &decide).await
         }
-    };
-    let outcome = match body {
+        OpBody::PatrolVisit(b) => {
+            let run = store.run(b.run_id).await?;
+            let route = route_of(store, run.as_ref()).await?;
+            let checkpoint = store.checkpoint(b.checkpoint_id).await?;
+            let known = match &run {
+                Some(run) => ctx.known(store, run.site_id).await?.clone(),
+                None => BTreeSet::new(),
+            };
+            let others = run
+                .as_ref()
+                .map_or_else(Vec::new, |r| ctx.others(r.site_id));
+            let ctx = &*ctx;
+            let decide = move |s: &Snapshot| {
+                if s.visit.is_some() {
+                    return refuse_round(&RoundError::VisitExists);
+                }
+                let Some(run) = &s.run else {
+                    return refuse_round(&RoundError::UnknownRun);
+                };
+                let (Some(route), Some(site)) = (&route, ctx.site(run.site_id)) else {
+                    return refuse_round(&RoundError::OtherSite);
+                };
+                let how = match b.method {
+                    VisitMethod::Qr => How::Scanned(b.token.as_deref().unwrap_or("")),
+                    VisitMethod::Manual => How::ByHand(b.reason.as_deref().unwrap_or("")),
+                };
+                let spot = Spot {
+                    checkpoint_id: b.checkpoint_id,
+                    checkpoint: checkpoint.as_ref(),
+                    others: &others,
+                    known: &known,
+                };
+                let round = Round { run, route, site };
+                match round.visit(&ctx.actor, spot, how, &s.visits, b.visit_id, at) {
+                    Ok(mut visit) => {
+                        visit.flags = round::merge_flags(visit.flags, &b.flags);
+                        Decision::Apply(vec![Write::Visit(visit)])
+                    }
+                    Err(e) => refuse_round(&e),
+                }
+            };
+            let keys = Keys {
+                run: Some(b.run_id),
+                visit: Some(b.visit_id),
+                run_visits: true,
+                ..Keys::default()
+            };
+            store.apply_op(meta, keys, &decide).await
+        }
+        OpBody::PatrolResult(b) => {
+            // The checklist is the one for the visited checkpoint's kind of place.
+            let visit = store.visit(b.visit_id).await?;
+            let run = match &visit {
+                Some(v) => store.run(v.run_id).await?,
+                None => None,
+            };
+            let route = route_of(store, run.as_ref()).await?;
+            let template = match &visit {
+                Some(v) => match zone_of(store, v.checkpoint_id).await? {
+                    Some(zone) => ctx.template(store, zone.kind).await?,
+                    None => None,
+                },
+                None => None,
+            };
+            let ctx = &*ctx;
+            let decide = move |s: &Snapshot| {
+                let (Some(visit), Some(run)) = (&s.visit, &s.run) else {
+                    return refuse_round(&RoundError::UnknownVisit);
+                };
+                let (Some(route), Some(site)) = (&route, ctx.site(run.site_id)) else {
+                    return refuse_round(&RoundError::OtherSite);
+                };
+                let Some(template) = &template else {
+                    return refuse_round(&RoundError::UnknownItem {
+                        key: b.item_key.clone(),
+                    });
+                };
+                let answer = Answer {
+                    outcome: Some(b.outcome),
+                    reading: b.reading,
+                    note: b.note.clone(),
+                    photos: b.photos.clone(),
+                };
+                let round = Round { run, route, site };
+                match round.answer(
+                    &ctx.actor,
+                    visit,
+                    template,
+                    &b.item_key,
+                    &answer,
+                    b.result_id,
+                ) {
+                    Ok(result) => Decision::Apply(vec![Write::Result(result)]),
+                    Err(e) => refuse_round(&e),
+                }
+            };
+            let keys = Keys {
+                visit: Some(b.visit_id),
+                ..Keys::default()
+            };
+            store.apply_op(meta, keys, &decide).await
+        }
+        OpBody::PatrolFinish(b) => {
+            let run = store.run(b.run_id).await?;
+            let route = route_of(store, run.as_ref()).await?;
+            let names: HashMap<CheckpointId, String> = match &run {
+                Some(run) => store
+                    .checkpoints(run.site_id)
+                    .await?
+                    .into_iter()
+                    .map(|c| (c.id, c.name))
+                    .collect(),
+                None => HashMap::new(),
+            };
+            let ctx = &*ctx;
+            let decide = move |s: &Snapshot| {
+                let Some(run) = &s.run else {
+                    return refuse_round(&RoundError::UnknownRun);
+                };
+                let (Some(route), Some(site)) = (&route, ctx.site(run.site_id)) else {
+                    return refuse_round(&RoundError::OtherSite);
+                };
+                let name_of = |id: CheckpointId| names.get(&id).cloned();
+                let round = Round { run, route, site };
+                match round.finish(&ctx.actor, &s.visits, &b.missed, at, &name_of) {
+                    Ok(mut finished) => {
+                        finished.flags = round::merge_flags(finished.flags, &b.flags);
+                        Decision::Apply(vec![Write::Run(finished)])
+                    }
+                    Err(e) => refuse_round(&e),
+                }
+            };
+            let keys = Keys {
+                run: Some(b.run_id),
+                run_visits: true,
+                ..Keys::default()
+            };
+            store.apply_op(meta, keys, &decide).await
+        }
         OpBody::IssueReport(b) => {
-            let site = ctx.site(b.site_id).cloned();
+            let observed_at =
+                match patrol_core::time::shift(b.observed_at, ctx.offset).and_then(|t| {
+                    let keep = ctx
+                        .site(b.site_id)
+                        .map_or(ctx.keep_days(), |s| s.retention_days);
+                    patrol_core::time::check_window(t, ctx.server_at, keep).map(|()| t)
+                }) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        let refusal = Refusal::new(e.code(), e.to_string());
+                        let decide = move |_: &Snapshot| Decision::Reject(refusal.clone());
+                        return store.apply_op(meta, Keys::default(), &decide).await;
+                    }
+                };
+            let refs = References::of_report(store, ctx, &b).await?;
             let report = Report {
                 issue_id: b.issue_id,
                 site_id: b.site_id,
                 zone_id: b.zone_id,
                 checkpoint_id: b.checkpoint_id,
                 visit_id: b.visit_id,
+                item_key: b.item_key,
                 category: b.category,
                 severity: b.severity,
                 title: b.title,
                 note: b.note,
                 photos: b.photos,
-                observed_at: b.observed_at + ctx.offset,
+                observed_at,
                 source: b.source,
                 fixed_on_spot: b.fixed_on_spot,
             };
+            let ctx = &*ctx;
+            let now = ctx.server_at;
             let decide = move |s: &Snapshot| {
                 if s.issue.is_some() {
-                    return reject(
-                        "issue_exists",
-                        "该问题已上报 / this issue was already reported",
-                    );
+                    return refuse_rule(&RuleError::IssueExists);
                 }
-                let Some(site) = &site else {
-                    return refused(&RuleError::OtherSite);
+                let Some(site) = ctx.site(report.site_id) else {
+                    return refuse_rule(&RuleError::OtherSite);
                 };
-                match lifecycle::report(actor, site, report.clone()) {
+                match lifecycle::report(&ctx.actor, site, report.clone(), &refs.found()) {
                     Ok(t) => {
                         let mut writes = vec![Write::Audit(ctx.stamp(t.audit, device_at))];
                         let issue = escalate_at_once(t.issue, now, &mut writes);
                         writes.insert(0, Write::Issue(issue));
                         Decision::Apply(writes)
                     }
-                    Err(patrol_core::Error::Rule(e)) => refused(&e),
-                    Err(e) => reject("invalid_report", e.to_string()),
+                    Err(e) => refuse_rule(&e),
                 }
             };
-            store
-                .apply_op(meta, issue_keys(b.issue_id), &decide)
-                .await?
+            store.apply_op(meta, issue_keys(b.issue_id), &decide).await
         }
         OpBody::IssueAssign(b) => {
-            let Some(user) = store.user(b.assignee_id).await? else {
-                let e = RuleError::AssigneeNotInTeam;
-                return Ok(store
-                    .apply_op(meta, Keys::default(), &|_| refused(&e))
-                    .await?);
+            let assignee = store.user(b.assignee_id).await?.map(|u| Assignee {
+                user_id: u.id,
+                role: u.role,
+                team: u.team,
+                site_ids: u.site_ids,
+            });
+            let Some(assignee) = assignee else {
+                let decide = |_: &Snapshot| refuse_rule(&RuleError::AssigneeNotInTeam);
+                return store.apply_op(meta, Keys::default(), &decide).await;
             };
-            let assignee = Assignee {
-                user_id: user.id,
-                role: user.role,
-                team: user.team,
-                site_ids: user.site_ids,
-            };
-            store
-                .apply_op(
-                    meta,
-                    issue_keys(b.issue_id),
-                    &transition(Action::Assign { assignee }),
-                )
-                .await?
+            transition(
+                store,
+                ctx,
+                meta,
+                b.issue_id,
+                Action::Assign { assignee },
+                at,
+            )
+            .await
         }
-        OpBody::IssueStart(b) => {
-            store
-                .apply_op(meta, issue_keys(b.issue_id), &transition(Action::Start))
-                .await?
-        }
+        OpBody::IssueStart(b) => transition(store, ctx, meta, b.issue_id, Action::Start, at).await,
         OpBody::IssueResolve(b) => {
             let action = Action::Resolve {
                 note: b.note,
                 photos: b.photos,
             };
-            store
-                .apply_op(meta, issue_keys(b.issue_id), &transition(action))
-                .await?
+            transition(store, ctx, meta, b.issue_id, action, at).await
         }
         OpBody::IssueVerify(b) => {
             let action = Action::Verify {
@@ -261,188 +516,117 @@ async fn apply_body(
                 signature: b.signature,
                 photos: b.photos,
             };
-            store
-                .apply_op(meta, issue_keys(b.issue_id), &transition(action))
-                .await?
+            transition(store, ctx, meta, b.issue_id, action, at).await
         }
         OpBody::ExtensionRequest(b) => {
             let action = Action::RequestExtension {
                 reason: b.reason,
                 due_at: b.due_at,
             };
-            store
-                .apply_op(meta, issue_keys(b.issue_id), &transition(action))
-                .await?
+            transition(store, ctx, meta, b.issue_id, action, at).await
         }
         OpBody::ExtensionDecide(b) => {
             let action = Action::DecideExtension {
                 approved: b.approved,
                 note: b.note,
             };
-            store
-                .apply_op(meta, issue_keys(b.issue_id), &transition(action))
-                .await?
+            transition(store, ctx, meta, b.issue_id, action, at).await
         }
         OpBody::IssueComment(b) => {
-            store
-                .apply_op(
-                    meta,
-                    issue_keys(b.issue_id),
-                    &transition(Action::Comment { text: b.text }),
-                )
-                .await?
+            let action = Action::Comment { text: b.text };
+            transition(store, ctx, meta, b.issue_id, action, at).await
         }
-        OpBody::PatrolStart(b) => {
-            let route = store.route(b.route_id).await?;
-            let decide = move |s: &Snapshot| {
-                if s.run.is_some() {
-                    return reject(
-                        "run_exists",
-                        "该巡查已开始 / this round was already started",
-                    );
-                }
-                let Some(route) = &route else {
-                    return reject("unknown_route", "找不到该路线 / unknown route");
-                };
-                if !actor.works_on(route.site_id) {
-                    return refused(&RuleError::OtherSite);
-                }
-                Decision::Apply(vec![Write::Run(PatrolRun {
-                    id: b.run_id,
-                    site_id: route.site_id,
-                    route_id: route.id,
-                    patroller_id: actor.user_id,
-                    started_at: at,
-                    finished_at: None,
-                    missed: Vec::new(),
-                    flags: Vec::new(),
-                })])
-            };
-            let keys = Keys {
-                run: Some(b.run_id),
-                ..Keys::default()
-            };
-            store.apply_op(meta, keys, &decide).await?
-        }
-        OpBody::PatrolVisit(b) => {
-            let keys = Keys {
-                run: Some(b.run_id),
-                visit: Some(b.visit_id),
-                ..Keys::default()
-            };
-            let decide = move |s: &Snapshot| {
-                let run = match own_open_run(s, actor) {
-                    Ok(run) => run,
-                    Err(d) => return d,
-                };
-                if s.visit.is_some() {
-                    return reject(
-                        "visit_exists",
-                        "该巡查点记录已存在 / this visit already exists",
-                    );
-                }
-                let Some(site) = ctx.site(run.site_id) else {
-                    return refused(&RuleError::OtherSite);
-                };
-                match b.method {
-                    VisitMethod::Qr => {
-                        let others: Vec<Site> = ctx
-                            .sites
-                            .iter()
-                            .filter(|o| o.id != site.id)
-                            .cloned()
-                            .collect();
-                        let empty = BTreeSet::new();
-                        let known = ctx.checkpoints.get(&site.id).unwrap_or(&empty);
-                        let token = b.token.clone().unwrap_or_default();
-                        match patrol_core::labels::verify_for_site(&token, site, &others, known) {
-                            Ok(cp) if cp == b.checkpoint_id => {}
-                            Ok(_) => {
-                                return reject(
-                                    "label_mismatch",
-                                    "扫描的标签与巡查点不符 / the scanned label names another checkpoint",
-                                );
-                            }
-                            Err(e) => return reject("bad_label", e.to_string()),
-                        }
-                    }
-                    VisitMethod::Manual => {
-                        if let Err(e) = check_visit_reason(b.method, b.reason.as_deref()) {
-                            return reject(round_code(&e), e.to_string());
-                        }
-                    }
-                }
-                Decision::Apply(vec![Write::Visit(Visit {
-                    id: b.visit_id,
-                    run_id: run.id,
-                    checkpoint_id: b.checkpoint_id,
-                    method: b.method,
-                    token: b.token.clone(),
-                    reason: b.reason.clone(),
-                    at,
-                    flags: b.flags.clone(),
-                })])
-            };
-            store.apply_op(meta, keys, &decide).await?
-        }
-        OpBody::PatrolResult(b) => {
-            let keys = Keys {
-                visit: Some(b.visit_id),
-                ..Keys::default()
-            };
-            let decide = move |s: &Snapshot| {
-                if s.visit.is_none() {
-                    return reject("unknown_visit", "找不到该巡查点记录 / unknown visit");
-                }
-                if let Err(d) = own_open_run(s, actor) {
-                    return d;
-                }
-                Decision::Apply(vec![Write::Result(ItemResult {
-                    id: b.result_id,
-                    visit_id: b.visit_id,
-                    item_key: b.item_key.clone(),
-                    outcome: b.outcome,
-                    reading: b.reading,
-                    note: b.note.clone(),
-                    photos: b.photos.clone(),
-                })])
-            };
-            store.apply_op(meta, keys, &decide).await?
-        }
-        OpBody::PatrolFinish(b) => {
-            let keys = Keys {
-                run: Some(b.run_id),
-                ..Keys::default()
-            };
-            let decide = move |s: &Snapshot| {
-                let mut run = match own_open_run(s, actor) {
-                    Ok(run) => run.clone(),
-                    Err(d) => return d,
-                };
-                run.finished_at = Some(at);
-                run.missed = b.missed.clone();
-                run.flags = b.flags.clone();
-                Decision::Apply(vec![Write::Run(run)])
-            };
-            store.apply_op(meta, keys, &decide).await?
-        }
-    };
-    Ok(outcome)
-}
-
-fn round_code(e: &RoundError) -> &'static str {
-    match e {
-        RoundError::NotYourRound => "not_your_round",
-        RoundError::RoundFinished => "round_finished",
-        RoundError::ReasonRequired => "reason_missing",
     }
 }
 
-fn own_open_run<'a>(s: &'a Snapshot, actor: &Actor) -> Result<&'a PatrolRun, Decision> {
-    let Some(run) = &s.run else {
-        return Err(reject("unknown_run", "找不到该巡查 / unknown round"));
+/// A person's action on an issue, decided by the lifecycle on the issue as it is now.
+async fn transition(
+    store: &dyn Store,
+    ctx: &PushContext,
+    meta: &OpMeta,
+    issue_id: patrol_core::ids::IssueId,
+    action: Action,
+    at: Timestamp,
+) -> Result<OpOutcome, StoreError> {
+    let device_at = meta.device_at;
+    let decide = move |s: &Snapshot| match &s.issue {
+        None => refuse_rule(&RuleError::UnknownIssue),
+        Some(issue) => match lifecycle::apply(issue, &ctx.actor, action.clone(), at) {
+            Ok(t) => Decision::Apply(ctx.writes(t, device_at)),
+            Err(e) => refuse_rule(&e),
+        },
     };
-    run.check_open_for(actor.user_id)
-        .map_err(|e| reject(round_code(&e), e.to_string()))?;
-    Ok(run)
+    let keys = Keys {
+        issue: Some(issue_id),
+        ..Keys::default()
+    };
+    store.apply_op(meta, keys, &decide).await
+}
+
+async fn zone_of(store: &dyn Store, checkpoint: CheckpointId) -> Result<Option<Zone>, StoreError> {
+    match store.checkpoint(checkpoint).await? {
+        Some(c) => store.zone(c.zone_id).await,
+        None => Ok(None),
+    }
+}
+
+/// The reference data a report names, as the server has it.
+struct References {
+    zone: Option<Zone>,
+    checkpoint: Option<Checkpoint>,
+    visit: Option<(Visit, PatrolRun)>,
+    item: Option<patrol_core::checklist::ChecklistItem>,
+}
+
+impl References {
+    async fn of_report(
+        store: &dyn Store,
+        ctx: &mut PushContext,
+        b: &patrol_core::wire::IssueReport,
+    ) -> Result<References, StoreError> {
+        let zone = match b.zone_id {
+            Some(id) => store.zone(id).await?,
+            None => None,
+        };
+        let checkpoint = match b.checkpoint_id {
+            Some(id) => store.checkpoint(id).await?,
+            None => None,
+        };
+        let visit = match b.visit_id {
+            Some(id) => match store.visit(id).await? {
+                Some(v) => store.run(v.run_id).await?.map(|r| (v, r)),
+                None => None,
+            },
+            None => None,
+        };
+        // The item is looked up on the visited checkpoint's checklist.
+        let item = match (&b.item_key, &visit) {
+            (Some(key), Some((v, _))) => {
+                let kind: Option<ZoneKind> = zone_of(store, v.checkpoint_id).await?.map(|z| z.kind);
+                match kind {
+                    Some(kind) => ctx
+                        .template(store, kind)
+                        .await?
+                        .and_then(|t| t.item(key).cloned()),
+                    None => None,
+                }
+            }
+            _ => None,
+        };
+        Ok(References {
+            zone,
+            checkpoint,
+            visit,
+            item,
+        })
+    }
+
+    fn found(&self) -> Found<'_> {
+        Found {
+            zone: self.zone.as_ref(),
+            checkpoint: self.checkpoint.as_ref(),
+            visit: self.visit.as_ref().map(|(v, r)| (v, r)),
+            item: self.item.as_ref(),
+        }
+    }
 }

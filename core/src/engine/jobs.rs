@@ -8,13 +8,11 @@ use super::{Engine, enqueue};
 use crate::error::{Error, Result};
 use crate::ids::{IssueId, UserId};
 use crate::issue::Issue;
-use crate::lifecycle::{self, Action, Assignee};
+use crate::lifecycle::{self, Action, Assignee, RuleError};
 use crate::wire::{
     ExtensionDecideOp, ExtensionRequestOp, IssueAssign, IssueComment, IssueResolve, IssueStart,
     IssueVerify, OpBody,
 };
-
-use super::patrol::FlowError;
 
 /// Which issues a list shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +35,7 @@ impl Engine {
         })?;
         Ok(all
             .into_iter()
-            .filter(|i| actor.works_on(i.site_id))
+            .filter(|i| lifecycle::may_see(&actor, i))
             .filter(|i| match scope {
                 JobsScope::All => true,
                 JobsScope::Mine => {
@@ -52,7 +50,7 @@ impl Engine {
 
     fn transition(&self, issue_id: IssueId, action: Action, body: OpBody) -> Result<Issue> {
         let actor = self.actor()?;
-        let issue = self.issue(issue_id)?.ok_or(FlowError::NoSuchIssue)?;
+        let issue = self.issue(issue_id)?.ok_or(RuleError::UnknownIssue)?;
         let now = self.now();
         let t = lifecycle::apply(&issue, &actor, action, now)?;
         self.store.write(|tx| {

@@ -19,8 +19,9 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 pub use self::jobs::JobsScope;
 pub use self::outbox::{PendingCounts, PendingOp, Rejection};
-pub use self::patrol::{FlowError, Progress, ReportDraft, RouteToday, ScanResult, VisitChecklist};
+pub use self::patrol::{Progress, ReportDraft, RouteToday, ScanResult, VisitChecklist};
 use self::store::Store;
+pub use crate::error::FlowError;
 use crate::error::{Error, Result};
 use crate::ids::DeviceId;
 use crate::user::Actor;
@@ -188,8 +189,10 @@ fn ms(t: Timestamp) -> i64 {
 }
 
 /// Append an operation to the outbox inside the caller's transaction. `seq` is the next number
-/// after the highest ever used, so it has no gaps.
+/// after the highest ever used, so it has no gaps. An op past the bounds the server enforces is
+/// refused here, so the phone never queues what the server would reject for its size.
 fn enqueue(tx: &Transaction<'_>, at: Timestamp, body: &OpBody) -> Result<Op> {
+    crate::bounds::check_op(body)?;
     let seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox", [], |r| {
         r.get(0)
     })?;

@@ -61,18 +61,15 @@ impl Engine {
     }
 
     /// Record the server's answers: applied and duplicate ops are done, rejected ones are kept
-    /// to show the person and never sent again.
+    /// to show the person and never sent again. A duplicate that carries a code repeats an
+    /// earlier refusal (its first answer was lost) and counts as rejected.
     pub fn acknowledge(&self, results: &[OpResult]) -> Result<()> {
         self.store.write(|tx| {
             for r in results {
+                let refused = r.status == OpStatus::Rejected
+                    || (r.status == OpStatus::Duplicate && r.code.is_some());
                 match r.status {
-                    OpStatus::Applied | OpStatus::Duplicate => {
-                        tx.execute(
-                            "UPDATE outbox SET state = 'acked' WHERE op_id = ?1 AND state = 'pending'",
-                            [r.op_id.to_string()],
-                        )?;
-                    }
-                    OpStatus::Rejected => {
+                    _ if refused => {
                         tx.execute(
                             "UPDATE outbox SET state = 'rejected', code = ?2, message = ?3
                              WHERE op_id = ?1 AND state = 'pending'",
@@ -83,9 +80,42 @@ impl Engine {
                             ],
                         )?;
                     }
+                    OpStatus::Applied | OpStatus::Duplicate | OpStatus::Rejected => {
+                        tx.execute(
+                            "UPDATE outbox SET state = 'acked' WHERE op_id = ?1 AND state = 'pending'",
+                            [r.op_id.to_string()],
+                        )?;
+                    }
                 }
             }
             Ok(())
+        })
+    }
+
+    /// The server waits for `expected` from this device but the oldest op still queued is later:
+    /// it lost ops it had answered (a database restored from a backup). Queue every op from
+    /// `expected` on again, answered or not, so the server gets them in order. Returns how many
+    /// were queued again.
+    pub fn resend_from(&self, expected: u64) -> Result<u64> {
+        self.store.write(|tx| {
+            let n = tx.execute(
+                "UPDATE outbox SET state = 'pending', code = NULL, message = NULL
+                 WHERE seq >= ?1 AND state <> 'pending'",
+                [expected as i64],
+            )?;
+            Ok(n as u64)
+        })
+    }
+
+    /// The `seq` of the oldest op still queued.
+    pub fn oldest_pending_seq(&self) -> Result<Option<u64>> {
+        self.store.read(|c| {
+            let seq: Option<i64> = c.query_row(
+                "SELECT MIN(seq) FROM outbox WHERE state = 'pending'",
+                [],
+                |r| r.get(0),
+            )?;
+            Ok(seq.map(|s| s as u64))
         })
     }
 

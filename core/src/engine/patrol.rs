@@ -2,70 +2,21 @@
 
 use std::collections::BTreeSet;
 
-use jiff::Timestamp;
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::reference::{all, one, put_issue};
 use super::{Engine, enqueue, ms};
 use crate::checklist::{Answer, Template};
-use crate::error::{Error, Result};
+use crate::error::{Error, FlowError, Result};
 use crate::ids::{CheckpointId, IssueId, ResultId, RouteId, RunId, SiteId, VisitId, ZoneId};
 use crate::issue::{Category, Issue, Severity, Source};
-use crate::labels::LabelError;
-use crate::lifecycle::{self, Report};
-use crate::patrol::{ItemResult, Missed, PatrolRun, Visit, VisitMethod};
+use crate::lifecycle::{self, Found, Report, RuleError};
+use crate::patrol::{ItemResult, Missed, PatrolRun, Visit};
 use crate::plausibility::ScanFlag;
+use crate::round::{self, How, Round, RoundError, Spot};
 use crate::route::Route;
 use crate::site::{Checkpoint, Site, Zone};
-use crate::user::Role;
 use crate::wire::{IssueReport, OpBody, PatrolFinish, PatrolResult, PatrolStart, PatrolVisit};
-
-/// Why a step of the round cannot be taken. Shown to the guard: Chinese, then English.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FlowError {
-    /// The route is not in this phone's data.
-    #[error("找不到该路线，请先同步 / route not found on this phone; sync first")]
-    NoSuchRoute,
-    /// The site is not in this phone's data.
-    #[error("找不到该小区的资料，请先同步 / this site's data is not on this phone; sync first")]
-    NoSuchSite,
-    /// No such round.
-    #[error("找不到该巡查记录 / round not found")]
-    NoSuchRound,
-    /// No such visit.
-    #[error("找不到该巡查点记录 / visit not found")]
-    NoSuchVisit,
-    /// No such issue.
-    #[error("找不到该问题 / issue not found")]
-    NoSuchIssue,
-    /// The checklist has no such item.
-    #[error("检查表中没有此项：{0} / no such checklist item: {0}")]
-    NoSuchItem(String),
-    /// No checklist for this zone kind.
-    #[error("该区域没有检查表 / no checklist for this kind of place")]
-    NoChecklist,
-    /// Another round is still open.
-    #[error("还有未结束的巡查，请先完成 / finish the round already under way first")]
-    RoundUnderWay {
-        /// The open round.
-        run_id: RunId,
-    },
-    /// The scanned checkpoint is not on the route.
-    #[error("该巡查点不在本路线上：{name} / this checkpoint is not on the route: {name}")]
-    NotOnRoute {
-        /// The checkpoint's name.
-        name: String,
-    },
-    /// A checkpoint was skipped without a reason.
-    #[error("未巡查的点需要说明原因：{name} / give a reason for the missed checkpoint {name}")]
-    MissedWithoutReason {
-        /// The checkpoint's name.
-        name: String,
-    },
-    /// This role does not walk rounds.
-    #[error("你的岗位不需要巡查 / your role does not walk rounds")]
-    NotAPatrolRole,
-}
 
 /// A route due today, for the home screen.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,7 +71,7 @@ pub struct Progress {
     /// Checkpoints visited.
     pub visited: u32,
     /// Route checkpoints not yet visited, in walking order.
-    pub remaining: Vec<CheckpointId>,
+    pub remaining: Vec<Checkpoint>,
     /// Items answered.
     pub answered: u32,
     /// Of those, faults.
@@ -162,7 +113,7 @@ fn load_run(c: &rusqlite::Connection, run_id: RunId) -> Result<PatrolRun> {
         "SELECT data FROM runs WHERE id = ?1",
         &run_id.to_string(),
     )?
-    .ok_or_else(|| FlowError::NoSuchRound.into())
+    .ok_or_else(|| RoundError::UnknownRun.into())
 }
 
 fn load_visits(c: &rusqlite::Connection, run_id: RunId) -> Result<Vec<Visit>> {
@@ -179,7 +130,7 @@ fn load_visit(c: &rusqlite::Connection, visit_id: VisitId) -> Result<Visit> {
         "SELECT data FROM visits WHERE id = ?1",
         &visit_id.to_string(),
     )?
-    .ok_or_else(|| FlowError::NoSuchVisit.into())
+    .ok_or_else(|| RoundError::UnknownVisit.into())
 }
 
 fn load_results(c: &rusqlite::Connection, visit_id: VisitId) -> Result<Vec<ItemResult>> {
@@ -230,7 +181,9 @@ impl Engine {
             if !route.schedule.runs_on(today.date()) {
                 continue;
             }
-            let day_start = today.start_of_day().map_err(|_| Error::TimeOutOfRange)?;
+            let day_start = today
+                .start_of_day()
+                .map_err(|_| crate::time::TimeError::OutOfRange)?;
             let (rounds_done, under_way) = self.store.read(|c| {
                 let done: u32 = c.query_row(
                     "SELECT count(*) FROM runs WHERE route_id = ?1 AND patroller_id = ?2
@@ -273,24 +226,9 @@ impl Engine {
     /// Start a round of a route.
     pub fn start_round(&self, route_id: RouteId) -> Result<RunId> {
         let actor = self.actor()?;
-        if matches!(actor.role, Role::Admin | Role::Technician) {
-            return Err(FlowError::NotAPatrolRole.into());
-        }
-        let route = self.route(route_id)?.ok_or(FlowError::NoSuchRoute)?;
-        if !actor.works_on(route.site_id) {
-            return Err(crate::lifecycle::RuleError::OtherSite.into());
-        }
+        let route = self.route(route_id)?.ok_or(RoundError::UnknownRoute)?;
         let now = self.now();
-        let run = PatrolRun {
-            id: RunId::new(),
-            site_id: route.site_id,
-            route_id,
-            patroller_id: actor.user_id,
-            started_at: now,
-            finished_at: None,
-            missed: Vec::new(),
-            flags: Vec::new(),
-        };
+        let run = round::start(&actor, &route, RunId::new(), now)?;
         self.store.write(|tx| {
             let open: Option<String> = tx
                 .query_row(
@@ -316,35 +254,27 @@ impl Engine {
         })
     }
 
-    fn open_run(&self, run_id: RunId) -> Result<(PatrolRun, Route)> {
-        let actor = self.actor()?;
+    /// A round with its route and site, as the rules need it.
+    fn round_parts(&self, run_id: RunId) -> Result<(PatrolRun, Route, Site)> {
         let run = self.store.read(|c| load_run(c, run_id))?;
-        run.check_open_for(actor.user_id)?;
-        let route = self.route(run.route_id)?.ok_or(FlowError::NoSuchRoute)?;
-        Ok((run, route))
+        let route = self.route(run.route_id)?.ok_or(RoundError::UnknownRoute)?;
+        let site = self.site_required(run.site_id)?;
+        Ok((run, route, site))
     }
 
     /// Scan a checkpoint label during a round. The label is verified offline; a label of another
     /// site, a forged or damaged one, or a code that is not ours is refused with its reason.
     pub fn scan(&self, run_id: RunId, token: &str) -> Result<ScanResult> {
-        let (run, route) = self.open_run(run_id)?;
-        let site = self.site_required(run.site_id)?;
-        let others: Vec<Site> = self
-            .sites()?
-            .into_iter()
-            .filter(|s| s.id != site.id)
-            .collect();
-        let known: BTreeSet<CheckpointId> =
-            self.checkpoints(site.id)?.iter().map(|c| c.id).collect();
-        let checkpoint_id = crate::labels::verify_for_site(token, &site, &others, &known)?;
-        self.record_visit(
-            run,
-            route,
-            checkpoint_id,
-            VisitMethod::Qr,
-            Some(token),
-            None,
-        )
+        let (run, route, site) = self.round_parts(run_id)?;
+        Round {
+            run: &run,
+            route: &route,
+            site: &site,
+        }
+        .check_open_for(&self.actor()?)?;
+        let (others, known) = self.label_context(&site)?;
+        let checkpoint_id = round::read_label(token, &site, &others, &known)?;
+        self.record_visit(&run, &route, &site, checkpoint_id, How::Scanned(token))
     }
 
     /// Record a visit without a scan (label missing or unreadable), with the reason.
@@ -354,60 +284,53 @@ impl Engine {
         checkpoint_id: CheckpointId,
         reason: &str,
     ) -> Result<ScanResult> {
-        crate::patrol::check_visit_reason(VisitMethod::Manual, Some(reason))?;
-        let (run, route) = self.open_run(run_id)?;
-        self.record_visit(
-            run,
-            route,
-            checkpoint_id,
-            VisitMethod::Manual,
-            None,
-            Some(reason),
-        )
+        let (run, route, site) = self.round_parts(run_id)?;
+        self.record_visit(&run, &route, &site, checkpoint_id, How::ByHand(reason))
+    }
+
+    /// The other sites this phone knows and the site's checkpoints: what a label is read with.
+    fn label_context(&self, site: &Site) -> Result<(Vec<Site>, BTreeSet<CheckpointId>)> {
+        let others = self
+            .sites()?
+            .into_iter()
+            .filter(|s| s.id != site.id)
+            .collect();
+        let known = self.checkpoints(site.id)?.iter().map(|c| c.id).collect();
+        Ok((others, known))
     }
 
     fn record_visit(
         &self,
-        run: PatrolRun,
-        route: Route,
+        run: &PatrolRun,
+        route: &Route,
+        site: &Site,
         checkpoint_id: CheckpointId,
-        method: VisitMethod,
-        token: Option<&str>,
-        reason: Option<&str>,
+        how: How<'_>,
     ) -> Result<ScanResult> {
-        let checkpoint = self
-            .checkpoint(checkpoint_id)?
-            .filter(|c| c.site_id == run.site_id)
-            .ok_or(Error::Label(LabelError::UnknownCheckpoint))?;
-        if route.position(checkpoint_id).is_none() {
-            return Err(FlowError::NotOnRoute {
-                name: checkpoint.name.clone(),
-            }
-            .into());
-        }
-        let zone = self
-            .zone(checkpoint.zone_id)?
-            .ok_or(FlowError::NoSuchSite)?;
-        let template = self
-            .template_for(zone.kind)?
-            .ok_or(FlowError::NoChecklist)?;
+        let actor = self.actor()?;
+        let checkpoint = self.checkpoint(checkpoint_id)?;
+        let (others, known) = self.label_context(site)?;
         let now = self.now();
         self.store.write(|tx| {
-            let earlier: Vec<(CheckpointId, Timestamp)> = load_visits(tx, run.id)?
-                .into_iter()
-                .map(|v| (v.checkpoint_id, v.at))
-                .collect();
-            let flags = crate::plausibility::check_scan(&route, &earlier, checkpoint_id, now);
-            let visit = Visit {
-                id: VisitId::new(),
-                run_id: run.id,
-                checkpoint_id,
-                method,
-                token: token.map(str::to_owned),
-                reason: reason.map(str::to_owned),
-                at: now,
-                flags: flags.clone(),
-            };
+            let earlier = load_visits(tx, run.id)?;
+            let visit = Round { run, route, site }.visit(
+                &actor,
+                Spot {
+                    checkpoint_id,
+                    checkpoint: checkpoint.as_ref(),
+                    others: &others,
+                    known: &known,
+                },
+                how,
+                &earlier,
+                VisitId::new(),
+                now,
+            )?;
+            let checkpoint = checkpoint.clone().ok_or(RoundError::UnknownCheckpoint)?;
+            let zone = self.zone_in(tx, checkpoint.zone_id)?;
+            let template = self
+                .template_for(zone.kind)?
+                .ok_or(FlowError::NoChecklist)?;
             tx.execute(
                 "INSERT INTO visits (id, run_id, checkpoint_id, at_ms, data) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
@@ -425,20 +348,25 @@ impl Engine {
                     visit_id: visit.id,
                     run_id: run.id,
                     checkpoint_id,
-                    method,
+                    method: visit.method,
                     token: visit.token.clone(),
                     reason: visit.reason.clone(),
-                    flags: flags.clone(),
+                    flags: visit.flags.clone(),
                 }),
             )?;
             Ok(ScanResult {
                 visit_id: visit.id,
-                checkpoint: checkpoint.clone(),
-                zone: zone.clone(),
-                flags,
-                template: template.clone(),
+                checkpoint,
+                zone,
+                flags: visit.flags,
+                template,
             })
         })
+    }
+
+    fn zone_in(&self, c: &rusqlite::Connection, id: ZoneId) -> Result<Zone> {
+        one(c, "SELECT data FROM zones WHERE id = ?1", &id.to_string())?
+            .ok_or_else(|| FlowError::NoSuchSite.into())
     }
 
     /// A visit's checklist and the answers so far.
@@ -448,10 +376,8 @@ impl Engine {
             .read(|c| Ok((load_visit(c, visit_id)?, load_results(c, visit_id)?)))?;
         let checkpoint = self
             .checkpoint(visit.checkpoint_id)?
-            .ok_or(Error::Label(LabelError::UnknownCheckpoint))?;
-        let zone = self
-            .zone(checkpoint.zone_id)?
-            .ok_or(FlowError::NoSuchSite)?;
+            .ok_or(RoundError::UnknownCheckpoint)?;
+        let zone = self.store.read(|c| self.zone_in(c, checkpoint.zone_id))?;
         let template = self
             .template_for(zone.kind)?
             .ok_or(FlowError::NoChecklist)?;
@@ -467,22 +393,22 @@ impl Engine {
     /// Answer a checklist item. The rules judge it (a reading out of range is a fault; a fault
     /// that needs a photo is refused without one). Answering again replaces the answer.
     pub fn answer(&self, visit_id: VisitId, item_key: &str, answer: Answer) -> Result<ItemResult> {
+        let actor = self.actor()?;
         let sheet = self.checklist(visit_id)?;
-        self.open_run(sheet.visit.run_id)?;
-        let item = sheet
-            .template
-            .item(item_key)
-            .ok_or_else(|| FlowError::NoSuchItem(item_key.to_owned()))?;
-        let outcome = item.judge(&answer)?;
-        let result = ItemResult {
-            id: ResultId::new(),
-            visit_id,
-            item_key: item_key.to_owned(),
-            outcome,
-            reading: answer.reading,
-            note: answer.note.filter(|n| !n.trim().is_empty()),
-            photos: answer.photos,
-        };
+        let (run, route, site) = self.round_parts(sheet.visit.run_id)?;
+        let result = Round {
+            run: &run,
+            route: &route,
+            site: &site,
+        }
+        .answer(
+            &actor,
+            &sheet.visit,
+            &sheet.template,
+            item_key,
+            &answer,
+            ResultId::new(),
+        )?;
         let now = self.now();
         self.store.write(|tx| {
             tx.execute(
@@ -495,7 +421,7 @@ impl Engine {
                     result.id.to_string(),
                     visit_id.to_string(),
                     item_key,
-                    serde_json::to_value(outcome)?.as_str().unwrap_or("ok"),
+                    serde_json::to_value(result.outcome)?.as_str().unwrap_or("ok"),
                     serde_json::to_string(&result)?
                 ],
             )?;
@@ -506,7 +432,7 @@ impl Engine {
                     result_id: result.id,
                     visit_id,
                     item_key: result.item_key.clone(),
-                    outcome,
+                    outcome: result.outcome,
                     reading: result.reading,
                     note: result.note.clone(),
                     photos: result.photos.clone(),
@@ -520,58 +446,75 @@ impl Engine {
     /// rule gives category and severity; the severity may be raised, never lowered.
     pub fn report(&self, draft: ReportDraft) -> Result<Issue> {
         let actor = self.actor()?;
-        let mut zone_id = draft.zone_id;
-        let mut checkpoint_id = None;
-        let mut site_id = draft.site_id;
-        let mut rule = None;
-        if let Some(visit_id) = draft.visit_id {
-            let sheet = self.checklist(visit_id)?;
-            site_id = Some(sheet.checkpoint.site_id);
-            zone_id = Some(sheet.zone.id);
-            checkpoint_id = Some(sheet.checkpoint.id);
-            if let Some(key) = &draft.item_key {
-                let item = sheet
-                    .template
+        let sheet = draft.visit_id.map(|v| self.checklist(v)).transpose()?;
+        let run = sheet
+            .as_ref()
+            .map(|s| self.store.read(|c| load_run(c, s.visit.run_id)))
+            .transpose()?;
+        let item = match (&sheet, &draft.item_key) {
+            (Some(s), Some(key)) => Some(
+                s.template
                     .item(key)
-                    .ok_or_else(|| FlowError::NoSuchItem(key.clone()))?;
-                rule = Some(item.fault);
-            }
-        }
-        let site = self.site_required(site_id.ok_or(FlowError::NoSuchSite)?)?;
+                    .cloned()
+                    .ok_or_else(|| RuleError::UnknownItem { key: key.clone() })?,
+            ),
+            _ => None,
+        };
+        let site_id = sheet
+            .as_ref()
+            .map(|s| s.checkpoint.site_id)
+            .or(draft.site_id)
+            .ok_or(FlowError::NoSuchSite)?;
+        let site = self.site_required(site_id)?;
+        let zone = match (&sheet, draft.zone_id) {
+            (Some(s), _) => Some(s.zone.clone()),
+            (None, Some(z)) => self.zone(z)?,
+            (None, None) => None,
+        };
         let category = draft
             .category
-            .or(rule.map(|r| r.category))
+            .or(item.as_ref().map(|i| i.fault.category))
             .unwrap_or(Category::Facility);
-        let floor = rule.map_or(Severity::Routine, |r| r.severity);
+        let floor = item
+            .as_ref()
+            .map_or(Severity::Routine, |i| i.fault.severity);
         let severity = draft.severity.map_or(floor, |s| s.max(floor));
         let now = self.now();
         let report = Report {
             issue_id: IssueId::new(),
             site_id: site.id,
-            zone_id,
-            checkpoint_id,
+            zone_id: sheet.as_ref().map(|s| s.zone.id).or(draft.zone_id),
+            checkpoint_id: sheet.as_ref().map(|s| s.checkpoint.id),
             visit_id: draft.visit_id,
+            item_key: item.as_ref().map(|i| i.key.clone()),
             category,
             severity,
             title: draft.title,
-            note: draft.note.filter(|n| !n.trim().is_empty()),
+            note: draft.note,
             photos: draft.photos,
             observed_at: now,
             source: draft.source,
             fixed_on_spot: draft.fixed_on_spot,
         };
-        let t = lifecycle::report(&actor, &site, report.clone())?;
+        let found = Found {
+            zone: zone.as_ref(),
+            checkpoint: sheet.as_ref().map(|s| &s.checkpoint),
+            visit: sheet.as_ref().zip(run.as_ref()).map(|(s, r)| (&s.visit, r)),
+            item: item.as_ref(),
+        };
+        let t = lifecycle::report(&actor, &site, report.clone(), &found)?;
         self.store.write(|tx| {
             put_issue(tx, &t.issue)?;
             enqueue(
                 tx,
                 now,
                 &OpBody::IssueReport(IssueReport {
-                    issue_id: report.issue_id,
-                    site_id: report.site_id,
+                    issue_id: t.issue.id,
+                    site_id: t.issue.site_id,
                     zone_id: report.zone_id,
                     checkpoint_id: report.checkpoint_id,
                     visit_id: report.visit_id,
+                    item_key: report.item_key.clone(),
                     category,
                     severity,
                     title: t.issue.title.clone(),
@@ -599,14 +542,12 @@ impl Engine {
             )?;
             Ok((run, visits, answered, faults))
         })?;
-        let route = self.route(run.route_id)?.ok_or(FlowError::NoSuchRoute)?;
+        let route = self.route(run.route_id)?.ok_or(RoundError::UnknownRoute)?;
         let seen: BTreeSet<CheckpointId> = visits.iter().map(|v| v.checkpoint_id).collect();
-        let remaining: Vec<CheckpointId> = route
-            .checkpoint_ids
-            .iter()
-            .filter(|c| !seen.contains(c))
-            .copied()
-            .collect();
+        let mut remaining = Vec::new();
+        for id in route.checkpoint_ids.iter().filter(|c| !seen.contains(c)) {
+            remaining.push(self.checkpoint(*id)?.ok_or(RoundError::UnknownCheckpoint)?);
+        }
         Ok(Progress {
             total: route.checkpoint_ids.len() as u32,
             visited: (route.checkpoint_ids.len() - remaining.len()) as u32,
@@ -620,30 +561,18 @@ impl Engine {
 
     /// Finish a round. Every checkpoint of the route not visited needs a reason.
     pub fn finish_round(&self, run_id: RunId, missed: Vec<Missed>) -> Result<PatrolRun> {
-        let (mut run, route) = self.open_run(run_id)?;
-        let progress = self.progress(run_id)?;
-        let mut reasons = Vec::new();
-        for checkpoint_id in &progress.remaining {
-            let reason = missed
-                .iter()
-                .find(|m| m.checkpoint_id == *checkpoint_id)
-                .map(|m| m.reason.trim())
-                .filter(|r| !r.is_empty());
-            let Some(reason) = reason else {
-                let name = self
-                    .checkpoint(*checkpoint_id)?
-                    .map_or_else(|| checkpoint_id.to_string(), |c| c.name);
-                return Err(FlowError::MissedWithoutReason { name }.into());
-            };
-            reasons.push(Missed {
-                checkpoint_id: *checkpoint_id,
-                reason: reason.to_owned(),
-            });
-        }
+        let actor = self.actor()?;
+        let (run, route, site) = self.round_parts(run_id)?;
+        let visits = self.store.read(|c| load_visits(c, run_id))?;
+        let names = self.checkpoints(site.id)?;
+        let name_of = |id: CheckpointId| names.iter().find(|c| c.id == id).map(|c| c.name.clone());
         let now = self.now();
-        run.finished_at = Some(now);
-        run.missed = reasons;
-        run.flags = crate::plausibility::check_round(&route, run.started_at, now);
+        let run = Round {
+            run: &run,
+            route: &route,
+            site: &site,
+        }
+        .finish(&actor, &visits, &missed, now, &name_of)?;
         self.store.write(|tx| {
             save_run(tx, &run)?;
             enqueue(

@@ -63,6 +63,7 @@ fn broken_light(e: &Estate, fixed_on_spot: bool, severity: Severity) -> Report {
         zone_id: None,
         checkpoint_id: None,
         visit_id: None,
+        item_key: None,
         category: Category::Facility,
         severity,
         title: "3栋楼梯灯不亮".into(),
@@ -79,6 +80,7 @@ fn reported(e: &Estate) -> Issue {
         &e.users[PATROL],
         &e.site,
         broken_light(e, false, Severity::Routine),
+        &Found::default(),
     )
     .unwrap()
     .issue
@@ -117,6 +119,7 @@ fn a_broken_light_goes_from_report_to_sign_off() {
         &u[PATROL],
         &e.site,
         broken_light(&e, false, Severity::Routine),
+        &Found::default(),
     )
     .unwrap();
     assert_eq!(t.issue.status, Status::Open);
@@ -417,6 +420,7 @@ fn fixed_on_the_spot_is_recorded_closed() {
         &e.users[PATROL],
         &e.site,
         broken_light(&e, true, Severity::Routine),
+        &Found::default(),
     )
     .unwrap();
     assert_eq!(t.issue.status, Status::Closed);
@@ -434,29 +438,32 @@ fn reports_are_checked() {
     let mut r = broken_light(&e, false, Severity::Routine);
     r.title = " ".into();
     assert!(matches!(
-        report(&e.users[PATROL], &e.site, r),
-        Err(crate::Error::Rule(RuleError::TitleMissing))
+        report(&e.users[PATROL], &e.site, r, &Found::default()),
+        Err(RuleError::TitleMissing)
     ));
     assert!(matches!(
         report(
             &e.users[OUTSIDER],
             &e.site,
-            broken_light(&e, false, Severity::Routine)
+            broken_light(&e, false, Severity::Routine),
+            &Found::default()
         ),
-        Err(crate::Error::Rule(RuleError::OtherSite))
+        Err(RuleError::OtherSite)
     ));
     assert!(matches!(
         report(
             &e.users[ADMIN],
             &e.site,
-            broken_light(&e, false, Severity::Routine)
+            broken_light(&e, false, Severity::Routine),
+            &Found::default()
         ),
-        Err(crate::Error::Rule(RuleError::RoleNotAllowed { .. }))
+        Err(RuleError::RoleNotAllowed { .. })
     ));
     let urgent = report(
         &e.users[PATROL],
         &e.site,
         broken_light(&e, false, Severity::Urgent),
+        &Found::default(),
     )
     .unwrap();
     assert_eq!(urgent.issue.due_at, t0() + SignedDuration::from_hours(4));
@@ -469,6 +476,7 @@ fn escalations_fire_once_each() {
         &e.users[PATROL],
         &e.site,
         broken_light(&e, false, Severity::Urgent),
+        &Found::default(),
     )
     .unwrap()
     .issue;
@@ -597,9 +605,14 @@ fn walk(
     steps: &[Step],
 ) -> Result<Issue, TestCaseError> {
     let u = &e.users;
-    let mut issue = report(&u[PATROL], &e.site, broken_light(e, fixed, severity))
-        .unwrap()
-        .issue;
+    let mut issue = report(
+        &u[PATROL],
+        &e.site,
+        broken_light(e, fixed, severity),
+        &Found::default(),
+    )
+    .unwrap()
+    .issue;
     let mut now = t0();
     for s in steps {
         now += SignedDuration::from_mins(37);
@@ -758,7 +771,13 @@ fn random_walks_reach_every_state() {
     for _ in 0..300 {
         let (severity, _, steps) = case().new_tree(&mut runner).unwrap().current();
         let end = walk(&e, severity, false, &steps).unwrap();
-        let start = report(&e.users[PATROL], &e.site, broken_light(&e, false, severity)).unwrap();
+        let start = report(
+            &e.users[PATROL],
+            &e.site,
+            broken_light(&e, false, severity),
+            &Found::default(),
+        )
+        .unwrap();
         closed += usize::from(end.status == Status::Closed);
         moved += usize::from(end.due_at != start.issue.due_at);
     }

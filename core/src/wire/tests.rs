@@ -47,6 +47,7 @@ fn every_body() -> Vec<OpBody> {
             zone_id: Some(ZoneId::new()),
             checkpoint_id: None,
             visit_id: None,
+            item_key: Some("stairwell.lights".into()),
             category: Category::Facility,
             severity: Severity::Routine,
             title: "楼梯灯不亮".into(),

@@ -1,15 +1,17 @@
-//! One suite, run against every backend: what the rest of the server relies on a store to do.
-//! PostgreSQL runs when `PATROL_TEST_DATABASE_URL` is set (`.ci/run` sets it), each run in a
-//! schema of its own.
+//! One suite, run against every backend: what the rest of the server relies on a store to do,
+//! one test per behaviour so that a failure names what broke. PostgreSQL runs when
+//! `PATROL_TEST_DATABASE_URL` is set (`.ci/run` sets it), each test in a schema of its own.
 
 use jiff::{SignedDuration, Timestamp};
 use patrol_core::audit::{AuditEntry, AuditKind};
+use patrol_core::blob::{BlobInfo, BlobKind};
 use patrol_core::checklist::Catalogue;
-use patrol_core::ids::{DeviceId, IssueId, OpId, UserId};
+use patrol_core::demo::Estate;
+use patrol_core::ids::{DeviceId, IssueId, OpId, ResultId, UserId};
 use patrol_core::issue::{Category, Issue, Severity, Source, Status};
 use patrol_core::labels::SiteKey;
-use patrol_core::routing::Team;
-use patrol_core::user::Role;
+use patrol_core::patrol::Outcome;
+use patrol_core::team::Team;
 
 use super::*;
 
@@ -40,49 +42,117 @@ fn issue(site: SiteId, team: Team, due: Timestamp, reporter: UserId) -> Issue {
     }
 }
 
-fn meta(user: UserId, seq: u64) -> OpMeta {
-    OpMeta {
-        op_id: OpId::new(),
-        device_id: DeviceId::new(),
-        seq,
-        kind: "issue.report".into(),
-        user_id: user,
-        device_at: Timestamp::now(),
-        server_at: Timestamp::now(),
+/// One device's ops, numbered from 1 as a phone numbers them.
+struct Device {
+    id: DeviceId,
+    user: UserId,
+    seq: u64,
+}
+
+impl Device {
+    async fn new(store: &dyn Store, user: UserId) -> Device {
+        let id = DeviceId::new();
+        store
+            .touch_device(id, user, 0, Timestamp::now())
+            .await
+            .unwrap();
+        Device { id, user, seq: 0 }
+    }
+
+    /// The next op's meta.
+    fn next(&mut self) -> OpMeta {
+        self.seq += 1;
+        self.at(self.seq)
+    }
+
+    /// An op at a given `seq`.
+    fn at(&self, seq: u64) -> OpMeta {
+        OpMeta {
+            op_id: OpId::new(),
+            device_id: self.id,
+            seq,
+            kind: "issue.report".into(),
+            user_id: self.user,
+            device_at: Timestamp::now(),
+            server_at: Timestamp::now(),
+        }
     }
 }
 
-fn viewer(site: SiteId, team_only: Option<Team>) -> Viewer {
-    Viewer {
+fn everyone(site: SiteId) -> Visibility {
+    Visibility {
         sites: vec![site],
-        team_only,
+        jobs_of: None,
     }
 }
 
-async fn ids(store: &dyn Store, v: &Viewer, entity: &str) -> Vec<String> {
+async fn ids(store: &dyn Store, v: &Visibility, entity: &str) -> Vec<String> {
     let page = store.changes(v, 0, 10_000).await.unwrap();
     page.changes
         .into_iter()
-        .filter(|c| c.entity == entity)
+        .filter(|c| c.entity == entity && c.data.is_some())
         .map(|c| c.id)
         .collect()
 }
 
-/// Everything a store must do, in one pass.
-pub async fn suite(store: &dyn Store) {
+/// A migrated store holding the demo estate, its users and the standard templates.
+async fn estate(store: &dyn Store) -> (Estate, SiteKey) {
     store.migrate().await.unwrap();
-    store.migrate().await.unwrap(); // twice is harmless
+    let key = SiteKey::generate().unwrap();
+    let estate = patrol_core::demo::estate("conf", "一致性小区", &key);
+    store
+        .put_site(&estate.site, &key.secret_base64())
+        .await
+        .unwrap();
+    for z in &estate.zones {
+        store.put_zone(z).await.unwrap();
+    }
+    for c in &estate.checkpoints {
+        store.put_checkpoint(c).await.unwrap();
+    }
+    for r in &estate.routes {
+        store.put_route(r).await.unwrap();
+    }
+    for u in &estate.users {
+        store.add_user(u, "hash").await.unwrap();
+    }
+    (estate, key)
+}
 
-    // A secret is made once and then kept.
+fn report_of(issue: &Issue, now: Timestamp) -> Decision {
+    let mut audit = AuditEntry::new(
+        issue.id,
+        AuditKind::Report,
+        Some(issue.reported_by),
+        now,
+        None,
+        Status::Open,
+    );
+    audit.server_at = Some(now);
+    Decision::Apply(vec![Write::Issue(issue.clone()), Write::Audit(audit)])
+}
+
+async fn put(store: &dyn Store, i: &Issue) {
+    let w = Write::Issue(i.clone());
+    assert!(
+        store
+            .apply_system(i.id, &move |_| Decision::Apply(vec![w.clone()]))
+            .await
+            .unwrap()
+    );
+}
+
+async fn migrations_run_twice_and_secrets_are_made_once(store: &dyn Store) {
+    store.migrate().await.unwrap();
+    store.migrate().await.unwrap();
     let a = store.secret("jwt", &|| "first".into()).await.unwrap();
     let b = store.secret("jwt", &|| "second".into()).await.unwrap();
     assert_eq!((a.as_str(), b.as_str()), ("first", "first"));
+}
 
-    // Reference data round-trips; codes and usernames are unique.
-    let key = SiteKey::generate().unwrap();
-    let estate = patrol_core::demo::estate("conf", "一致性小区", &key);
+async fn reference_data_round_trips_and_names_are_unique(store: &dyn Store) {
+    let (estate, key) = estate(store).await;
     let site = &estate.site;
-    store.put_site(site, &key.secret_base64()).await.unwrap();
     assert_eq!(store.site(site.id).await.unwrap().as_ref(), Some(site));
     assert_eq!(
         store.site_by_code("conf").await.unwrap().as_ref(),
@@ -98,22 +168,9 @@ pub async fn suite(store: &dyn Store) {
         store.put_site(&clash, "k").await,
         Err(StoreError::Conflict(_))
     ));
-    for z in &estate.zones {
-        store.put_zone(z).await.unwrap();
-    }
-    for c in &estate.checkpoints {
-        store.put_checkpoint(c).await.unwrap();
-    }
-    for r in &estate.routes {
-        store.put_route(r).await.unwrap();
-    }
-    store
-        .put_template(&Catalogue::standard().templates[0])
-        .await
-        .unwrap();
-    let cps = store.checkpoints(site.id).await.unwrap();
     assert_eq!(
-        cps, estate.checkpoints,
+        store.checkpoints(site.id).await.unwrap(),
+        estate.checkpoints,
         "checkpoints in the order they were made"
     );
     assert_eq!(
@@ -121,10 +178,6 @@ pub async fn suite(store: &dyn Store) {
         Some(&estate.routes[0])
     );
     let patroller = estate.user("demo-patrol").unwrap();
-    let tech = estate.user("demo-tech").unwrap();
-    for u in &estate.users {
-        store.add_user(u, "hash").await.unwrap();
-    }
     assert!(matches!(
         store.add_user(patroller, "hash").await,
         Err(StoreError::Conflict(_))
@@ -135,203 +188,450 @@ pub async fn suite(store: &dyn Store) {
         (patroller, "hash")
     );
     assert!(store.account("nobody").await.unwrap().is_none());
+}
 
-    // Refresh tokens: used once; a replay revokes the user's others.
+async fn the_newest_template_of_a_kind_is_found(store: &dyn Store) {
+    store.migrate().await.unwrap();
+    let standard = &Catalogue::standard().templates[0];
+    assert!(
+        store
+            .template_for(standard.zone_kind)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    store.put_template(standard).await.unwrap();
+    let mut newer = standard.clone();
+    newer.id = patrol_core::ids::TemplateId::new();
+    newer.version += 1;
+    store.put_template(&newer).await.unwrap();
+    assert_eq!(
+        store.template_for(standard.zone_kind).await.unwrap(),
+        Some(newer)
+    );
+}
+
+async fn refresh_tokens_are_used_once_and_a_replay_revokes_them(store: &dyn Store) {
+    let (estate, _) = estate(store).await;
+    let patroller = estate.user("demo-patrol").unwrap();
     let now = Timestamp::now();
     let later = now + SignedDuration::from_hours(1);
-    store
-        .add_refresh_token("t1", patroller.id, later)
-        .await
-        .unwrap();
-    store
-        .add_refresh_token("t2", patroller.id, later)
-        .await
-        .unwrap();
+    for t in ["t1", "t2"] {
+        store
+            .add_refresh_token(t, patroller.id, later)
+            .await
+            .unwrap();
+    }
     store
         .add_refresh_token("old", patroller.id, now - SignedDuration::from_secs(1))
         .await
         .unwrap();
-    assert_eq!(
-        store.use_refresh_token("old", now).await.unwrap(),
-        None,
-        "expired"
-    );
+    assert_eq!(store.use_refresh_token("old", now).await.unwrap(), None);
     assert_eq!(
         store.use_refresh_token("t1", now).await.unwrap(),
         Some(patroller.id)
     );
-    assert_eq!(
-        store.use_refresh_token("t1", now).await.unwrap(),
-        None,
-        "replayed"
-    );
+    assert_eq!(store.use_refresh_token("t1", now).await.unwrap(), None);
     assert_eq!(
         store.use_refresh_token("t2", now).await.unwrap(),
         None,
         "revoked by the replay"
     );
+}
 
-    // Ops apply once; the decision sees the state inside the transaction.
-    let due = now + SignedDuration::from_hours(72);
-    let new_issue = issue(site.id, Team::Engineering, due, patroller.id);
+async fn an_op_applies_once_and_its_decision_sees_the_state(store: &dyn Store) {
+    let (estate, _) = estate(store).await;
+    let patroller = estate.user("demo-patrol").unwrap();
+    let now = Timestamp::now();
+    let new_issue = issue(
+        estate.site.id,
+        Team::Engineering,
+        now + SignedDuration::from_hours(72),
+        patroller.id,
+    );
     let report = |s: &Snapshot| {
         if s.issue.is_some() {
-            return Decision::Reject {
-                code: "exists".into(),
-                message: "x".into(),
-            };
+            return Decision::Reject(Refusal::new("exists", "x"));
         }
-        let mut audit = AuditEntry::new(
-            new_issue.id,
-            AuditKind::Report,
-            Some(patroller.id),
-            now,
-            None,
-            Status::Open,
-        );
-        audit.server_at = Some(now);
-        Decision::Apply(vec![Write::Issue(new_issue.clone()), Write::Audit(audit)])
+        report_of(&new_issue, now)
     };
     let keys = Keys {
         issue: Some(new_issue.id),
         ..Keys::default()
     };
-    let m = meta(patroller.id, 1);
-    store
-        .touch_device(m.device_id, patroller.id, -1500, now)
-        .await
-        .unwrap();
+    let mut phone = Device::new(store, patroller.id).await;
+    let first = phone.next();
     assert_eq!(
-        store.apply_op(&m, keys, &report).await.unwrap(),
+        store.apply_op(&first, keys, &report).await.unwrap(),
         OpOutcome::Applied
     );
     assert_eq!(
-        store.apply_op(&m, keys, &report).await.unwrap(),
-        OpOutcome::Duplicate
+        store.apply_op(&first, keys, &report).await.unwrap(),
+        OpOutcome::Duplicate(None)
     );
-    // The same issue under a new op: the decision sees it exists.
     assert_eq!(
-        store
-            .apply_op(&meta(patroller.id, 2), keys, &report)
-            .await
-            .unwrap(),
-        OpOutcome::Rejected {
-            code: "exists".into(),
-            message: "x".into()
-        }
+        store.apply_op(&phone.next(), keys, &report).await.unwrap(),
+        OpOutcome::Rejected(Refusal::new("exists", "x")),
+        "the same issue under a new op: the decision sees it exists"
     );
     assert_eq!(
         store.issue(new_issue.id).await.unwrap().as_ref(),
         Some(&new_issue)
     );
     assert_eq!(store.audit(new_issue.id).await.unwrap().len(), 1);
+}
 
-    // A rejected op is remembered: repeating it changes nothing and says duplicate.
-    let refused = meta(patroller.id, 3);
-    let no = |_: &Snapshot| Decision::Reject {
-        code: "own_fix".into(),
-        message: "不能".into(),
-    };
-    assert!(matches!(
-        store
-            .apply_op(&refused, Keys::default(), &no)
-            .await
-            .unwrap(),
-        OpOutcome::Rejected { .. }
-    ));
+async fn a_refused_op_repeated_says_why_again(store: &dyn Store) {
+    let (estate, _) = estate(store).await;
+    let mut phone = Device::new(store, estate.user("demo-patrol").unwrap().id).await;
+    let refused = phone.next();
+    let no = |_: &Snapshot| Decision::Reject(Refusal::new("own_fix", "不能"));
     assert_eq!(
         store
             .apply_op(&refused, Keys::default(), &no)
             .await
             .unwrap(),
-        OpOutcome::Duplicate
+        OpOutcome::Rejected(Refusal::new("own_fix", "不能"))
     );
+    assert_eq!(
+        store
+            .apply_op(&refused, Keys::default(), &no)
+            .await
+            .unwrap(),
+        OpOutcome::Duplicate(Some(Refusal::new("own_fix", "不能")))
+    );
+}
 
-    // The queue: by due time, filtered.
+async fn one_devices_ops_are_processed_in_seq_order(store: &dyn Store) {
+    let (estate, _) = estate(store).await;
+    let mut phone = Device::new(store, estate.user("demo-patrol").unwrap().id).await;
+    let ok = |_: &Snapshot| Decision::Apply(Vec::new());
+    // The third op arrives first: nothing is done, and the first is asked for.
+    let third = phone.at(3);
+    assert_eq!(
+        store.apply_op(&third, Keys::default(), &ok).await.unwrap(),
+        OpOutcome::OutOfOrder { expected: 1 }
+    );
+    let (first, second) = (phone.next(), phone.next());
+    assert_eq!(
+        store.apply_op(&first, Keys::default(), &ok).await.unwrap(),
+        OpOutcome::Applied
+    );
+    assert_eq!(
+        store.apply_op(&third, Keys::default(), &ok).await.unwrap(),
+        OpOutcome::OutOfOrder { expected: 2 },
+        "refused before, so still unknown"
+    );
+    assert_eq!(
+        store.apply_op(&second, Keys::default(), &ok).await.unwrap(),
+        OpOutcome::Applied
+    );
+    assert_eq!(
+        store.apply_op(&third, Keys::default(), &ok).await.unwrap(),
+        OpOutcome::Applied
+    );
+    // Another op under a seq already used is stale; a repeat of a known one is a duplicate.
+    let stale = phone.at(2);
+    assert!(matches!(
+        store.apply_op(&stale, Keys::default(), &ok).await.unwrap(),
+        OpOutcome::Rejected(r) if r.code == "stale_seq"
+    ));
+    assert_eq!(
+        store.apply_op(&second, Keys::default(), &ok).await.unwrap(),
+        OpOutcome::Duplicate(None)
+    );
+    // Devices do not share a sequence.
+    let mut other = Device::new(store, phone.user).await;
+    assert_eq!(
+        store
+            .apply_op(&other.next(), Keys::default(), &ok)
+            .await
+            .unwrap(),
+        OpOutcome::Applied
+    );
+}
+
+async fn a_reused_id_refuses_the_op_and_leaves_nothing(store: &dyn Store) {
+    let (estate, _) = estate(store).await;
+    let patroller = estate.user("demo-patrol").unwrap();
+    let mut phone = Device::new(store, patroller.id).await;
+    let route = &estate.routes[0];
+    let run = patrol_core::round::start(
+        &patrol_core::user::Actor::from(patroller),
+        route,
+        patrol_core::ids::RunId::new(),
+        Timestamp::now(),
+    )
+    .unwrap();
+    let visit = |cp| patrol_core::patrol::Visit {
+        id: patrol_core::ids::VisitId::new(),
+        run_id: run.id,
+        checkpoint_id: cp,
+        method: patrol_core::patrol::VisitMethod::Manual,
+        token: None,
+        reason: Some("x".into()),
+        at: Timestamp::now(),
+        flags: vec![],
+    };
+    let (a, b) = (
+        visit(route.checkpoint_ids[0]),
+        visit(route.checkpoint_ids[1]),
+    );
+    let setup = vec![
+        Write::Run(run.clone()),
+        Write::Visit(a.clone()),
+        Write::Visit(b.clone()),
+    ];
+    let apply = |w: Vec<Write>| move |_: &Snapshot| Decision::Apply(w.clone());
+    assert_eq!(
+        store
+            .apply_op(&phone.next(), Keys::default(), &apply(setup))
+            .await
+            .unwrap(),
+        OpOutcome::Applied
+    );
+    let result = |visit_id, id| {
+        Write::Result(patrol_core::patrol::ItemResult {
+            id,
+            visit_id,
+            item_key: "k".into(),
+            outcome: Outcome::Ok,
+            reading: None,
+            note: None,
+            photos: vec![],
+        })
+    };
+    let id = ResultId::new();
+    assert_eq!(
+        store
+            .apply_op(
+                &phone.next(),
+                Keys::default(),
+                &apply(vec![result(a.id, id)])
+            )
+            .await
+            .unwrap(),
+        OpOutcome::Applied
+    );
+    // The same result id at another visit, with a new run row written before it.
+    let mut later = run.clone();
+    later.missed = vec![];
+    later.finished_at = Some(Timestamp::now());
+    let clash = vec![Write::Run(later), result(b.id, id)];
+    assert_eq!(
+        store
+            .apply_op(&phone.next(), Keys::default(), &apply(clash))
+            .await
+            .unwrap(),
+        OpOutcome::Rejected(conflict())
+    );
+    assert_eq!(
+        store.run(run.id).await.unwrap().unwrap().finished_at,
+        None,
+        "the op's other writes were rolled back"
+    );
+    // The device's sequence moved on: the next op is taken.
+    assert_eq!(
+        store
+            .apply_op(&phone.next(), Keys::default(), &apply(vec![]))
+            .await
+            .unwrap(),
+        OpOutcome::Applied
+    );
+}
+
+async fn a_rounds_visits_are_loaded_with_it(store: &dyn Store) {
+    let (estate, _) = estate(store).await;
+    let patroller = estate.user("demo-patrol").unwrap();
+    let mut phone = Device::new(store, patroller.id).await;
+    let route = &estate.routes[0];
+    let run = patrol_core::round::start(
+        &patrol_core::user::Actor::from(patroller),
+        route,
+        patrol_core::ids::RunId::new(),
+        Timestamp::now(),
+    )
+    .unwrap();
+    let at = |s| Timestamp::now() + SignedDuration::from_secs(s);
+    let visits: Vec<_> = (0..3)
+        .map(|n| patrol_core::patrol::Visit {
+            id: patrol_core::ids::VisitId::new(),
+            run_id: run.id,
+            checkpoint_id: route.checkpoint_ids[n],
+            method: patrol_core::patrol::VisitMethod::Manual,
+            token: None,
+            reason: Some("x".into()),
+            at: at(10 * (3 - n as i64)),
+            flags: vec![],
+        })
+        .collect();
+    let mut writes = vec![Write::Run(run.clone())];
+    writes.extend(visits.iter().cloned().map(Write::Visit));
+    let w = writes.clone();
+    store
+        .apply_op(&phone.next(), Keys::default(), &move |_| {
+            Decision::Apply(w.clone())
+        })
+        .await
+        .unwrap();
+    let seen = std::sync::Mutex::new(None);
+    let keys = Keys {
+        visit: Some(visits[0].id),
+        run_visits: true,
+        ..Keys::default()
+    };
+    store
+        .apply_op(&phone.next(), keys, &|s: &Snapshot| {
+            *seen.lock().unwrap() = Some(s.clone());
+            Decision::Apply(vec![])
+        })
+        .await
+        .unwrap();
+    let s = seen.into_inner().unwrap().unwrap();
+    assert_eq!(s.run.as_ref(), Some(&run), "the visit's round");
+    let order: Vec<_> = s.visits.iter().map(|v| v.id).collect();
+    assert_eq!(
+        order,
+        [visits[2].id, visits[1].id, visits[0].id],
+        "in the order they were made"
+    );
+    assert_eq!(
+        store.visit(visits[1].id).await.unwrap().as_ref(),
+        Some(&visits[1])
+    );
+}
+
+async fn the_queue_is_filtered_by_visibility_and_paged_by_due_time(store: &dyn Store) {
+    let (estate, _) = estate(store).await;
+    let site = estate.site.id;
+    let patroller = estate.user("demo-patrol").unwrap();
+    let tech = estate.user("demo-tech").unwrap();
+    let now = Timestamp::now();
+    let due = |h: i64| now + SignedDuration::from_hours(h);
+    let soon = issue(site, Team::Cleaning, due(2), patroller.id);
+    let late = issue(site, Team::Engineering, due(-1), patroller.id);
+    let mut far = issue(site, Team::Engineering, due(72), patroller.id);
+    far.assignee_id = Some(tech.id);
+    // Same due time as `far`: the id breaks the tie.
+    let mut twin = issue(site, Team::Cleaning, due(72), patroller.id);
+    twin.assignee_id = Some(tech.id);
+    for i in [&soon, &late, &far, &twin] {
+        put(store, i).await;
+    }
+    let all = IssueFilter::all(everyone(site));
+    let got = store.issues(&all, None, 100).await.unwrap();
+    let mut tied = [far.id, twin.id];
+    tied.sort();
+    assert_eq!(
+        got.iter().map(|i| i.id).collect::<Vec<_>>(),
+        [late.id, soon.id, tied[0], tied[1]]
+    );
+    // Pages of one follow each other without a gap or a repeat.
+    let mut after = None;
+    let mut paged = Vec::new();
+    loop {
+        let page = store.issues(&all, after, 1).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some(QueueCursor::after(last));
+        paged.extend(page.iter().map(|i| i.id));
+    }
+    assert_eq!(paged, got.iter().map(|i| i.id).collect::<Vec<_>>());
+    let eng = IssueFilter {
+        team: Some(Team::Engineering),
+        ..all.clone()
+    };
+    assert_eq!(store.issues(&eng, None, 100).await.unwrap().len(), 2);
+    let overdue = IssueFilter {
+        overdue_at: Some(now),
+        ..all.clone()
+    };
+    assert_eq!(
+        store.issues(&overdue, None, 100).await.unwrap()[0].id,
+        late.id
+    );
+    let elsewhere = IssueFilter {
+        site: Some(SiteId::new()),
+        ..all.clone()
+    };
+    assert!(
+        store
+            .issues(&elsewhere, None, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A technician: their team's jobs, and another team's assigned to them.
+    let theirs = Visibility::of(&patrol_core::user::Actor::from(tech));
+    let mut got: Vec<_> = store
+        .issues(&IssueFilter::all(theirs.clone()), None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    got.sort();
+    let mut want = vec![late.id, far.id, twin.id];
+    want.sort();
+    assert_eq!(got, want);
+    for i in [&soon, &late, &far, &twin] {
+        assert_eq!(
+            want.contains(&i.id),
+            theirs.contains(i),
+            "the store's filter is the rule's"
+        );
+    }
+    assert_eq!(store.active_issues().await.unwrap().len(), 4);
+}
+
+async fn the_change_feed_shows_each_viewer_what_they_may_see(store: &dyn Store) {
+    let (estate, key) = estate(store).await;
+    let site = estate.site.id;
+    store
+        .put_template(&Catalogue::standard().templates[0])
+        .await
+        .unwrap();
+    let patroller = estate.user("demo-patrol").unwrap();
+    let cleaner = estate.user("demo-cleaner").unwrap();
+    let now = Timestamp::now();
     let soon = issue(
-        site.id,
+        site,
         Team::Cleaning,
         now + SignedDuration::from_hours(2),
         patroller.id,
     );
-    let late = issue(
-        site.id,
-        Team::Engineering,
-        now - SignedDuration::from_hours(1),
-        patroller.id,
-    );
-    for i in [&soon, &late] {
-        let w = Write::Issue(i.clone());
-        assert!(
-            store
-                .apply_system(i.id, &move |_| Decision::Apply(vec![w.clone()]))
-                .await
-                .unwrap()
-        );
-    }
-    let all = store
-        .issues(&IssueFilter {
-            sites: vec![site.id],
-            ..IssueFilter::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(
-        all.iter().map(|i| i.id).collect::<Vec<_>>(),
-        [late.id, soon.id, new_issue.id]
-    );
-    let eng = IssueFilter {
-        sites: vec![site.id],
-        team: Some(Team::Engineering),
-        ..IssueFilter::default()
-    };
-    assert_eq!(store.issues(&eng).await.unwrap().len(), 2);
-    let overdue = IssueFilter {
-        sites: vec![site.id],
-        overdue_at: Some(now),
-        ..IssueFilter::default()
-    };
-    assert_eq!(
+    let eng = issue(site, Team::Engineering, now, patroller.id);
+    let mut phone = Device::new(store, patroller.id).await;
+    for i in [&soon, &eng] {
+        let keys = Keys {
+            issue: Some(i.id),
+            ..Keys::default()
+        };
+        let d = report_of(i, now);
         store
-            .issues(&overdue)
+            .apply_op(&phone.next(), keys, &move |_| d.clone())
             .await
-            .unwrap()
-            .iter()
-            .map(|i| i.id)
-            .collect::<Vec<_>>(),
-        [late.id]
-    );
-    let other = IssueFilter {
-        sites: vec![SiteId::new()],
-        ..IssueFilter::default()
-    };
-    assert!(store.issues(&other).await.unwrap().is_empty());
-    assert_eq!(store.active_issues().await.unwrap().len(), 3);
-
-    // The change feed: what each viewer may see, in pages that add up.
-    let everyone = viewer(site.id, None);
+            .unwrap();
+    }
+    let all = everyone(site);
     assert_eq!(
-        ids(store, &everyone, "checkpoint").await.len(),
+        ids(store, &all, "checkpoint").await.len(),
         estate.checkpoints.len()
     );
-    assert_eq!(ids(store, &everyone, "issue").await.len(), 3);
+    assert_eq!(ids(store, &all, "issue").await.len(), 2);
     assert_eq!(
-        ids(store, &everyone, "template").await.len(),
+        ids(store, &all, "template").await.len(),
         1,
         "templates are for everyone"
     );
-    assert_eq!(
-        ids(store, &everyone, "user").await.len(),
-        estate.users.len()
-    );
-    let cleaners = viewer(site.id, Some(Team::Cleaning));
+    assert_eq!(ids(store, &all, "user").await.len(), estate.users.len());
+    let cleaners = Visibility::of(&patrol_core::user::Actor::from(cleaner));
     assert_eq!(
         ids(store, &cleaners, "issue").await,
         [soon.id.to_string()],
         "a technician sees their team's jobs"
     );
     assert!(
-        ids(store, &viewer(SiteId::new(), None), "checkpoint")
+        ids(store, &everyone(SiteId::new()), "checkpoint")
             .await
             .is_empty(),
         "nothing of other sites"
@@ -339,7 +639,7 @@ pub async fn suite(store: &dyn Store) {
     let mut cursor = 0;
     let mut paged = 0;
     loop {
-        let page = store.changes(&everyone, cursor, 7).await.unwrap();
+        let page = store.changes(&all, cursor, 7).await.unwrap();
         assert!(page.changes.len() <= 7);
         paged += page.changes.len();
         cursor = page.cursor;
@@ -347,22 +647,21 @@ pub async fn suite(store: &dyn Store) {
             break;
         }
     }
-    let whole = store.changes(&everyone, 0, 10_000).await.unwrap();
+    let whole = store.changes(&all, 0, 10_000).await.unwrap();
     assert_eq!(paged, whole.changes.len());
     assert!(
         store
-            .changes(&everyone, cursor, 100)
+            .changes(&all, cursor, 100)
             .await
             .unwrap()
             .changes
-            .is_empty(),
-        "nothing after the end"
+            .is_empty()
     );
     // An update moves an entity to the end of the feed, once.
     let mut renamed = estate.checkpoints[0].clone();
     renamed.name = "新名字".into();
     store.put_checkpoint(&renamed).await.unwrap();
-    let after = store.changes(&everyone, cursor, 100).await.unwrap();
+    let after = store.changes(&all, cursor, 100).await.unwrap();
     assert_eq!(after.changes.len(), 1);
     assert_eq!(after.changes[0].data.as_ref().unwrap()["name"], "新名字");
     let issue_change = whole.changes.iter().find(|c| c.entity == "issue").unwrap();
@@ -380,35 +679,72 @@ pub async fn suite(store: &dyn Store) {
             .contains(&key.secret_base64()),
         "the label secret never leaves"
     );
+}
 
-    // Blobs are recorded once.
+async fn blobs_are_recorded_once_with_their_header(store: &dyn Store) {
+    store.migrate().await.unwrap();
+    let now = Timestamp::now();
     let sha = "ab".repeat(32);
-    assert!(!store.has_blob(&sha).await.unwrap());
-    assert!(store.add_blob(&sha, 1000, now).await.unwrap());
-    assert!(!store.add_blob(&sha, 1000, now).await.unwrap());
-    assert!(store.has_blob(&sha).await.unwrap());
-    let _ = (tech, Role::Patrol);
-}
-
-#[tokio::test]
-async fn sqlite_conforms() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("conf.db"))
-        .await
-        .unwrap();
-    suite(&store).await;
-}
-
-#[tokio::test]
-async fn postgres_conforms() {
-    let Ok(url) = std::env::var("PATROL_TEST_DATABASE_URL") else {
-        eprintln!(
-            "PATROL_TEST_DATABASE_URL is not set: the PostgreSQL run of the suite is left to CI"
-        );
-        return;
+    let info = BlobInfo {
+        kind: BlobKind::Png,
+        width: 1200,
+        height: 400,
     };
-    let schema = format!("patrol_test_{}", uuid::Uuid::now_v7().simple());
-    let store = PgStore::connect(&url, Some(&schema)).await.unwrap();
-    suite(&store).await;
-    store.drop_schema(&schema).await.unwrap();
+    assert!(!store.has_blob(&sha).await.unwrap());
+    assert!(store.add_blob(&sha, 1000, &info, now).await.unwrap());
+    assert!(!store.add_blob(&sha, 1000, &info, now).await.unwrap());
+    assert!(store.has_blob(&sha).await.unwrap());
+    let found = store.blobs(&[sha.clone(), "cd".repeat(32)]).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[&sha], Some(info));
+    assert!(store.blobs(&[]).await.unwrap().is_empty());
 }
+
+/// Runs each behaviour on SQLite, and on PostgreSQL when it is configured.
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let store = super::SqliteStore::open(&dir.path().join("conf.db"))
+                        .await
+                        .unwrap();
+                    super::$name(&store).await;
+                }
+            )*
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Ok(url) = std::env::var("PATROL_TEST_DATABASE_URL") else {
+                        eprintln!("PATROL_TEST_DATABASE_URL is not set: PostgreSQL is left to CI");
+                        return;
+                    };
+                    let schema = format!("patrol_test_{}", uuid::Uuid::now_v7().simple());
+                    let store = super::PgStore::connect(&url, Some(&schema)).await.unwrap();
+                    super::$name(&store).await;
+                    store.drop_schema(&schema).await.unwrap();
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    migrations_run_twice_and_secrets_are_made_once,
+    reference_data_round_trips_and_names_are_unique,
+    the_newest_template_of_a_kind_is_found,
+    refresh_tokens_are_used_once_and_a_replay_revokes_them,
+    an_op_applies_once_and_its_decision_sees_the_state,
+    a_refused_op_repeated_says_why_again,
+    one_devices_ops_are_processed_in_seq_order,
+    a_reused_id_refuses_the_op_and_leaves_nothing,
+    a_rounds_visits_are_loaded_with_it,
+    the_queue_is_filtered_by_visibility_and_paged_by_due_time,
+    the_change_feed_shows_each_viewer_what_they_may_see,
+    blobs_are_recorded_once_with_their_header,
+);

@@ -8,18 +8,22 @@ mod postgres;
 mod sql;
 mod sqlite;
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use jiff::Timestamp;
 use patrol_core::audit::AuditEntry;
+use patrol_core::blob::BlobInfo;
 use patrol_core::checklist::Template;
 use patrol_core::ids::{DeviceId, IssueId, OpId, RunId, SiteId, UserId, VisitId};
 use patrol_core::issue::{Issue, Status};
+use patrol_core::lifecycle::Visibility;
 use patrol_core::patrol::{ItemResult, PatrolRun, Visit};
 use patrol_core::route::Route;
-use patrol_core::routing::Team;
-use patrol_core::site::{Checkpoint, Site, Zone};
+use patrol_core::site::{Checkpoint, Site, Zone, ZoneKind};
+use patrol_core::team::Team;
 use patrol_core::user::User;
-use patrol_core::wire::Change;
+use patrol_core::wire::{Change, QueueCursor};
 
 pub use self::postgres::PgStore;
 
@@ -54,6 +58,13 @@ pub enum StoreError {
     Conflict(String),
 }
 
+impl StoreError {
+    /// Whether the database refused a row for a unique key another row holds.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, StoreError::Db(sqlx::Error::Database(d)) if d.is_unique_violation())
+    }
+}
+
 /// Store result.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -81,10 +92,12 @@ pub struct OpMeta {
 pub struct Keys {
     /// The issue it acts on.
     pub issue: Option<IssueId>,
-    /// The round it belongs to.
+    /// The round it belongs to (for an op on a visit, the visit's round is loaded).
     pub run: Option<RunId>,
     /// The visit it belongs to.
     pub visit: Option<VisitId>,
+    /// Also load every visit of the round.
+    pub run_visits: bool,
 }
 
 /// The current state an op is decided on.
@@ -96,6 +109,8 @@ pub struct Snapshot {
     pub run: Option<PatrolRun>,
     /// The visit, if asked for and present.
     pub visit: Option<Visit>,
+    /// The round's visits in the order they were made, if asked for.
+    pub visits: Vec<Visit>,
 }
 
 /// A row to write.
@@ -113,18 +128,32 @@ pub enum Write {
     Result(ItemResult),
 }
 
+/// A refusal for good: a machine-readable code and its words for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// Machine-readable reason.
+    pub code: String,
+    /// For people, Chinese then English.
+    pub message: String,
+}
+
+impl Refusal {
+    /// A refusal.
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Refusal {
+        Refusal {
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}
+
 /// What the rules decided about an op.
 #[derive(Debug, Clone)]
 pub enum Decision {
     /// Apply these writes.
     Apply(Vec<Write>),
     /// Refuse it for good.
-    Reject {
-        /// Machine-readable reason.
-        code: String,
-        /// For people, Chinese then English.
-        message: String,
-    },
+    Reject(Refusal),
 }
 
 /// What became of an op.
@@ -132,15 +161,23 @@ pub enum Decision {
 pub enum OpOutcome {
     /// Applied now.
     Applied,
-    /// Seen before; nothing changed.
-    Duplicate,
+    /// Seen before; nothing changed. Carries the refusal if it was refused then.
+    Duplicate(Option<Refusal>),
     /// Refused for good.
-    Rejected {
-        /// Machine-readable reason.
-        code: String,
-        /// For people.
-        message: String,
+    Rejected(Refusal),
+    /// An earlier op of the device has not been processed: nothing was done.
+    OutOfOrder {
+        /// The `seq` the device must send next.
+        expected: u64,
     },
+}
+
+/// The refusal of an op whose writes met an existing row of another record (a reused id).
+pub fn conflict() -> Refusal {
+    Refusal::new(
+        "conflict",
+        "与已有记录冲突（编号重复）/ conflicts with an existing record (a reused id)",
+    )
 }
 
 /// The decision function an op is applied with.
@@ -155,11 +192,13 @@ pub struct Account {
     pub password_hash: String,
 }
 
-/// Filters of the queue (`GET /api/v1/issues`).
-#[derive(Debug, Clone, Default)]
+/// Filters of the queue (`GET /api/v1/issues`), inside what the caller may see.
+#[derive(Debug, Clone)]
 pub struct IssueFilter {
-    /// Sites to include (the caller's, narrowed by `?site=`).
-    pub sites: Vec<SiteId>,
+    /// What the caller may see (core's visibility rule).
+    pub visibility: Visibility,
+    /// Only this site.
+    pub site: Option<SiteId>,
     /// Status.
     pub status: Option<Status>,
     /// Team.
@@ -172,13 +211,19 @@ pub struct IssueFilter {
     pub overdue_at: Option<Timestamp>,
 }
 
-/// Who is pulling, to decide what they may see.
-#[derive(Debug, Clone)]
-pub struct Viewer {
-    /// Their sites.
-    pub sites: Vec<SiteId>,
-    /// For technicians, the team whose jobs they see; `None` sees every issue of their sites.
-    pub team_only: Option<Team>,
+impl IssueFilter {
+    /// Everything the visibility allows.
+    pub fn all(visibility: Visibility) -> IssueFilter {
+        IssueFilter {
+            visibility,
+            site: None,
+            status: None,
+            team: None,
+            assignee: None,
+            due_before: None,
+            overdue_at: None,
+        }
+    }
 }
 
 /// A page of changes for a device.
@@ -229,6 +274,8 @@ pub trait Store: Send + Sync {
     async fn route(&self, id: patrol_core::ids::RouteId) -> Result<Option<Route>>;
     /// Add or update a checklist template.
     async fn put_template(&self, template: &Template) -> Result<()>;
+    /// The newest checklist template for a kind of place, if the server has one.
+    async fn template_for(&self, kind: ZoneKind) -> Result<Option<Template>>;
 
     /// Add a user; a taken username is a conflict.
     async fn add_user(&self, user: &User, password_hash: &str) -> Result<()>;
@@ -258,17 +305,30 @@ pub trait Store: Send + Sync {
         offset_ms: i64,
         now: Timestamp,
     ) -> Result<()>;
-    /// Apply an op exactly once: a repeated `op_id` is a duplicate; otherwise the state named
-    /// by `keys` is loaded inside one transaction, `decide` says what to do, and the writes, the
-    /// op record and the change feed are committed together.
+    /// Apply an op exactly once and in its device's order: a repeated `op_id` is a duplicate; an
+    /// op at or below the device's last processed `seq` is refused (`stale_seq`); one past the
+    /// next expected `seq` is out of order and changes nothing. Otherwise the state named by
+    /// `keys` is loaded inside one transaction, `decide` says what to do, and the writes, the op
+    /// record, the device's `seq` and the change feed are committed together. Writes that meet
+    /// a unique key of another record refuse the op (`conflict`) instead of failing.
     async fn apply_op(&self, meta: &OpMeta, keys: Keys, decide: Decide<'_>) -> Result<OpOutcome>;
     /// Apply a server-side transition (an escalation) if the issue is still as `decide` expects.
     async fn apply_system(&self, issue: IssueId, decide: Decide<'_>) -> Result<bool>;
 
+    /// A round.
+    async fn run(&self, id: RunId) -> Result<Option<PatrolRun>>;
+    /// A visit.
+    async fn visit(&self, id: VisitId) -> Result<Option<Visit>>;
+
     /// An issue.
     async fn issue(&self, id: IssueId) -> Result<Option<Issue>>;
-    /// The queue: issues matching the filter, by due time.
-    async fn issues(&self, filter: &IssueFilter) -> Result<Vec<Issue>>;
+    /// The queue: issues matching the filter in due-time order, at most `limit` after `after`.
+    async fn issues(
+        &self,
+        filter: &IssueFilter,
+        after: Option<QueueCursor>,
+        limit: u32,
+    ) -> Result<Vec<Issue>>;
     /// An issue's audit trail, oldest first.
     async fn audit(&self, issue: IssueId) -> Result<Vec<AuditEntry>>;
     /// Active issues across all sites (for escalation).
@@ -276,9 +336,20 @@ pub trait Store: Send + Sync {
 
     /// Whether a blob is stored.
     async fn has_blob(&self, sha256: &str) -> Result<bool>;
-    /// Record a stored blob.
-    async fn add_blob(&self, sha256: &str, bytes: u64, now: Timestamp) -> Result<bool>;
+    /// Which of these blobs are stored, with what their header said (`None` for blobs stored
+    /// before the server kept that).
+    async fn blobs(&self, sha256: &[String]) -> Result<HashMap<String, Option<BlobInfo>>>;
+    /// Record a stored blob; whether it is new.
+    async fn add_blob(
+        &self,
+        sha256: &str,
+        bytes: u64,
+        info: &BlobInfo,
+        now: Timestamp,
+    ) -> Result<bool>;
 
-    /// Changes after `cursor` this viewer may see, at most `limit`.
-    async fn changes(&self, viewer: &Viewer, cursor: i64, limit: u32) -> Result<ChangePage>;
+    /// Changes after `cursor` that a person with this visibility may see, at most `limit`. An
+    /// issue they may no longer see comes as gone.
+    async fn changes(&self, visibility: &Visibility, cursor: i64, limit: u32)
+    -> Result<ChangePage>;
 }

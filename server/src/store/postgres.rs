@@ -8,25 +8,31 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use jiff::Timestamp;
 use patrol_core::audit::AuditEntry;
+use patrol_core::blob::{BlobInfo, BlobKind};
 use patrol_core::checklist::Template;
-use patrol_core::ids::{CheckpointId, DeviceId, IssueId, RouteId, SiteId, UserId, ZoneId};
+use patrol_core::ids::{
+    CheckpointId, DeviceId, IssueId, RouteId, RunId, SiteId, UserId, VisitId, ZoneId,
+};
 use patrol_core::issue::Issue;
+use patrol_core::lifecycle::Visibility;
 use patrol_core::patrol::{PatrolRun, Visit};
 use patrol_core::route::Route;
-use patrol_core::site::{Checkpoint, Site, Zone};
+use patrol_core::site::{Checkpoint, Site, Zone, ZoneKind};
 use patrol_core::user::User;
-use patrol_core::wire::{Change, Entity};
+use patrol_core::wire::{Change, Entity, QueueCursor};
 use serde::de::DeserializeOwned;
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::{AssertSqlSafe, QueryBuilder, Row};
 use tokio::sync::MutexGuard;
 
 use super::sql::sql_store;
 use super::{
-    Account, ChangePage, Decide, Decision, IssueFilter, Keys, OpMeta, OpOutcome, Result, Snapshot,
-    Store, StoreError, Viewer, Write, json, ms, parse,
+    Account, ChangePage, Decide, Decision, IssueFilter, Keys, OpMeta, OpOutcome, Refusal, Result,
+    Snapshot, Store, StoreError, Write, json, ms, parse,
 };
 
 /// PostgreSQL storage.
@@ -86,4 +92,4 @@ impl PgStore {
     }
 }
 
-sql_store!(PgStore, PgConnection, "migrations/postgres");
+sql_store!(PgStore, Postgres, PgConnection, "migrations/postgres");

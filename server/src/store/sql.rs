@@ -4,9 +4,9 @@
 //! commit order.
 
 /// Implement [`super::Store`] for a backend type with a `pool`, `begin_write()` and the given
-/// connection type and migrations folder.
+/// database, connection type and migrations folder.
 macro_rules! sql_store {
-    ($store:ident, $conn:ty, $migrations:literal) => {
+    ($store:ident, $db:ty, $conn:ty, $migrations:literal) => {
 impl $store {
     async fn one<T: DeserializeOwned>(&self, sql: &'static str, id: &str) -> Result<Option<T>> {
         let row: Option<(String,)> = sqlx::query_as(sql)
@@ -24,13 +24,27 @@ async fn feed(
     site: Option<SiteId>,
     team: Option<&str>,
 ) -> Result<()> {
-    sqlx::query("INSERT INTO changes (entity, entity_id, site_id, team) VALUES ($1, $2, $3, $4)")
-        .bind(entity)
-        .bind(id)
-        .bind(site.map(|s| s.to_string()))
-        .bind(team)
-        .execute(conn)
-        .await?;
+    feed_issue(conn, entity, id, site, team, None).await
+}
+
+async fn feed_issue(
+    conn: &mut $conn,
+    entity: &str,
+    id: &str,
+    site: Option<SiteId>,
+    team: Option<&str>,
+    assignee: Option<UserId>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO changes (entity, entity_id, site_id, team, assignee_id) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(entity)
+    .bind(id)
+    .bind(site.map(|s| s.to_string()))
+    .bind(team)
+    .bind(assignee.map(|a| a.to_string()))
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -127,14 +141,51 @@ async fn put_issue(conn: &mut $conn, i: &Issue) -> Result<()> {
     .bind(json(i)?)
     .execute(&mut *conn)
     .await?;
-    feed(
+    feed_issue(
         conn,
         "issue",
         &i.id.to_string(),
         Some(i.site_id),
         Some(i.team.as_str()),
+        i.assignee_id,
     )
     .await
+}
+
+/// The visits of a round, in the order they were made.
+async fn run_visits(conn: &mut $conn, run: RunId) -> Result<Vec<Visit>> {
+    let rows: Vec<(String,)> =
+        sqlx::query_as("SELECT data FROM visits WHERE run_id = $1 ORDER BY at_ms, id")
+            .bind(run.to_string())
+            .fetch_all(conn)
+            .await?;
+    rows.iter().map(|(d,)| parse(d)).collect()
+}
+
+/// Record an op as processed and move its device's `seq` on.
+async fn record_op(conn: &mut $conn, meta: &OpMeta, refusal: Option<&Refusal>) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO ops (op_id, device_id, seq, kind, user_id, device_at, server_at_ms, status, code, message)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(meta.op_id.to_string())
+    .bind(meta.device_id.to_string())
+    .bind(meta.seq as i64)
+    .bind(&meta.kind)
+    .bind(meta.user_id.to_string())
+    .bind(meta.device_at.to_string())
+    .bind(ms(meta.server_at))
+    .bind(if refusal.is_some() { "rejected" } else { "applied" })
+    .bind(refusal.map(|r| r.code.clone()))
+    .bind(refusal.map(|r| r.message.clone()))
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE devices SET last_seq = $2 WHERE id = $1")
+        .bind(meta.device_id.to_string())
+        .bind(meta.seq as i64)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 #[async_trait]
@@ -329,6 +380,16 @@ impl Store for $store {
         Ok(())
     }
 
+    async fn template_for(&self, kind: ZoneKind) -> Result<Option<Template>> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT data FROM templates WHERE zone_kind = $1 ORDER BY version DESC, id LIMIT 1",
+        )
+        .bind(kind.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|(d,)| parse(&d)).transpose()
+    }
+
     async fn add_user(&self, user: &User, password_hash: &str) -> Result<()> {
         let (_guard, mut tx) = self.begin_write().await?;
         sqlx::query(
@@ -466,58 +527,80 @@ impl Store for $store {
 
     async fn apply_op(&self, meta: &OpMeta, keys: Keys, decide: Decide<'_>) -> Result<OpOutcome> {
         let (_guard, mut tx) = self.begin_write().await?;
-        let seen: Option<(String,)> = sqlx::query_as("SELECT status FROM ops WHERE op_id = $1")
-            .bind(meta.op_id.to_string())
+        let seen: Option<(String, Option<String>, Option<String>)> =
+            sqlx::query_as("SELECT status, code, message FROM ops WHERE op_id = $1")
+                .bind(meta.op_id.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some((status, code, message)) = seen {
+            let earlier = (status == "rejected").then(|| {
+                Refusal::new(code.unwrap_or_default(), message.unwrap_or_default())
+            });
+            return Ok(OpOutcome::Duplicate(earlier));
+        }
+        // One device's ops are processed strictly in `seq` order.
+        let last: Option<(i64,)> = sqlx::query_as("SELECT last_seq FROM devices WHERE id = $1")
+            .bind(meta.device_id.to_string())
             .fetch_optional(&mut *tx)
             .await?;
-        if seen.is_some() {
-            return Ok(OpOutcome::Duplicate);
+        let last = last.map_or(0, |(n,)| n.max(0) as u64);
+        if meta.seq > last + 1 {
+            return Ok(OpOutcome::OutOfOrder { expected: last + 1 });
+        }
+        if meta.seq <= last {
+            let stale = Refusal::new(
+                "stale_seq",
+                "该设备的这一序号已处理过另一条操作 / this device already sent another op with this seq",
+            );
+            record_op(&mut tx, meta, Some(&stale)).await?;
+            tx.commit().await?;
+            return Ok(OpOutcome::Rejected(stale));
         }
         let visit: Option<Visit> =
             load(&mut tx, "visits", keys.visit.map(|v| v.to_string())).await?;
         // An op on a visit is checked against the round the visit belongs to.
         let run_id = keys.run.or(visit.as_ref().map(|v| v.run_id));
+        let visits = match run_id {
+            Some(run) if keys.run_visits => run_visits(&mut tx, run).await?,
+            _ => Vec::new(),
+        };
         let snapshot = Snapshot {
             issue: load(&mut tx, "issues", keys.issue.map(|i| i.to_string())).await?,
             run: load::<PatrolRun>(&mut tx, "runs", run_id.map(|r| r.to_string())).await?,
             visit,
+            visits,
         };
         let outcome = match decide(&snapshot) {
             Decision::Apply(writes) => {
+                // The writes go in a savepoint: a row that meets another record's unique key
+                // (a reused result id) refuses the op and leaves nothing behind.
+                let mut sp = sqlx::Acquire::begin(&mut *tx).await?;
+                let mut failed = None;
                 for w in &writes {
-                    write(&mut tx, w).await?;
+                    if let Err(e) = write(&mut sp, w).await {
+                        failed = Some(e);
+                        break;
+                    }
                 }
-                OpOutcome::Applied
+                match failed {
+                    None => {
+                        sp.commit().await?;
+                        OpOutcome::Applied
+                    }
+                    Some(e) if e.is_unique_violation() => {
+                        sp.rollback().await?;
+                        OpOutcome::Rejected(super::conflict())
+                    }
+                    Some(e) => return Err(e),
+                }
             }
-            Decision::Reject { code, message } => OpOutcome::Rejected { code, message },
+            Decision::Reject(refusal) => OpOutcome::Rejected(refusal),
         };
-        let (status, code, message) = match &outcome {
-            OpOutcome::Rejected { code, message } => {
-                ("rejected", Some(code.clone()), Some(message.clone()))
-            }
-            _ => ("applied", None, None),
+        let refusal = match &outcome {
+            OpOutcome::Rejected(r) => Some(r),
+            _ => None,
         };
-        sqlx::query(
-            "INSERT INTO ops (op_id, device_id, seq, kind, user_id, device_at, server_at_ms, status, code, message)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(meta.op_id.to_string())
-        .bind(meta.device_id.to_string())
-        .bind(meta.seq as i64)
-        .bind(&meta.kind)
-        .bind(meta.user_id.to_string())
-        .bind(meta.device_at.to_string())
-        .bind(ms(meta.server_at))
-        .bind(status)
-        .bind(code)
-        .bind(message)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE devices SET last_seq = CASE WHEN last_seq > $2 THEN last_seq ELSE $2 END WHERE id = $1")
-            .bind(meta.device_id.to_string())
-            .bind(meta.seq as i64)
-            .execute(&mut *tx)
-            .await?;
+        record_op(&mut tx, meta, refusal).await?;
         tx.commit().await?;
         Ok(outcome)
     }
@@ -543,59 +626,71 @@ impl Store for $store {
             .await
     }
 
-    async fn issues(&self, f: &IssueFilter) -> Result<Vec<Issue>> {
-        if f.sites.is_empty() {
+    async fn run(&self, id: RunId) -> Result<Option<PatrolRun>> {
+        self.one("SELECT data FROM runs WHERE id = $1", &id.to_string())
+            .await
+    }
+
+    async fn visit(&self, id: VisitId) -> Result<Option<Visit>> {
+        self.one("SELECT data FROM visits WHERE id = $1", &id.to_string())
+            .await
+    }
+
+    async fn issues(
+        &self,
+        f: &IssueFilter,
+        after: Option<QueueCursor>,
+        limit: u32,
+    ) -> Result<Vec<Issue>> {
+        let sites: Vec<SiteId> = f
+            .visibility
+            .sites
+            .iter()
+            .copied()
+            .filter(|s| f.site.is_none_or(|only| only == *s))
+            .collect();
+        if sites.is_empty() {
             return Ok(Vec::new());
         }
-        let mut n = 0;
-        let mut next = || {
-            n += 1;
-            format!("${n}")
-        };
-        let marks: Vec<String> = f.sites.iter().map(|_| next()).collect();
-        let mut sql = format!(
-            "SELECT data FROM issues WHERE site_id IN ({})",
-            marks.join(", ")
-        );
-        if f.status.is_some() {
-            sql.push_str(&format!(" AND status = {}", next()));
+        let mut q = QueryBuilder::<$db>::new("SELECT data FROM issues WHERE site_id IN (");
+        let mut list = q.separated(", ");
+        for s in &sites {
+            list.push_bind(s.to_string());
         }
-        if f.team.is_some() {
-            sql.push_str(&format!(" AND team = {}", next()));
-        }
-        if f.assignee.is_some() {
-            sql.push_str(&format!(" AND assignee_id = {}", next()));
-        }
-        if f.due_before.is_some() {
-            sql.push_str(&format!(" AND due_at_ms < {}", next()));
-        }
-        if f.overdue_at.is_some() {
-            sql.push_str(&format!(
-                " AND status <> 'closed' AND due_at_ms <= {}",
-                next()
-            ));
-        }
-        sql.push_str(" ORDER BY due_at_ms, id");
-        let mut q = sqlx::query_as::<_, (String,)>(AssertSqlSafe(sql));
-        for s in &f.sites {
-            q = q.bind(s.to_string());
+        q.push(")");
+        if let Some((team, user)) = f.visibility.jobs_of {
+            q.push(" AND (team = ")
+                .push_bind(team.map(|t| t.as_str()).unwrap_or(""))
+                .push(" OR assignee_id = ")
+                .push_bind(user.to_string())
+                .push(")");
         }
         if let Some(s) = f.status {
-            q = q.bind(s.as_str());
+            q.push(" AND status = ").push_bind(s.as_str());
         }
         if let Some(t) = f.team {
-            q = q.bind(t.as_str());
+            q.push(" AND team = ").push_bind(t.as_str());
         }
         if let Some(a) = f.assignee {
-            q = q.bind(a.to_string());
+            q.push(" AND assignee_id = ").push_bind(a.to_string());
         }
         if let Some(d) = f.due_before {
-            q = q.bind(ms(d));
+            q.push(" AND due_at_ms < ").push_bind(ms(d));
         }
         if let Some(n) = f.overdue_at {
-            q = q.bind(ms(n));
+            q.push(" AND status <> 'closed' AND due_at_ms <= ").push_bind(ms(n));
         }
-        let rows = q.fetch_all(&self.pool).await?;
+        if let Some(c) = after {
+            q.push(" AND (due_at_ms > ")
+                .push_bind(c.due_at_ms)
+                .push(" OR (due_at_ms = ")
+                .push_bind(c.due_at_ms)
+                .push(" AND id > ")
+                .push_bind(c.id.to_string())
+                .push("))");
+        }
+        q.push(" ORDER BY due_at_ms, id LIMIT ").push_bind(i64::from(limit));
+        let rows: Vec<(String,)> = q.build_query_as().fetch_all(&self.pool).await?;
         rows.iter().map(|(d,)| parse(d)).collect()
     }
 
@@ -624,52 +719,92 @@ impl Store for $store {
         Ok(n > 0)
     }
 
-    async fn add_blob(&self, sha256: &str, bytes: u64, now: Timestamp) -> Result<bool> {
+    async fn blobs(&self, sha256: &[String]) -> Result<HashMap<String, Option<BlobInfo>>> {
+        let mut found = HashMap::new();
+        if sha256.is_empty() {
+            return Ok(found);
+        }
+        let mut q = QueryBuilder::<$db>::new("SELECT sha256, kind, width, height FROM blobs WHERE sha256 IN (");
+        let mut list = q.separated(", ");
+        for s in sha256 {
+            list.push_bind(s.clone());
+        }
+        q.push(")");
+        let rows: Vec<(String, Option<String>, Option<i64>, Option<i64>)> =
+            q.build_query_as().fetch_all(&self.pool).await?;
+        for (sha, kind, w, h) in rows {
+            let info = match (kind.as_deref().and_then(BlobKind::parse), w, h) {
+                (Some(kind), Some(w), Some(h)) => Some(BlobInfo {
+                    kind,
+                    width: u32::try_from(w).unwrap_or(u32::MAX),
+                    height: u32::try_from(h).unwrap_or(u32::MAX),
+                }),
+                _ => None,
+            };
+            found.insert(sha, info);
+        }
+        Ok(found)
+    }
+
+    async fn add_blob(
+        &self,
+        sha256: &str,
+        bytes: u64,
+        info: &BlobInfo,
+        now: Timestamp,
+    ) -> Result<bool> {
         let (_guard, mut tx) = self.begin_write().await?;
         let done = sqlx::query(
-            "INSERT INTO blobs (sha256, bytes, created_ms) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING",
+            "INSERT INTO blobs (sha256, bytes, created_ms, kind, width, height) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (sha256) DO NOTHING",
         )
         .bind(sha256)
         .bind(bytes as i64)
         .bind(ms(now))
+        .bind(info.kind.as_str())
+        .bind(i64::from(info.width))
+        .bind(i64::from(info.height))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 
-    async fn changes(&self, viewer: &Viewer, cursor: i64, limit: u32) -> Result<ChangePage> {
-        if viewer.sites.is_empty() {
+    async fn changes(
+        &self,
+        visibility: &Visibility,
+        cursor: i64,
+        limit: u32,
+    ) -> Result<ChangePage> {
+        if visibility.sites.is_empty() {
             return Ok(ChangePage {
                 changes: Vec::new(),
                 cursor,
                 more: false,
             });
         }
-        let marks: Vec<String> = (0..viewer.sites.len())
-            .map(|i| format!("${}", i + 2))
-            .collect();
-        let k = viewer.sites.len() + 2;
-        let sql = format!(
-            "SELECT entity, entity_id, MAX(seq) AS last FROM changes
-             WHERE seq > $1 AND (site_id IS NULL OR site_id IN ({}))
-               AND (entity <> 'issue' OR CAST(${k} AS TEXT) IS NULL OR team = ${})
-             GROUP BY entity, entity_id ORDER BY last LIMIT ${}",
-            marks.join(", "),
-            k + 1,
-            k + 2
+        let mut q = QueryBuilder::<$db>::new(
+            "SELECT entity, entity_id, MAX(seq) AS last FROM changes WHERE seq > ",
         );
-        let team = viewer.team_only.map(|t| t.as_str());
-        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(cursor);
-        for s in &viewer.sites {
-            q = q.bind(s.to_string());
+        q.push_bind(cursor)
+            .push(" AND (site_id IS NULL OR site_id IN (");
+        let mut list = q.separated(", ");
+        for s in &visibility.sites {
+            list.push_bind(s.to_string());
         }
-        let rows = q
-            .bind(team)
-            .bind(team)
-            .bind(i64::from(limit) + 1)
-            .fetch_all(&self.pool)
-            .await?;
+        q.push("))");
+        if let Some((team, user)) = visibility.jobs_of {
+            // Rows of issues that were this person's to see when they changed; whether they
+            // still are is asked of the issue itself below.
+            q.push(" AND (entity <> 'issue' OR team = ")
+                .push_bind(team.map(|t| t.as_str()).unwrap_or(""))
+                .push(" OR assignee_id = ")
+                .push_bind(user.to_string())
+                .push(")");
+        }
+        q.push(" GROUP BY entity, entity_id ORDER BY last LIMIT ")
+            .push_bind(i64::from(limit) + 1);
+        let rows = q.build().fetch_all(&self.pool).await?;
         let more = rows.len() > limit as usize;
         let mut changes = Vec::new();
         let mut last = cursor;
@@ -695,7 +830,14 @@ impl Store for $store {
             .await?;
             let change = match (entity.as_str(), data) {
                 (_, None) => Change::gone(&entity, &id),
-                ("issue", Some((d,))) => Change::of(&Entity::Issue(parse(&d)?)),
+                ("issue", Some((d,))) => {
+                    let issue: Issue = parse(&d)?;
+                    if visibility.contains(&issue) {
+                        Change::of(&Entity::Issue(issue))
+                    } else {
+                        Change::gone(&entity, &id)
+                    }
+                }
                 ("site", Some((d,))) => {
                     // The signing secret lives in its own column; the JSON is public data.
                     Change::of(&Entity::Site(parse(&d)?))

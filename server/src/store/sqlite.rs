@@ -7,25 +7,31 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use jiff::Timestamp;
 use patrol_core::audit::AuditEntry;
+use patrol_core::blob::{BlobInfo, BlobKind};
 use patrol_core::checklist::Template;
-use patrol_core::ids::{CheckpointId, DeviceId, IssueId, RouteId, SiteId, UserId, ZoneId};
+use patrol_core::ids::{
+    CheckpointId, DeviceId, IssueId, RouteId, RunId, SiteId, UserId, VisitId, ZoneId,
+};
 use patrol_core::issue::Issue;
+use patrol_core::lifecycle::Visibility;
 use patrol_core::patrol::{PatrolRun, Visit};
 use patrol_core::route::Route;
-use patrol_core::site::{Checkpoint, Site, Zone};
+use patrol_core::site::{Checkpoint, Site, Zone, ZoneKind};
 use patrol_core::user::User;
-use patrol_core::wire::{Change, Entity};
+use patrol_core::wire::{Change, Entity, QueueCursor};
 use serde::de::DeserializeOwned;
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::{AssertSqlSafe, QueryBuilder, Row};
 use tokio::sync::{Mutex, MutexGuard};
 
 use super::sql::sql_store;
 use super::{
-    Account, ChangePage, Decide, Decision, IssueFilter, Keys, OpMeta, OpOutcome, Result, Snapshot,
-    Store, StoreError, Viewer, Write, json, ms, parse,
+    Account, ChangePage, Decide, Decision, IssueFilter, Keys, OpMeta, OpOutcome, Refusal, Result,
+    Snapshot, Store, StoreError, Write, json, ms, parse,
 };
 
 /// SQLite storage.
@@ -60,4 +66,4 @@ impl SqliteStore {
     }
 }
 
-sql_store!(SqliteStore, SqliteConnection, "migrations/sqlite");
+sql_store!(SqliteStore, Sqlite, SqliteConnection, "migrations/sqlite");

@@ -72,17 +72,14 @@ fn walk_forever(db: &std::path::Path, seed: u64) -> patrol_core::Result<()> {
         };
         let progress = engine.progress(run)?;
         let mut missed = Vec::new();
-        for cp_id in progress.remaining {
+        for cp in progress.remaining {
             if rng.chance(7) {
                 missed.push(Missed {
-                    checkpoint_id: cp_id,
+                    checkpoint_id: cp.id,
                     reason: "门禁故障无法进入".into(),
                 });
                 continue;
             }
-            let Some(cp) = engine.checkpoint(cp_id)? else {
-                continue;
-            };
             let scan = engine.scan(run, &cp.qr_token)?;
             for item in &scan.template.items {
                 let fault = rng.chance(6);
