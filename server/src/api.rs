@@ -54,9 +54,12 @@ impl Default for Timeouts {
 
 /// All routes; `/metrics` too unless it is served on a listener of its own.
 pub fn router(state: AppState, with_metrics: bool, timeouts: Timeouts) -> Router {
+    let limit =
+        |max: usize| axum::middleware::from_fn_with_state(max, crate::extract::announced_limit);
     let blobs = Router::new()
         .route("/api/v1/blobs/{sha256}", head(blob_head).put(blob_put))
-        .layer(DefaultBodyLimit::max(MAX_BLOB_BYTES));
+        .layer(DefaultBodyLimit::max(MAX_BLOB_BYTES))
+        .layer(limit(MAX_BLOB_BYTES));
     let mut app = Router::new()
         .route("/healthz", get(healthz))
         .route("/api/openapi.json", get(openapi))
@@ -67,18 +70,21 @@ pub fn router(state: AppState, with_metrics: bool, timeouts: Timeouts) -> Router
         .route("/api/v1/issues", get(issues))
         .route("/api/v1/issues/{id}", get(issue_detail))
         .layer(DefaultBodyLimit::max(MAX_PUSH_BYTES))
+        .layer(limit(MAX_PUSH_BYTES))
         .merge(blobs);
     if with_metrics {
         app = app.route("/metrics", get(prometheus));
     }
+    // Innermost first: the time limit, then counting (which sees a timeout's 408), then the
+    // JSON shape of every error on the way out.
     app.fallback(crate::extract::not_found)
         .method_not_allowed_fallback(crate::extract::method_not_allowed)
-        .layer(axum::middleware::from_fn(count_requests))
-        .layer(axum::middleware::from_fn(crate::extract::json_errors))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeouts.request,
         ))
+        .layer(axum::middleware::from_fn(count_requests))
+        .layer(axum::middleware::from_fn(crate::extract::json_errors))
         .with_state(state)
 }
 

@@ -195,9 +195,10 @@ pub struct LoginLimiter {
 /// Attempts one address may make at one account at once, and how often one more comes back.
 const PAIR_BURST: u32 = 10;
 const PAIR_EVERY: Duration = Duration::from_secs(6);
-/// Attempts at one account from anywhere.
-const ACCOUNT_BURST: u32 = 30;
-const ACCOUNT_EVERY: Duration = Duration::from_secs(2);
+/// Attempts at one account from anywhere: only a guessing campaign from many addresses meets
+/// it, and the owner then waits a second, not a quarter of an hour.
+const ACCOUNT_BURST: u32 = 100;
+const ACCOUNT_EVERY: Duration = Duration::from_secs(1);
 /// Attempts from one address at any account (an office's shared connection signs in a shift).
 const ADDRESS_BURST: u32 = 60;
 const ADDRESS_EVERY: Duration = Duration::from_secs(1);
@@ -221,6 +222,7 @@ impl LoginLimiter {
     /// Count an attempt, before its password is checked. `Err` carries how long to wait.
     pub fn attempt(&self, username: &str, addr: IpAddr) -> Result<(), Duration> {
         let account = username.trim().to_lowercase();
+        let addr = network_of(addr);
         let now = self.by_pair.clock().now();
         let wait = |n: governor::NotUntil<_>| n.wait_time_from(now);
         self.by_address.check_key(&addr).map_err(wait)?;
@@ -234,6 +236,21 @@ impl LoginLimiter {
         self.by_pair.retain_recent();
         self.by_account.retain_recent();
         self.by_address.retain_recent();
+    }
+}
+
+/// The address a budget is kept for: an IPv6 client is its /64 (one household or phone gets a
+/// whole /64, and could otherwise take a new address for every guess).
+fn network_of(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V4(_) => addr,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
     }
 }
 
@@ -330,6 +347,19 @@ mod tests {
             "the address may still sign in others"
         );
         l.forget_idle();
+    }
+
+    #[test]
+    fn an_ipv6_client_is_its_network() {
+        let l = LoginLimiter::default();
+        for i in 0..PAIR_BURST {
+            let addr: IpAddr = format!("2001:db8:1:2::{i:x}").parse().unwrap();
+            assert!(l.attempt("demo-manager", addr).is_ok());
+        }
+        let next: IpAddr = "2001:db8:1:2::ffff".parse().unwrap();
+        assert!(l.attempt("demo-manager", next).is_err());
+        let elsewhere: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert!(l.attempt("demo-manager", elsewhere).is_ok());
     }
 
     #[test]

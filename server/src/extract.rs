@@ -155,6 +155,24 @@ pub async fn method_not_allowed() -> ApiError {
     framework_error(StatusCode::METHOD_NOT_ALLOWED)
 }
 
+/// Refuse a request whose announced body is larger than `max` before reading a byte of it (a
+/// client that waits for `100 Continue` then never sends it).
+pub async fn announced_limit(
+    axum::extract::State(max): axum::extract::State<usize>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let announced = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if announced.is_some_and(|n| n > max as u64) {
+        return framework_error(StatusCode::PAYLOAD_TOO_LARGE).into_response();
+    }
+    next.run(req).await
+}
+
 /// Every error response leaves as JSON: one that a layer or the framework made with another
 /// body (a timeout, a body limit hit while streaming) is replaced by the API's error shape.
 pub async fn json_errors(req: Request, next: axum::middleware::Next) -> Response {

@@ -248,7 +248,6 @@ async fn serve(cli: &Cli, listen: Listen, demo: bool) -> CliResult {
             limiter.forget_idle();
         }
     });
-    say(&format!("patrol-server listening on http://{addr}"));
     let metrics_task = match metrics_listener {
         Some(l) => {
             let at = l.local_addr().map_err(|e| e.to_string())?;
@@ -263,6 +262,7 @@ async fn serve(cli: &Cli, listen: Listen, demo: bool) -> CliResult {
         }
         None => None,
     };
+    say(&format!("patrol-server listening on http://{addr}"));
     if demo {
         say(&format!(
             "demo estate `{}` · 演示小区: sign in as demo-patrol, demo-tech, demo-super, demo-manager or demo-admin, password `{}`\n  curl -s -X POST http://{addr}/api/v1/auth/login -H 'content-type: application/json' -d '{{\"username\":\"demo-patrol\",\"password\":\"{}\"}}'",

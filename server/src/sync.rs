@@ -550,7 +550,11 @@ async fn transition(
 ) -> Result<OpOutcome, StoreError> {
     let device_at = meta.device_at;
     let decide = move |s: &Snapshot| match &s.issue {
+        // An issue the person may not see does not exist for them (as on their phone).
         None => refuse_rule(&RuleError::UnknownIssue),
+        Some(issue) if !lifecycle::may_see(&ctx.actor, issue) => {
+            refuse_rule(&RuleError::UnknownIssue)
+        }
         Some(issue) => match lifecycle::apply(issue, &ctx.actor, action.clone(), at) {
             Ok(t) => Decision::Apply(ctx.writes(t, device_at)),
             Err(e) => refuse_rule(&e),

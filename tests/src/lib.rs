@@ -10,6 +10,8 @@ pub struct Server {
     child: Child,
     /// `http://127.0.0.1:PORT`.
     pub base_url: String,
+    /// `http://127.0.0.1:PORT/metrics` when served on a listener of its own.
+    pub metrics_url: Option<String>,
     database: Option<Database>,
 }
 
@@ -48,7 +50,7 @@ fn with_database_name(url: &str, name: &str) -> String {
     }
 }
 
-fn admin(url: &str, sql: String) -> Result<(), String> {
+fn pg_admin(url: &str, sql: String) -> Result<(), String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -69,7 +71,7 @@ fn admin(url: &str, sql: String) -> Result<(), String> {
 impl Database {
     fn create(admin_url: &str) -> Database {
         let name = format!("patrol_e2e_{}", uuid::Uuid::now_v7().simple());
-        if let Err(e) = admin(admin_url, format!("CREATE DATABASE {name}")) {
+        if let Err(e) = pg_admin(admin_url, format!("CREATE DATABASE {name}")) {
             panic!("cannot create a test database on {admin_url}: {e}");
         }
         Database {
@@ -85,7 +87,7 @@ impl Database {
 
 impl Drop for Database {
     fn drop(&mut self) {
-        let _ = admin(
+        let _ = pg_admin(
             &self.admin_url,
             format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
         );
@@ -149,6 +151,7 @@ impl Server {
         let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
         let mut lines = BufReader::new(stdout).lines();
         let started = Instant::now();
+        let mut metrics_url = None;
         let base_url = loop {
             assert!(
                 started.elapsed() < Duration::from_secs(60),
@@ -156,6 +159,9 @@ impl Server {
             );
             match lines.next() {
                 Some(Ok(line)) => {
+                    if let Some(url) = line.strip_prefix("patrol-server metrics on ") {
+                        metrics_url = Some(url.trim().to_owned());
+                    }
                     if let Some(url) = line.strip_prefix("patrol-server listening on ") {
                         break url.trim().to_owned();
                     }
@@ -168,6 +174,7 @@ impl Server {
         Server {
             child,
             base_url,
+            metrics_url,
             database: None,
         }
     }
@@ -182,12 +189,191 @@ impl Drop for Server {
     }
 }
 
-/// A proxy in front of a server that delivers every push twice, the first time with its ops in
-/// reverse order; everything else passes through. Idempotency and ordering must make this
-/// invisible: the client gets the answer to the second delivery.
+/// Run an admin command of the server binary on a data folder, with `stdin`; whether it
+/// succeeded and what it printed.
+pub fn admin(data: &Path, args: &[&str], stdin: &str) -> (bool, String) {
+    use std::io::Write as _;
+    let mut child = Command::new(server_binary())
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start the server binary: {e}"));
+    if let Some(mut input) = child.stdin.take() {
+        let _ = input.write_all(stdin.as_bytes());
+    }
+    let out = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("the server binary did not finish: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// The password of the users [`add_other_site`] makes.
+pub const OTHER_SITE_PASSWORD: &str = "cuihu-password";
+
+/// A second site beside the demo estate, in a data folder before its server starts: the example
+/// site file (`cuihu`, 翠湖苑) and one user of each role, `cuihu-patrol`, `cuihu-tech`
+/// (engineering), `cuihu-super`, `cuihu-manager`, `cuihu-admin`.
+pub fn add_other_site(data: &Path) {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../server/examples/site.yaml");
+    let (ok, out) = admin(data, &["site", "import", example], "");
+    assert!(ok, "site import: {out}");
+    for (name, role, team) in [
+        ("cuihu-patrol", "patrol", None),
+        ("cuihu-tech", "technician", Some("engineering")),
+        ("cuihu-super", "supervisor", None),
+        ("cuihu-manager", "manager", Some("management")),
+        ("cuihu-admin", "admin", None),
+    ] {
+        let mut args = vec![
+            "user",
+            "add",
+            "--username",
+            name,
+            "--role",
+            role,
+            "--site",
+            "cuihu",
+        ];
+        if let Some(team) = team {
+            args.extend(["--team", team]);
+        }
+        let (ok, out) = admin(data, &args, OTHER_SITE_PASSWORD);
+        assert!(ok, "user add {name}: {out}");
+    }
+}
+
+/// The raw HTTP API, as a hand-made client (or a hostile one) speaks it.
+pub struct Http {
+    base: String,
+    agent: ureq::Agent,
+}
+
+/// One answer: status and JSON body (`Null` when the body is not JSON).
+pub type Answer = (u16, serde_json::Value);
+
+impl Http {
+    /// A client of the server at `base_url`.
+    pub fn new(base_url: &str) -> Http {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        Http {
+            base: base_url.trim_end_matches('/').to_owned(),
+            agent,
+        }
+    }
+
+    /// The full URL of a path.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn answer(resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Answer {
+        let mut resp = resp.unwrap_or_else(|e| panic!("request failed: {e}"));
+        let status = resp.status().as_u16();
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// Sign in; the token response.
+    pub fn login(&self, username: &str, password: &str) -> Answer {
+        Self::answer(
+            self.agent
+                .post(self.url("/api/v1/auth/login"))
+                .send_json(serde_json::json!({"username": username, "password": password})),
+        )
+    }
+
+    /// An access token for a user.
+    pub fn token(&self, username: &str, password: &str) -> String {
+        let (status, body) = self.login(username, password);
+        assert_eq!(status, 200, "sign-in of {username}: {body}");
+        body["access_token"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// GET with an optional bearer token.
+    pub fn get(&self, path: &str, token: Option<&str>) -> Answer {
+        let mut req = self.agent.get(self.url(path));
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        Self::answer(req.call())
+    }
+
+    /// POST a JSON body with an optional bearer token.
+    pub fn post(&self, path: &str, token: Option<&str>, body: &serde_json::Value) -> Answer {
+        let mut req = self.agent.post(self.url(path));
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        Self::answer(req.send_json(body))
+    }
+
+    /// PUT bytes with an optional bearer token.
+    pub fn put(&self, path: &str, token: Option<&str>, bytes: &[u8]) -> Answer {
+        let mut req = self.agent.put(self.url(path));
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        Self::answer(req.header("content-type", "image/jpeg").send(bytes))
+    }
+
+    /// Push `ops` as `device`, its clock reading now.
+    pub fn push(&self, token: &str, device: &str, ops: &[serde_json::Value]) -> Answer {
+        self.post(
+            "/api/v1/sync/push",
+            Some(token),
+            &serde_json::json!({
+                "device_id": device,
+                "device_time": jiff::Timestamp::now(),
+                "ops": ops,
+            }),
+        )
+    }
+}
+
+/// A hand-made op: kind and body, numbered `seq`, made now.
+pub fn op(seq: u64, kind: &str, body: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "op_id": uuid::Uuid::now_v7(),
+        "seq": seq,
+        "kind": kind,
+        "at": jiff::Timestamp::now(),
+        "body": body,
+    })
+}
+
+/// A proxy in front of a server that plays a phone's pushes out of order; everything else passes
+/// through. Idempotency and ordering must make this invisible.
 pub struct ChaosProxy {
     /// `http://127.0.0.1:PORT` of the proxy.
     pub base_url: String,
+}
+
+/// How a [`ChaosProxy`] mangles pushes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chaos {
+    /// Every push delivered twice, the first time with its ops reversed; the client gets the
+    /// answer to the second delivery.
+    Twice,
+    /// The first time a batch is seen, only its later half is delivered and the client gets
+    /// that answer (an earlier op is missing: `409 out_of_order`); a resend passes.
+    LaterHalfFirst,
 }
 
 /// One HTTP request as the proxy reads it.
@@ -234,16 +420,28 @@ fn read_request(reader: &mut BufReader<std::net::TcpStream>) -> Option<Request> 
 }
 
 impl ChaosProxy {
-    /// Start a proxy for `upstream` (a server's base URL).
+    /// A proxy for `upstream` (a server's base URL) that delivers every push twice, reversed
+    /// first.
     pub fn start(upstream: &str) -> ChaosProxy {
+        Self::with(upstream, Chaos::Twice)
+    }
+
+    /// A proxy for `upstream` that delivers the later half of each new batch first, alone.
+    pub fn later_half_first(upstream: &str) -> ChaosProxy {
+        Self::with(upstream, Chaos::LaterHalfFirst)
+    }
+
+    fn with(upstream: &str, chaos: Chaos) -> ChaosProxy {
         let listener =
             std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
         let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
         let upstream = upstream.to_owned();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
         std::thread::spawn(move || {
             for conn in listener.incoming().flatten() {
                 let upstream = upstream.clone();
-                std::thread::spawn(move || Self::serve(conn, &upstream));
+                let seen = seen.clone();
+                std::thread::spawn(move || Self::serve(conn, &upstream, chaos, &seen));
             }
         });
         ChaosProxy {
@@ -277,7 +475,22 @@ impl ChaosProxy {
         Some((status, bytes))
     }
 
-    fn serve(conn: std::net::TcpStream, upstream: &str) {
+    /// A push with its ops replaced by `f` of them.
+    fn with_ops(body: &[u8], f: impl FnOnce(&mut Vec<serde_json::Value>)) -> Vec<u8> {
+        let mut push: serde_json::Value =
+            serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
+        if let Some(ops) = push.get_mut("ops").and_then(|o| o.as_array_mut()) {
+            f(ops);
+        }
+        serde_json::to_vec(&push).unwrap_or_default()
+    }
+
+    fn serve(
+        conn: std::net::TcpStream,
+        upstream: &str,
+        chaos: Chaos,
+        seen: &std::sync::Mutex<std::collections::HashSet<String>>,
+    ) {
         use std::io::Write as _;
         let Ok(mut out) = conn.try_clone() else {
             return;
@@ -290,17 +503,29 @@ impl ChaosProxy {
             body,
         }) = read_request(&mut reader)
         {
-            let reply = if method == "POST" && path.starts_with("/api/v1/sync/push") {
-                let mut shuffled: serde_json::Value =
-                    serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
-                if let Some(ops) = shuffled.get_mut("ops").and_then(|o| o.as_array_mut()) {
-                    ops.reverse();
+            let forward = |b: &[u8]| Self::forward(upstream, &method, &path, &headers, b);
+            let is_push = method == "POST" && path.starts_with("/api/v1/sync/push");
+            let reply = match chaos {
+                _ if !is_push => forward(&body),
+                Chaos::Twice => {
+                    let _ = forward(&Self::with_ops(&body, |ops| ops.reverse()));
+                    forward(&body)
                 }
-                let reversed = serde_json::to_vec(&shuffled).unwrap_or_default();
-                let _ = Self::forward(upstream, &method, &path, &headers, &reversed);
-                Self::forward(upstream, &method, &path, &headers, &body)
-            } else {
-                Self::forward(upstream, &method, &path, &headers, &body)
+                Chaos::LaterHalfFirst => {
+                    let push: serde_json::Value =
+                        serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+                    let first = push["ops"][0]["op_id"].as_str().unwrap_or("").to_owned();
+                    let many = push["ops"].as_array().is_some_and(|o| o.len() >= 2);
+                    let new = seen.lock().is_ok_and(|mut s| s.insert(first));
+                    if new && many {
+                        forward(&Self::with_ops(&body, |ops| {
+                            let half = ops.len() / 2;
+                            ops.drain(..half);
+                        }))
+                    } else {
+                        forward(&body)
+                    }
+                }
             };
             let Some((status, bytes)) = reply else { return };
             let head = format!(

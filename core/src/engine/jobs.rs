@@ -50,7 +50,12 @@ impl Engine {
 
     fn transition(&self, issue_id: IssueId, action: Action, body: OpBody) -> Result<Issue> {
         let actor = self.actor()?;
-        let issue = self.issue(issue_id)?.ok_or(RuleError::UnknownIssue)?;
+        // An issue cached for someone else on a shared phone is unknown to this person, as it
+        // is on the server.
+        let issue = self
+            .issue(issue_id)?
+            .filter(|i| lifecycle::may_see(&actor, i))
+            .ok_or(RuleError::UnknownIssue)?;
         let now = self.now();
         let t = lifecycle::apply(&issue, &actor, action, now)?;
         self.store.write(|tx| {

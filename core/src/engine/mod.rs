@@ -65,6 +65,7 @@ const META_SESSION: &str = "session";
 const META_CURSOR: &str = "pull_cursor";
 const META_ACCESS: &str = "access_token";
 const META_REFRESH: &str = "refresh_token";
+const META_LAST_USER: &str = "last_user";
 
 impl Engine {
     /// Open the engine on a database file; photos live in a `photos` folder beside it.
@@ -112,10 +113,20 @@ impl Engine {
         self.clock.now()
     }
 
-    /// Remember who is signed in (after a login, or a switch of user on a shared phone).
+    /// Remember who is signed in (after a login, or a switch of user on a shared phone). A new
+    /// person pulls from the start: what the server sends depends on who asks, so the previous
+    /// person's cursor would skip the new person's sites.
     pub fn set_session(&self, user: &SessionUser) -> Result<()> {
         let json = serde_json::to_string(user)?;
-        self.store.write(|tx| set_meta(tx, META_SESSION, &json))
+        let id = user.id.to_string();
+        self.store.write(|tx| {
+            // The last person survives a sign-out, so a switch of person is seen either way.
+            if get_meta(tx, META_LAST_USER)?.is_some_and(|last| last != id) {
+                tx.execute("DELETE FROM meta WHERE key = ?1", [META_CURSOR])?;
+            }
+            set_meta(tx, META_LAST_USER, &id)?;
+            set_meta(tx, META_SESSION, &json)
+        })
     }
 
     /// Forget the signed-in user and their tokens. Their queued work stays queued.

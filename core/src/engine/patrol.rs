@@ -288,12 +288,14 @@ impl Engine {
         self.record_visit(&run, &route, &site, checkpoint_id, How::ByHand(reason))
     }
 
-    /// The other sites this phone knows and the site's checkpoints: what a label is read with.
+    /// The signed-in person's other sites and the site's checkpoints: what a label is read with
+    /// (the server reads it with the same, so both name a neighbour's label alike).
     fn label_context(&self, site: &Site) -> Result<(Vec<Site>, BTreeSet<CheckpointId>)> {
+        let actor = self.actor()?;
         let others = self
             .sites()?
             .into_iter()
-            .filter(|s| s.id != site.id)
+            .filter(|s| s.id != site.id && actor.works_on(s.id))
             .collect();
         let known = self.checkpoints(site.id)?.iter().map(|c| c.id).collect();
         Ok((others, known))

@@ -349,12 +349,20 @@ fn labels_that_are_not_this_sites_are_refused_offline() {
     let route = &e.routes[0];
     let run = engine.start_round(route.id).unwrap();
     clock.advance(60);
-    // Another estate's genuine label, when this phone knows that estate.
+    // Another estate's genuine label: named when the patroller works there too (the server
+    // knows the same sites of theirs), a bad signature when only the phone has it cached.
     let other_key = SiteKey::generate().unwrap();
     let other = demo::estate("other", "翠湖苑", &other_key);
     engine
         .apply_pull(&[Change::of(&Entity::Site(other.site.clone()))], "c2")
         .unwrap();
+    assert!(matches!(
+        engine.scan(run, &other.checkpoints[0].qr_token),
+        Err(Error::Label(LabelError::BadSignature))
+    ));
+    let mut both: crate::wire::SessionUser = e.user("demo-patrol").unwrap().into();
+    both.sites.push(other.site.id);
+    engine.set_session(&both).unwrap();
     let err = engine
         .scan(run, &other.checkpoints[0].qr_token)
         .unwrap_err();
@@ -615,4 +623,24 @@ fn nothing_works_signed_out_and_the_device_id_survives_reopening() {
         engine.device_id()
     };
     assert_eq!(Engine::open(&path).unwrap().device_id(), id);
+}
+
+#[test]
+fn another_person_on_the_phone_pulls_from_the_start() {
+    let (_dir, engine, _clock, e) = setup();
+    sign_in(&engine, &e, "demo-patrol");
+    engine.apply_pull(&[], "42").unwrap();
+    sign_in(&engine, &e, "demo-patrol");
+    assert_eq!(
+        engine.pull_cursor().unwrap().as_deref(),
+        Some("42"),
+        "the same person goes on"
+    );
+    engine.clear_session().unwrap();
+    sign_in(&engine, &e, "demo-super");
+    assert_eq!(
+        engine.pull_cursor().unwrap(),
+        None,
+        "what the server sends depends on who asks"
+    );
 }

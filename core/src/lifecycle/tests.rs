@@ -787,3 +787,371 @@ fn random_walks_reach_every_state() {
         "only {moved} of 300 walks had an extension approved"
     );
 }
+
+#[test]
+fn managers_decide_extensions_and_never_their_own() {
+    let e = estate();
+    let u = &e.users;
+    let issue = reported(&e);
+    let later = issue.due_at + SignedDuration::from_hours(48);
+    let ask = |due_at| Action::RequestExtension {
+        reason: "等配件".into(),
+        due_at,
+    };
+    assert_eq!(
+        apply(&issue, &u[MANAGER], ask(later), t0()),
+        Err(RuleError::RoleNotAllowed {
+            action: AuditKind::RequestExtension
+        }),
+        "a manager decides, so a manager does not ask"
+    );
+    let asked = apply(&issue, &u[SUPER], ask(later), t0()).unwrap().issue;
+    assert!(asked.extension.is_some());
+    // A request that a manager made earlier (say, as a supervisor) is not theirs to decide.
+    let mut own = asked.clone();
+    own.extension.as_mut().unwrap().requested_by = u[MANAGER].user_id;
+    let decide = Action::DecideExtension {
+        approved: true,
+        note: None,
+    };
+    assert_eq!(
+        apply(&own, &u[MANAGER], decide.clone(), t0()),
+        Err(RuleError::OwnRequest)
+    );
+    assert!(apply(&asked, &u[MANAGER], decide, t0()).is_ok());
+    // More than a year ahead is not an extension.
+    let far = t0() + SignedDuration::from_hours(367 * 24);
+    assert_eq!(
+        apply(&issue, &u[SUPER], ask(far), t0()),
+        Err(RuleError::ExtensionTooFar)
+    );
+    let year_9999: Timestamp = "9999-12-30T00:00:00Z".parse().unwrap();
+    assert_eq!(
+        apply(&issue, &u[SUPER], ask(year_9999), t0())
+            .unwrap_err()
+            .code(),
+        "extension_too_far"
+    );
+}
+
+#[test]
+fn a_technician_cannot_touch_a_job_they_cannot_see() {
+    let e = estate();
+    let u = &e.users;
+    let issue = reported(&e); // engineering
+    assert!(may_see(&u[TECH_A], &issue));
+    assert!(!may_see(&u[CLEANER], &issue));
+    assert!(!may_see(&u[OUTSIDER], &issue));
+    assert_eq!(
+        apply(
+            &issue,
+            &u[CLEANER],
+            Action::Comment {
+                text: "路过看了一下".into()
+            },
+            t0()
+        ),
+        Err(RuleError::OtherTeam)
+    );
+    assert!(
+        apply(
+            &issue,
+            &u[TECH_A],
+            Action::Comment {
+                text: "明天处理".into()
+            },
+            t0()
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn visibility_in_a_store_is_the_rule_itself() {
+    let e = estate();
+    let mut issues = Vec::new();
+    for team in Team::ALL {
+        for assignee in [None, Some(e.users[CLEANER].user_id)] {
+            let mut i = reported(&e);
+            i.team = team;
+            i.assignee_id = assignee;
+            issues.push(i);
+        }
+    }
+    let mut elsewhere = reported(&e);
+    elsewhere.site_id = SiteId::new();
+    issues.push(elsewhere);
+    for who in &e.users {
+        let v = Visibility::of(who);
+        for i in &issues {
+            assert_eq!(
+                v.contains(i),
+                may_see(who, i),
+                "{:?} {:?}",
+                who.role,
+                i.team
+            );
+        }
+    }
+}
+
+#[test]
+fn what_people_type_is_bounded() {
+    let e = estate();
+    let u = &e.users;
+    let mut r = broken_light(&e, false, Severity::Routine);
+    r.title = "灯".repeat(201);
+    assert_eq!(
+        report(&u[PATROL], &e.site, r, &Found::default())
+            .unwrap_err()
+            .code(),
+        "too_long"
+    );
+    let mut r = broken_light(&e, false, Severity::Routine);
+    r.photos = vec!["ab".repeat(32); 11];
+    assert_eq!(
+        report(&u[PATROL], &e.site, r, &Found::default())
+            .unwrap_err()
+            .code(),
+        "too_many_photos"
+    );
+    let issue = reported(&e);
+    let comment = |n| Action::Comment {
+        text: "字".repeat(n),
+    };
+    assert!(apply(&issue, &u[SUPER], comment(4000), t0()).is_ok());
+    assert_eq!(
+        apply(&issue, &u[SUPER], comment(4001), t0())
+            .unwrap_err()
+            .code(),
+        "too_long"
+    );
+    let ask = Action::RequestExtension {
+        reason: "因".repeat(1001),
+        due_at: issue.due_at + SignedDuration::from_hours(1),
+    };
+    assert_eq!(
+        apply(&issue, &u[SUPER], ask, t0()).unwrap_err().code(),
+        "too_long"
+    );
+}
+
+mod references {
+    use super::*;
+    use crate::checklist::Catalogue;
+    use crate::demo;
+    use crate::ids::{RunId, VisitId};
+    use crate::labels::SiteKey;
+    use crate::patrol::{Visit, VisitMethod};
+
+    /// The demo estate, a patroller's round and a visit to its first checkpoint.
+    struct Place {
+        e: demo::Estate,
+        patrol: Actor,
+        run: PatrolRun,
+        visit: Visit,
+    }
+
+    fn place() -> Place {
+        let e = demo::estate("demo", "阳光花园", &SiteKey::generate().unwrap());
+        let patrol = Actor::from(e.user("demo-patrol").unwrap());
+        let run = crate::round::start(&patrol, &e.routes[0], RunId::new(), t0()).unwrap();
+        let visit = Visit {
+            id: VisitId::new(),
+            run_id: run.id,
+            checkpoint_id: e.routes[0].checkpoint_ids[0],
+            method: VisitMethod::Manual,
+            token: None,
+            reason: Some("x".into()),
+            at: t0(),
+            flags: vec![],
+        };
+        Place {
+            e,
+            patrol,
+            run,
+            visit,
+        }
+    }
+
+    impl Place {
+        fn checkpoint(&self) -> &Checkpoint {
+            let id = self.visit.checkpoint_id;
+            self.e.checkpoints.iter().find(|c| c.id == id).unwrap()
+        }
+
+        fn zone(&self) -> &Zone {
+            self.e.zone_of(self.visit.checkpoint_id).unwrap()
+        }
+
+        fn item(&self) -> &'static ChecklistItem {
+            let template = Catalogue::standard().for_zone(self.zone().kind).unwrap();
+            template
+                .items
+                .iter()
+                .max_by_key(|i| i.fault.severity)
+                .unwrap()
+        }
+
+        fn report(&self) -> Report {
+            Report {
+                issue_id: IssueId::new(),
+                site_id: self.e.site.id,
+                zone_id: Some(self.zone().id),
+                checkpoint_id: Some(self.checkpoint().id),
+                visit_id: Some(self.visit.id),
+                item_key: Some(self.item().key.clone()),
+                category: self.item().fault.category,
+                severity: self.item().fault.severity,
+                title: "检查发现故障".into(),
+                note: None,
+                photos: vec![],
+                observed_at: t0(),
+                source: Source::Patrol,
+                fixed_on_spot: false,
+            }
+        }
+
+        fn found(&self) -> Found<'_> {
+            Found {
+                zone: Some(self.zone()),
+                checkpoint: Some(self.checkpoint()),
+                visit: Some((&self.visit, &self.run)),
+                item: Some(self.item()),
+            }
+        }
+
+        fn refuse(&self, r: Report, found: &Found<'_>) -> &'static str {
+            report(&self.patrol, &self.e.site, r, found)
+                .unwrap_err()
+                .code()
+        }
+    }
+
+    #[test]
+    fn a_report_from_a_visit_names_what_is_there() {
+        let p = place();
+        let t = report(&p.patrol, &p.e.site, p.report(), &p.found()).unwrap();
+        assert_eq!(t.issue.checkpoint_id, Some(p.checkpoint().id));
+        // A report of a visit alone takes the visit's checkpoint and zone.
+        let bare = Report {
+            zone_id: None,
+            checkpoint_id: None,
+            ..p.report()
+        };
+        let found = Found {
+            zone: None,
+            checkpoint: None,
+            ..p.found()
+        };
+        let t = report(&p.patrol, &p.e.site, bare, &found).unwrap();
+        assert_eq!(t.issue.checkpoint_id, Some(p.checkpoint().id));
+    }
+
+    #[test]
+    fn ids_that_name_nothing_on_the_site_are_refused() {
+        let p = place();
+        let other = demo::estate("x", "翠湖苑", &SiteKey::generate().unwrap());
+        let theirs = Found {
+            zone: Some(&other.zones[0]),
+            ..p.found()
+        };
+        let r = Report {
+            zone_id: Some(other.zones[0].id),
+            ..p.report()
+        };
+        assert_eq!(p.refuse(r, &theirs), "unknown_zone");
+        let r = Report {
+            checkpoint_id: Some(other.checkpoints[0].id),
+            ..p.report()
+        };
+        let theirs = Found {
+            checkpoint: Some(&other.checkpoints[0]),
+            ..p.found()
+        };
+        assert_eq!(p.refuse(r, &theirs), "unknown_checkpoint");
+        let nothing = Found {
+            visit: None,
+            ..p.found()
+        };
+        assert_eq!(p.refuse(p.report(), &nothing), "unknown_visit");
+        let no_item = Found {
+            item: None,
+            ..p.found()
+        };
+        assert_eq!(p.refuse(p.report(), &no_item), "unknown_item");
+        let without_visit = Report {
+            visit_id: None,
+            ..p.report()
+        };
+        assert_eq!(
+            p.refuse(without_visit, &p.found()),
+            "unknown_item",
+            "an item belongs to a visit's checklist"
+        );
+    }
+
+    #[test]
+    fn a_report_agrees_with_itself_and_with_its_reporter() {
+        let p = place();
+        // A checkpoint of another zone than the one named.
+        let elsewhere = p.e.zones.iter().find(|z| z.id != p.zone().id).unwrap();
+        let r = Report {
+            zone_id: Some(elsewhere.id),
+            ..p.report()
+        };
+        let found = Found {
+            zone: Some(elsewhere),
+            ..p.found()
+        };
+        assert_eq!(p.refuse(r, &found), "place_mismatch");
+        // A checkpoint other than the visit's.
+        let next = p.e.routes[0].checkpoint_ids[1];
+        let cp = p.e.checkpoints.iter().find(|c| c.id == next).unwrap();
+        let r = Report {
+            zone_id: None,
+            checkpoint_id: Some(cp.id),
+            ..p.report()
+        };
+        let found = Found {
+            checkpoint: Some(cp),
+            ..p.found()
+        };
+        assert_eq!(p.refuse(r, &found), "place_mismatch");
+        // Someone else's visit.
+        let boss = Actor::from(p.e.user("demo-super").unwrap());
+        assert_eq!(
+            report(&boss, &p.e.site, p.report(), &p.found())
+                .unwrap_err()
+                .code(),
+            "unknown_visit"
+        );
+    }
+
+    #[test]
+    fn a_faults_severity_is_raised_never_lowered() {
+        let p = place();
+        let floor = p.item().fault.severity;
+        let lower = Severity::ALL
+            .into_iter()
+            .filter(|s| *s < floor)
+            .max()
+            .expect("the visit's checklist has an item above routine");
+        let r = Report {
+            severity: lower,
+            ..p.report()
+        };
+        assert_eq!(p.refuse(r, &p.found()), "severity_lowered");
+        let r = Report {
+            severity: Severity::Urgent,
+            ..p.report()
+        };
+        assert_eq!(
+            report(&p.patrol, &p.e.site, r, &p.found())
+                .unwrap()
+                .issue
+                .severity,
+            Severity::Urgent
+        );
+    }
+}
