@@ -45,7 +45,11 @@ pub struct PushRequest {
 pub struct Op {
     /// Unique forever; a repeat is a duplicate.
     pub op_id: OpId,
-    /// Per device, increasing without gaps.
+    /// Per device, from 1, increasing without gaps.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 1, maximum = 9_223_372_036_854_775_807_u64)
+    )]
     pub seq: u64,
     /// Op kind, e.g. `issue.report`.
     pub kind: String,

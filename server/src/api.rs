@@ -249,13 +249,14 @@ fn in_order(mut ops: Vec<patrol_core::wire::Op>) -> Result<Vec<patrol_core::wire
     ops.sort_by_key(|o| o.seq);
     // The same op twice in one push (a client retrying inside a batch) counts once.
     ops.dedup_by(|b, a| a.op_id == b.op_id && a.seq == b.seq);
-    let gap =
-        ops.first().is_some_and(|o| o.seq == 0) || ops.windows(2).any(|w| w[1].seq != w[0].seq + 1);
+    // Sequence numbers are kept as the databases' signed 64-bit integers.
+    let out_of_range = ops.iter().any(|o| o.seq == 0 || o.seq > i64::MAX as u64);
+    let gap = out_of_range || ops.windows(2).any(|w| w[1].seq != w[0].seq + 1);
     if gap {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "seq_gap",
-            "一次同步中的操作序号必须从 1 起连续且不重复 / the ops of a push need consecutive seq numbers from 1 up, each once",
+            "一次同步中的操作序号须大于 0、连续且不重复 / the ops of one push need consecutive seq numbers above 0, each once",
         ));
     }
     Ok(ops)
@@ -342,7 +343,20 @@ async fn push(
     }))
 }
 
-#[utoipa::path(get, path = "/api/v1/sync/pull", tag = "sync", security(("bearer" = [])), params(("since" = Option<String>, Query, description = "Cursor of the previous pull"), ("limit" = Option<u32>, Query, description = "Most changes to return (1–2000, default 500)")), responses((status = 200, body = PullResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 426, body = ErrorBody)))]
+/// A page size asked for: `default` when none, refused outside 1..=`max`.
+fn page_limit(asked: Option<u32>, default: u32, max: u32) -> Result<u32, ApiError> {
+    match asked {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(n) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+            format!("每页条数须在 1 到 {max} 之间（收到 {n}）/ limit must be 1 to {max} (got {n})"),
+        )),
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/sync/pull", tag = "sync", security(("bearer" = [])), params(("since" = Option<String>, Query, description = "Cursor of the previous pull"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 2000, description = "Most changes to return (1–2000, default 500)")), responses((status = 200, body = PullResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 426, body = ErrorBody)))]
 async fn pull(
     State(state): State<AppState>,
     caller: Caller,
@@ -352,7 +366,7 @@ async fn pull(
     check_protocol(&headers)?;
     let cursor = patrol_core::wire::pull_cursor(q.since.as_deref())
         .ok_or_else(|| ApiError::bad_request("无效的同步游标 / invalid cursor"))?;
-    let limit = q.limit.unwrap_or(500).clamp(1, 2000);
+    let limit = page_limit(q.limit, 500, 2000)?;
     let page = state
         .store
         .changes(&Visibility::of(&caller.actor), cursor, limit)
@@ -538,7 +552,7 @@ async fn issues(
                 .ok_or_else(|| ApiError::bad_request("无效的分页游标 / invalid cursor"))?,
         ),
     };
-    let limit = q.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+    let limit = page_limit(q.limit, DEFAULT_PAGE, MAX_PAGE)?;
     let filter = IssueFilter {
         visibility: Visibility::of(&caller.actor),
         site: q.site,
