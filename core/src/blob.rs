@@ -65,10 +65,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     out
 }
 
-/// Whether a string is a blob id: 64 lower-case hex digits.
-pub fn is_blob_id(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
+pub use crate::bounds::is_blob_id;
 
 /// Limits for decoding untrusted pictures: the pixel count is checked from the header before
 /// any pixel buffer is allocated.

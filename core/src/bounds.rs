@@ -2,7 +2,6 @@
 //! and the server again before it applies one; each refusal says, in Chinese and English, which
 //! limit was passed.
 
-use crate::blob::is_blob_id;
 use crate::text::Text;
 use crate::wire::OpBody;
 
@@ -119,6 +118,11 @@ impl BoundError {
             BoundError::BadPhotoId => "bad_photo_id",
         }
     }
+}
+
+/// Whether a string is a blob id: 64 lower-case hex digits (the SHA-256 of the blob).
+pub fn is_blob_id(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// Refuse text longer than `max` characters.
