@@ -35,6 +35,8 @@ pub const MAX_MISSED_PER_ROUND: usize = 1_000;
 pub const MAX_USERNAME_CHARS: usize = 64;
 /// Longest password, in bytes.
 pub const MAX_PASSWORD_BYTES: usize = 1_024;
+/// A pull page stops growing once its entities pass this many bytes.
+pub const MAX_PULL_PAGE_BYTES: usize = 1024 * 1024;
 /// Queue page size when none is asked for.
 pub const DEFAULT_PAGE: u32 = 200;
 /// Largest queue page.

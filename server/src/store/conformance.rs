@@ -681,6 +681,54 @@ async fn the_change_feed_shows_each_viewer_what_they_may_see(store: &dyn Store) 
     );
 }
 
+async fn a_pull_page_is_bounded_in_bytes_too(store: &dyn Store) {
+    let (estate, _) = estate(store).await;
+    let site = estate.site.id;
+    let patroller = estate.user("demo-patrol").unwrap();
+    let now = Timestamp::now();
+    // Issues of the largest size a person may write: far more than a megabyte in all.
+    let mut written = Vec::new();
+    for n in 0..150 {
+        let mut i = issue(
+            site,
+            Team::Cleaning,
+            now + SignedDuration::from_hours(n),
+            patroller.id,
+        );
+        i.title = "标".repeat(200);
+        i.note = Some("字".repeat(4000));
+        put(store, &i).await;
+        written.push(i.id.to_string());
+    }
+    let all = everyone(site);
+    let first = store.changes(&all, 0, 2000).await.unwrap();
+    let size: usize = serde_json::to_string(&first.changes).unwrap().len();
+    assert!(first.more, "a page stops short of everything");
+    assert!(
+        size < 2 * patrol_core::bounds::MAX_PULL_PAGE_BYTES,
+        "{size} bytes"
+    );
+    // Paging on gets every issue once.
+    let mut seen: Vec<String> = Vec::new();
+    let mut cursor = 0;
+    loop {
+        let page = store.changes(&all, cursor, 2000).await.unwrap();
+        seen.extend(
+            page.changes
+                .into_iter()
+                .filter(|c| c.entity == "issue")
+                .map(|c| c.id),
+        );
+        cursor = page.cursor;
+        if !page.more {
+            break;
+        }
+    }
+    seen.sort();
+    written.sort();
+    assert_eq!(seen, written);
+}
+
 async fn blobs_are_recorded_once_with_their_header(store: &dyn Store) {
     store.migrate().await.unwrap();
     let now = Timestamp::now();
@@ -746,5 +794,6 @@ conformance!(
     a_rounds_visits_are_loaded_with_it,
     the_queue_is_filtered_by_visibility_and_paged_by_due_time,
     the_change_feed_shows_each_viewer_what_they_may_see,
+    a_pull_page_is_bounded_in_bytes_too,
     blobs_are_recorded_once_with_their_header,
 );

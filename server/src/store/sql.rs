@@ -805,10 +805,16 @@ impl Store for $store {
         q.push(" GROUP BY entity, entity_id ORDER BY last LIMIT ")
             .push_bind(i64::from(limit) + 1);
         let rows = q.build().fetch_all(&self.pool).await?;
-        let more = rows.len() > limit as usize;
+        let mut more = rows.len() > limit as usize;
         let mut changes = Vec::new();
         let mut last = cursor;
+        let mut bytes = 0;
         for row in rows.iter().take(limit as usize) {
+            // A page is also bounded in size: a phone on a weak signal gets it whole.
+            if bytes >= patrol_core::bounds::MAX_PULL_PAGE_BYTES {
+                more = true;
+                break;
+            }
             let entity: String = row.try_get("entity")?;
             let id: String = row.try_get("entity_id")?;
             last = row.try_get("last")?;
@@ -828,6 +834,7 @@ impl Store for $store {
             .bind(&id)
             .fetch_optional(&self.pool)
             .await?;
+            bytes += data.as_ref().map_or(0, |(d,)| d.len());
             let change = match (entity.as_str(), data) {
                 (_, None) => Change::gone(&entity, &id),
                 ("issue", Some((d,))) => {
