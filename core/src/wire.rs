@@ -87,15 +87,23 @@ impl Op {
         }
     }
 
-    /// Read the body according to the kind.
+    /// Read the body according to the kind. A refusal quotes at most a little of what the
+    /// client sent, since it is kept and answered.
     pub fn decode(&self) -> Result<OpBody, OpDecodeError> {
+        fn short(s: &str) -> String {
+            let mut out: String = s.chars().take(120).collect();
+            if out.len() < s.len() {
+                out.push('…');
+            }
+            out
+        }
         if !OpBody::KINDS.contains(&self.kind.as_str()) {
-            return Err(OpDecodeError::UnknownKind(self.kind.clone()));
+            return Err(OpDecodeError::UnknownKind(short(&self.kind)));
         }
         let tagged = serde_json::json!({ "kind": self.kind, "body": self.body });
         serde_json::from_value(tagged).map_err(|e| OpDecodeError::InvalidBody {
             kind: self.kind.clone(),
-            detail: e.to_string(),
+            detail: short(&e.to_string()),
         })
     }
 }

@@ -311,3 +311,26 @@ fn errors_have_the_documented_shape() {
         json!({"error": {"code": "missing_blob", "message": "照片未上传 / photo not uploaded"}})
     );
 }
+
+#[test]
+fn a_refusal_quotes_little_of_what_was_sent() {
+    let op = |kind: &str, body: serde_json::Value| Op {
+        op_id: OpId::new(),
+        seq: 1,
+        kind: kind.to_owned(),
+        at: t("2026-11-22T09:15:00+08:00"),
+        body,
+    };
+    let long = "k".repeat(100_000);
+    let e = op(&long, serde_json::json!({})).decode().unwrap_err();
+    assert!(e.to_string().len() < 400, "{} bytes", e.to_string().len());
+    let e = op(
+        "issue.comment",
+        serde_json::json!({"issue_id": "x".repeat(100_000), "text": "t"}),
+    )
+    .decode()
+    .unwrap_err();
+    assert!(e.to_string().len() < 600, "{} bytes", e.to_string().len());
+    assert_eq!(OpBody::known_kind(&long), "unknown");
+    assert_eq!(OpBody::known_kind("issue.comment"), "issue.comment");
+}
