@@ -75,6 +75,13 @@ pub enum OpDecodeError {
     },
 }
 
+impl OpDecodeError {
+    /// The machine-readable code of a refused op.
+    pub fn code(&self) -> &'static str {
+        "invalid_op"
+    }
+}
+
 impl Op {
     /// Wrap a body as an op.
     pub fn new(op_id: OpId, seq: u64, at: Timestamp, body: &OpBody) -> Op {

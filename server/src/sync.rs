@@ -222,7 +222,7 @@ pub async fn apply(
 fn checked(ctx: &PushContext, op: &Op) -> Result<(OpBody, Timestamp), Refusal> {
     let body = op
         .decode()
-        .map_err(|e| Refusal::new("invalid_op", e.to_string()))?;
+        .map_err(|e| Refusal::new(e.code(), e.to_string()))?;
     patrol_core::bounds::check_op(&body).map_err(|e| Refusal::new(e.code(), e.to_string()))?;
     ctx.check_blobs(&body)?;
     let time = |e: patrol_core::time::TimeError| Refusal::new(e.code(), e.to_string());
