@@ -143,8 +143,9 @@ mirror_enum! {
 }
 
 mirror_enum! {
-    /// What kind of problem an issue is; it picks the team.
-    Category = patrol_core::issue::Category {
+    /// What kind of problem an issue is; it picks the team. (Not `Category`: in Swift that
+    /// name is also the Objective-C runtime's.)
+    IssueCategory = patrol_core::issue::Category {
         /// 公共设施.
         Facility,
         /// 清洁卫生.
@@ -472,7 +473,7 @@ pub struct ReportInput {
     /// The checklist item that failed.
     pub item_key: Option<String>,
     /// Category; defaults to the item's.
-    pub category: Option<Category>,
+    pub category: Option<IssueCategory>,
     /// Severity; defaults to the item's.
     pub severity: Option<Severity>,
     /// Short title.
@@ -517,7 +518,7 @@ pub struct Issue {
     /// Where it is in its life.
     pub status: IssueStatus,
     /// Category.
-    pub category: Category,
+    pub category: IssueCategory,
     /// Severity.
     pub severity: Severity,
     /// Team whose queue it is in.
