@@ -1,6 +1,6 @@
 //! patrol-mobile: the phone apps' door into patrol-core, through uniffi (DESIGN.md §9). One
 //! object, [`PatrolApp`], opens the offline engine on a database path and talks to one server;
-//! each method converts its arguments, calls core once, and converts the answer back. Ids cross
+//! each method converts its arguments, calls the engine, and converts the answer back. Ids cross
 //! as strings, times as RFC 3339 strings, core's enums as uniffi enums, errors as one
 //! [`PatrolError`] whose messages are for people (Chinese, then English).
 //!
