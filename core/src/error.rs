@@ -134,6 +134,9 @@ pub enum FlowError {
     /// No checklist for this zone kind.
     #[error("该区域没有检查表 / no checklist for this kind of place")]
     NoChecklist,
+    /// A photo id that is not one (the app passed something else).
+    #[error("照片编号无效 / not a photo id")]
+    NotAPhoto,
     /// Another round is still open.
     #[error("还有未结束的巡查，请先完成 / finish the round already under way first")]
     RoundUnderWay {

@@ -52,7 +52,7 @@ struct ChecklistItemCard: View {
     @ViewBuilder
     private var controls: some View {
         switch item.kind {
-        case "reading":
+        case .reading:
             VStack(alignment: .leading, spacing: 4) {
                 HStack {
                     TextField("reading.placeholder", text: $draft.readingText)
@@ -78,11 +78,11 @@ struct ChecklistItemCard: View {
                         .foregroundStyle(.orange)
                 }
             }
-        case "text":
+        case .text:
             TextField("text.placeholder", text: $draft.text, axis: .vertical)
                 .lineLimit(2...5)
                 .textFieldStyle(.roundedBorder)
-        default:
+        case .check:
             Picker("checklist.outcome", selection: $draft.outcome) {
                 Text("outcome.ok").tag(Optional(Outcome.ok))
                 Text("outcome.fault").tag(Optional(Outcome.fault))

@@ -50,12 +50,12 @@ enum ItemRules {
     /// Whether the draft describes a fault (a fault mark, or a reading out of range).
     static func isFault(_ draft: ItemDraft, item: ChecklistItem) -> Bool {
         switch item.kind {
-        case "check":
+        case .check:
             return draft.outcome == .fault
-        case "reading":
+        case .reading:
             guard let value = reading(draft.readingText) else { return false }
             return isOutOfRange(value, item: item)
-        default:
+        case .text:
             return false
         }
     }
@@ -69,13 +69,13 @@ enum ItemRules {
         guard !needsPhoto(draft, item: item) else { return nil }
         let note = nonBlank(draft.note)
         switch item.kind {
-        case "reading":
+        case .reading:
             guard let value = reading(draft.readingText) else { return nil }
             return .reading(value, note: note, photos: draft.photos)
-        case "text":
+        case .text:
             guard let text = nonBlank(draft.text) else { return nil }
             return .text(text, photos: draft.photos)
-        default:
+        case .check:
             guard let outcome = draft.outcome else { return nil }
             return .mark(outcome, note: outcome == .ok ? nil : note, photos: draft.photos)
         }
@@ -185,7 +185,7 @@ struct ChecklistView: View {
                     fixedOnSpot: request.fixedOnSpot,
                     showsCancel: true
                 ) { reported in
-                    followUps[request.itemKey] = reported.status == "closed" ? .fixedOnSpot : .reported
+                    followUps[request.itemKey] = reported.status == .closed ? .fixedOnSpot : .reported
                     reportRequest = nil
                     model.startSync()
                 }
@@ -219,7 +219,7 @@ struct ChecklistView: View {
     /// Check items with nothing recorded and no other mark chosen.
     private var remainingChecks: [ChecklistItem] {
         scan.items.filter { item in
-            item.kind == "check" && recorded[item.key] == nil && (drafts[item.key]?.outcome ?? .ok) == .ok
+            item.kind == .check && recorded[item.key] == nil && (drafts[item.key]?.outcome ?? .ok) == .ok
         }
     }
 
@@ -239,7 +239,7 @@ struct ChecklistView: View {
                 let before = drafts[key]?.outcome
                 drafts[key] = changed
                 // 正常 / 不适用 need nothing more: record at once.
-                if item.kind == "check", changed.outcome != before,
+                if item.kind == .check, changed.outcome != before,
                    changed.outcome == .ok || changed.outcome == .na {
                     Task { await record(item) }
                 }

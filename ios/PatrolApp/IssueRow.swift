@@ -12,7 +12,7 @@ struct IssueRow: View {
                 Text(issue.title)
                     .font(.headline)
                 Spacer(minLength: 8)
-                if let sla = SLAState(issue.sla) {
+                if let sla = issue.sla {
                     SLABadge(state: sla)
                 }
             }
@@ -20,7 +20,7 @@ struct IssueRow: View {
                 Text(Labels.category(issue.category))
                 Text(verbatim: "·")
                 Text(Labels.severity(issue.severity))
-                    .foregroundStyle(issue.severity == "urgent" ? Color.red : Color.secondary)
+                    .foregroundStyle(issue.severity == .urgent ? Color.red : Color.secondary)
                 Text(verbatim: "·")
                 Text(Labels.status(issue.status))
             }
@@ -37,7 +37,7 @@ struct IssueRow: View {
 
 /// 按时 / 即将到期 / 已超时.
 struct SLABadge: View {
-    let state: SLAState
+    let state: SlaState
 
     var body: some View {
         Label(state.title, systemImage: state.symbol)

@@ -83,27 +83,27 @@ struct JobsView: View {
                 ProgressView()
             } else {
                 switch job.status {
-                case "assigned":
+                case .assigned:
                     Button("jobs.start") { start(job) }
                         .buttonStyle(.borderedProminent)
-                case "in_progress":
+                case .inProgress:
                     Button("jobs.resolve") { resolving = IssueSelection(issue: job) }
                         .buttonStyle(.borderedProminent)
                         .tint(.green)
-                case "open":
+                case .open:
                     Label("jobs.waitingAssignment", systemImage: "person.crop.circle.badge.questionmark")
                         .font(.caption)
                         .foregroundStyle(.secondary)
-                case "resolved":
+                case .resolved:
                     Label("jobs.waitingVerification", systemImage: "signature")
                         .font(.caption)
                         .foregroundStyle(.secondary)
-                default:
+                case .closed:
                     EmptyView()
                 }
             }
             Spacer()
-            if ["open", "assigned", "in_progress"].contains(job.status) {
+            if [IssueStatus.open, .assigned, .inProgress].contains(job.status) {
                 Button("jobs.requestExtension") { extending = IssueSelection(issue: job) }
                     .buttonStyle(.bordered)
                     .controlSize(.small)

@@ -2,69 +2,65 @@ import Foundation
 import PatrolKit
 import SwiftUI
 
-/// Names for people of the engine's wire values (categories, statuses, roles…).
+/// Names for people of the engine's values (categories, statuses, roles…).
 enum Labels {
-    static let categories = [
-        "facility", "cleaning", "landscaping", "security", "fire", "renovation",
-        "resident_violation", "staff",
+    /// In the order the report form offers them.
+    static let categories: [IssueCategory] = [
+        .facility, .cleaning, .landscaping, .security, .fire, .renovation, .residentViolation, .staff,
     ]
 
-    static let severities = ["routine", "major", "urgent"]
+    /// Mildest first.
+    static let severities: [Severity] = [.routine, .major, .urgent]
 
-    static func category(_ wire: String) -> String {
-        switch wire {
-        case "facility": return String(localized: "category.facility")
-        case "cleaning": return String(localized: "category.cleaning")
-        case "landscaping": return String(localized: "category.landscaping")
-        case "security": return String(localized: "category.security")
-        case "fire": return String(localized: "category.fire")
-        case "renovation": return String(localized: "category.renovation")
-        case "resident_violation": return String(localized: "category.residentViolation")
-        case "staff": return String(localized: "category.staff")
-        default: return wire
+    static func category(_ category: IssueCategory) -> String {
+        switch category {
+        case .facility: return String(localized: "category.facility")
+        case .cleaning: return String(localized: "category.cleaning")
+        case .landscaping: return String(localized: "category.landscaping")
+        case .security: return String(localized: "category.security")
+        case .fire: return String(localized: "category.fire")
+        case .renovation: return String(localized: "category.renovation")
+        case .residentViolation: return String(localized: "category.residentViolation")
+        case .staff: return String(localized: "category.staff")
         }
     }
 
-    static func severity(_ wire: String) -> String {
-        switch wire {
-        case "routine": return String(localized: "severity.routine")
-        case "major": return String(localized: "severity.major")
-        case "urgent": return String(localized: "severity.urgent")
-        default: return wire
+    static func severity(_ severity: Severity) -> String {
+        switch severity {
+        case .routine: return String(localized: "severity.routine")
+        case .major: return String(localized: "severity.major")
+        case .urgent: return String(localized: "severity.urgent")
         }
     }
 
-    static func status(_ wire: String) -> String {
-        switch wire {
-        case "open": return String(localized: "status.open")
-        case "assigned": return String(localized: "status.assigned")
-        case "in_progress": return String(localized: "status.inProgress")
-        case "resolved": return String(localized: "status.resolved")
-        case "closed": return String(localized: "status.closed")
-        default: return wire
+    static func status(_ status: IssueStatus) -> String {
+        switch status {
+        case .open: return String(localized: "status.open")
+        case .assigned: return String(localized: "status.assigned")
+        case .inProgress: return String(localized: "status.inProgress")
+        case .resolved: return String(localized: "status.resolved")
+        case .closed: return String(localized: "status.closed")
         }
     }
 
-    static func team(_ wire: String) -> String {
-        switch wire {
-        case "engineering": return String(localized: "team.engineering")
-        case "cleaning": return String(localized: "team.cleaning")
-        case "landscaping": return String(localized: "team.landscaping")
-        case "security": return String(localized: "team.security")
-        case "customer_service": return String(localized: "team.customerService")
-        case "management": return String(localized: "team.management")
-        default: return wire
+    static func team(_ team: Team) -> String {
+        switch team {
+        case .engineering: return String(localized: "team.engineering")
+        case .cleaning: return String(localized: "team.cleaning")
+        case .landscaping: return String(localized: "team.landscaping")
+        case .security: return String(localized: "team.security")
+        case .customerService: return String(localized: "team.customerService")
+        case .management: return String(localized: "team.management")
         }
     }
 
-    static func role(_ wire: String) -> String {
-        switch wire {
-        case "patrol": return String(localized: "role.patrol")
-        case "technician": return String(localized: "role.technician")
-        case "supervisor": return String(localized: "role.supervisor")
-        case "manager": return String(localized: "role.manager")
-        case "admin": return String(localized: "role.admin")
-        default: return wire
+    static func role(_ role: Role) -> String {
+        switch role {
+        case .patrol: return String(localized: "role.patrol")
+        case .technician: return String(localized: "role.technician")
+        case .supervisor: return String(localized: "role.supervisor")
+        case .manager: return String(localized: "role.manager")
+        case .admin: return String(localized: "role.admin")
         }
     }
 
@@ -84,60 +80,41 @@ enum Labels {
         }
     }
 
-    /// An SF Symbol for how an item is checked (`look`, `listen`, `touch`, `ask`).
-    static func methodSymbol(_ method: String) -> String {
+    /// An SF Symbol for how an item is checked (look, listen, touch, ask).
+    static func methodSymbol(_ method: ChecklistMethod) -> String {
         switch method {
-        case "look": return "eye"
-        case "listen": return "ear"
-        case "touch": return "hand.point.up.left"
-        case "ask": return "questionmark.bubble"
-        default: return "checklist"
+        case .look: return "eye"
+        case .listen: return "ear"
+        case .touch: return "hand.point.up.left"
+        case .ask: return "questionmark.bubble"
         }
     }
 
-    static func method(_ method: String) -> String {
+    static func method(_ method: ChecklistMethod) -> String {
         switch method {
-        case "look": return String(localized: "method.look")
-        case "listen": return String(localized: "method.listen")
-        case "touch": return String(localized: "method.touch")
-        case "ask": return String(localized: "method.ask")
-        default: return method
+        case .look: return String(localized: "method.look")
+        case .listen: return String(localized: "method.listen")
+        case .touch: return String(localized: "method.touch")
+        case .ask: return String(localized: "method.ask")
         }
     }
 
-    /// A scan's plausibility flag (JSON such as `{"flag":"too_fast","secs":20,"min_secs":90}`).
-    static func scanFlag(_ json: String) -> String {
-        let fields = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any] ?? [:]
-        let seconds = (fields["secs"] as? NSNumber)?.intValue ?? 0
-        let minimum = (fields["min_secs"] as? NSNumber)?.intValue ?? 0
-        switch (fields["flag"] as? String) ?? "" {
-        case "too_fast":
-            return String(localized: "flag.tooFast \(seconds) \(minimum)")
-        case "repeat_scan":
-            return String(localized: "flag.repeatScan \(seconds)")
-        case "round_too_short":
-            return String(localized: "flag.roundTooShort \(seconds / 60) \(minimum / 60)")
-        default:
-            return String(localized: "flag.other")
+    /// A scan's plausibility flag, with its numbers. (They are `Int`s here so that the
+    /// localized keys stay `%lld`.)
+    static func scanFlag(_ flag: ScanFlag) -> String {
+        switch flag {
+        case let .tooFast(_, secs, minSecs):
+            return String(localized: "flag.tooFast \(Int(secs)) \(Int(minSecs))")
+        case let .repeatScan(secs):
+            return String(localized: "flag.repeatScan \(Int(secs))")
+        case let .roundTooShort(secs, minSecs):
+            return String(localized: "flag.roundTooShort \(Int(secs) / 60) \(Int(minSecs) / 60)")
         }
     }
 }
 
-/// An issue's SLA state (`on_track`, `due_soon`, `overdue`).
-enum SLAState {
-    case onTrack
-    case dueSoon
-    case overdue
-
-    init?(_ wire: String?) {
-        switch wire ?? "" {
-        case "on_track": self = .onTrack
-        case "due_soon": self = .dueSoon
-        case "overdue": self = .overdue
-        default: return nil
-        }
-    }
-
+/// How an issue's SLA state is shown: 按时 / 即将到期 / 已超时.
+extension SlaState {
     var title: String {
         switch self {
         case .onTrack: return String(localized: "sla.onTrack")

@@ -24,8 +24,8 @@ struct ReportView: View {
     @State private var photos: [String]
     @State private var fixedOnSpot: Bool
     @State private var siteId: String
-    @State private var category = "facility"
-    @State private var severity = "routine"
+    @State private var category: IssueCategory = .facility
+    @State private var severity: Severity = .routine
     @State private var isSubmitting = false
     @State private var alert: AlertMessage?
 
@@ -72,13 +72,13 @@ struct ReportView: View {
                         }
                     }
                     Picker("report.category", selection: $category) {
-                        ForEach(Labels.categories, id: \.self) { wire in
-                            Text(Labels.category(wire)).tag(wire)
+                        ForEach(Labels.categories, id: \.self) { option in
+                            Text(Labels.category(option)).tag(option)
                         }
                     }
                     Picker("report.severity", selection: $severity) {
-                        ForEach(Labels.severities, id: \.self) { wire in
-                            Text(Labels.severity(wire)).tag(wire)
+                        ForEach(Labels.severities, id: \.self) { option in
+                            Text(Labels.severity(option)).tag(option)
                         }
                     }
                 } header: {
@@ -211,7 +211,7 @@ struct StandaloneReportView: View {
 @MainActor
 private struct ReportedBanner: View {
     let title: String
-    let team: String
+    let team: Team
     let dueAt: String
     let onClose: () -> Void
 

@@ -41,15 +41,15 @@ enum MainTab: Hashable {
     case report
     case sync
 
-    static func tabs(for role: String) -> [MainTab] {
+    static func tabs(for role: Role) -> [MainTab] {
         switch role {
-        case "patrol":
+        case .patrol:
             return [.rounds, .report, .sync]
-        case "technician":
+        case .technician:
             return [.jobs, .report, .sync]
-        case "supervisor", "manager":
+        case .supervisor, .manager:
             return [.signOff, .rounds, .report, .sync]
-        default:
+        case .admin:
             return [.sync]
         }
     }

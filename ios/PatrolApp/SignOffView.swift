@@ -58,19 +58,19 @@ struct SignOffView: View {
     }
 
     private var awaitingSignOff: [Issue] {
-        issues.filter { issue in issue.status == "resolved" }
+        issues.filter { issue in issue.status == .resolved }
     }
 
     private var unassigned: [Issue] {
-        issues.filter { issue in issue.status == "open" }
+        issues.filter { issue in issue.status == .open }
     }
 
     private var underWay: [Issue] {
-        issues.filter { issue in issue.status == "assigned" || issue.status == "in_progress" }
+        issues.filter { issue in issue.status == .assigned || issue.status == .inProgress }
     }
 
     private var isManager: Bool {
-        session.role == "manager"
+        session.role == .manager
     }
 
     @ViewBuilder
@@ -270,7 +270,8 @@ struct VerifySheet: View {
         Task {
             defer { isSaving = false }
             do {
-                _ = try await repository.acceptFix(issueId: issue.id, signaturePNG: png, note: note)
+                // This sheet takes no photos of its own: the signature is the evidence it adds.
+                _ = try await repository.acceptFix(issueId: issue.id, signaturePNG: png, note: note, photos: [])
                 onDone()
             } catch {
                 alert = AlertMessage(error)
@@ -287,7 +288,7 @@ struct VerifySheet: View {
         Task {
             defer { isSaving = false }
             do {
-                _ = try await repository.rejectFix(issueId: issue.id, reason: why)
+                _ = try await repository.rejectFix(issueId: issue.id, reason: why, photos: [])
                 onDone()
             } catch {
                 alert = AlertMessage(error)
@@ -366,7 +367,7 @@ struct AssignSheet: View {
     private func load() async {
         do {
             let team: [Person] = try await repository.people(team: issue.team)
-            people = team.filter { member in member.role != "admin" }
+            people = team.filter { member in member.role != .admin }
         } catch {
             alert = AlertMessage(error)
         }

@@ -1,19 +1,21 @@
 //! patrol-mobile: the phone apps' door into patrol-core, through uniffi (DESIGN.md §9). One
 //! object, [`PatrolApp`], opens the offline engine on a database path and talks to one server;
-//! each method is a few lines that call core. Ids cross as strings, times as RFC 3339 strings,
-//! errors as one [`PatrolError`] whose messages are for people (Chinese, then English).
+//! each method converts its arguments, calls the engine, and converts the answer back. Ids cross
+//! as strings, times as RFC 3339 strings, core's enums as uniffi enums, errors as one
+//! [`PatrolError`] whose messages are for people (Chinese, then English).
+//!
+//! No rule lives here: what a method needs to decide, core decides.
 //!
 //! Every method blocks: call it from a background thread.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use patrol_core::checklist::{Answer, ItemKind};
+use patrol_core::checklist::Answer;
 use patrol_core::engine::{Engine, JobsScope, ReportDraft};
 use patrol_core::issue::Source;
 use patrol_core::patrol::Missed;
 use patrol_core::sync::{CancelToken, SyncClient, SyncStage};
-use serde::de::DeserializeOwned;
 
 uniffi::setup_scaffolding!();
 
@@ -72,16 +74,238 @@ fn id<T: std::str::FromStr>(what: &str, s: &str) -> Result<T, PatrolError> {
     s.parse().map_err(|_| bad_input(what, s))
 }
 
-/// Read a wire name (`facility`, `urgent`…) as its enum.
-fn wire<T: DeserializeOwned>(what: &str, s: &str) -> Result<T, PatrolError> {
-    serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|_| bad_input(what, s))
+/// A core enum without data, crossing as a uniffi enum of the same variants. Both conversions
+/// are exhaustive matches, so a variant added in core stops the build here until it crosses too.
+macro_rules! mirror_enum {
+    (
+        $(#[$meta:meta])*
+        $name:ident = $core:path {
+            $($(#[$vmeta:meta])* $variant:ident),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant),+
+        }
+
+        impl From<$core> for $name {
+            fn from(v: $core) -> Self {
+                type Core = $core;
+                match v {
+                    $(Core::$variant => $name::$variant),+
+                }
+            }
+        }
+
+        impl From<$name> for $core {
+            fn from(v: $name) -> Self {
+                match v {
+                    $($name::$variant => Self::$variant),+
+                }
+            }
+        }
+    };
 }
 
-fn name<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
+mirror_enum! {
+    /// What a person does on site.
+    Role = patrol_core::user::Role {
+        /// 巡查员: walks rounds and reports.
+        Patrol,
+        /// 维修工: works the jobs of their team.
+        Technician,
+        /// 物业助理: assigns and verifies.
+        Supervisor,
+        /// 管理处主任: a supervisor who also decides extensions.
+        Manager,
+        /// Sets up sites and users.
+        Admin,
+    }
+}
+
+mirror_enum! {
+    /// A team that works a resolution queue.
+    Team = patrol_core::team::Team {
+        /// 工程部.
+        Engineering,
+        /// 保洁.
+        Cleaning,
+        /// 绿化.
+        Landscaping,
+        /// 保安队.
+        Security,
+        /// 客服.
+        CustomerService,
+        /// 管理处主任.
+        Management,
+    }
+}
+
+mirror_enum! {
+    /// What kind of problem an issue is; it picks the team. (Not `Category`: in Swift that
+    /// name is also the Objective-C runtime's.)
+    IssueCategory = patrol_core::issue::Category {
+        /// 公共设施.
+        Facility,
+        /// 清洁卫生.
+        Cleaning,
+        /// 园林绿化.
+        Landscaping,
+        /// 治安.
+        Security,
+        /// 消防.
+        Fire,
+        /// 装修违章.
+        Renovation,
+        /// 住户违章.
+        ResidentViolation,
+        /// 员工工作.
+        Staff,
+    }
+}
+
+mirror_enum! {
+    /// How serious a problem is; it picks the SLA and who is told at once.
+    Severity = patrol_core::issue::Severity {
+        /// 一般: three days.
+        Routine,
+        /// 重大: three days, the manager told at once.
+        Major,
+        /// 紧急: hours, security told at once.
+        Urgent,
+    }
+}
+
+mirror_enum! {
+    /// Where an issue is in its life.
+    IssueStatus = patrol_core::issue::Status {
+        /// 待派单.
+        Open,
+        /// 已派单.
+        Assigned,
+        /// 处理中 (also after a rejected fix).
+        InProgress,
+        /// 待验收: fixed, waiting for on-site verification.
+        Resolved,
+        /// 已关闭: signed off, or fixed on the spot.
+        Closed,
+    }
+}
+
+mirror_enum! {
+    /// Where an active issue stands against its due time.
+    SlaState = patrol_core::sla::SlaState {
+        /// 按时: more than a day left.
+        OnTrack,
+        /// 即将到期: less than a day left.
+        DueSoon,
+        /// 已超时.
+        Overdue,
+    }
+}
+
+mirror_enum! {
+    /// ok / fault / not applicable.
+    Outcome = patrol_core::patrol::Outcome {
+        /// 正常.
+        Ok,
+        /// 故障.
+        Fault,
+        /// 不适用.
+        Na,
+    }
+}
+
+mirror_enum! {
+    /// How a visit was recorded.
+    VisitMethod = patrol_core::patrol::VisitMethod {
+        /// The label was scanned.
+        Qr,
+        /// Entered by hand, with a reason.
+        Manual,
+    }
+}
+
+mirror_enum! {
+    /// How a checklist item is checked.
+    ChecklistMethod = patrol_core::checklist::Method {
+        /// 看.
+        Look,
+        /// 听.
+        Listen,
+        /// 摸.
+        Touch,
+        /// 调查了解.
+        Ask,
+    }
+}
+
+/// What kind of answer an item takes; a reading's unit and range are on [`ChecklistItem`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+pub enum ItemKind {
+    /// ok / fault / not applicable.
+    Check,
+    /// A number read off equipment.
+    Reading,
+    /// A written answer.
+    Text,
+}
+
+impl From<&patrol_core::checklist::ItemKind> for ItemKind {
+    fn from(k: &patrol_core::checklist::ItemKind) -> Self {
+        use patrol_core::checklist::ItemKind as K;
+        match k {
+            K::Check => ItemKind::Check,
+            K::Reading { .. } => ItemKind::Reading,
+            K::Text => ItemKind::Text,
+        }
+    }
+}
+
+/// Something implausible about a scan: shown to the guard and the supervisor, never blocking.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, uniffi::Enum)]
+pub enum ScanFlag {
+    /// Reached from the previous checkpoint faster than the route's shortest walk.
+    TooFast {
+        /// The checkpoint scanned before.
+        from: String,
+        /// Seconds it took.
+        secs: u32,
+        /// Seconds the walk takes at least.
+        min_secs: u32,
+    },
+    /// The same label scanned again within a minute.
+    RepeatScan {
+        /// Seconds since the previous scan of it.
+        secs: u32,
+    },
+    /// The round finished faster than its minimum time.
+    RoundTooShort {
+        /// Seconds the round took.
+        secs: u32,
+        /// Seconds it takes at least.
+        min_secs: u32,
+    },
+}
+
+impl From<&patrol_core::plausibility::ScanFlag> for ScanFlag {
+    fn from(f: &patrol_core::plausibility::ScanFlag) -> Self {
+        use patrol_core::plausibility::ScanFlag as F;
+        match *f {
+            F::TooFast {
+                from,
+                secs,
+                min_secs,
+            } => ScanFlag::TooFast {
+                from: from.to_string(),
+                secs,
+                min_secs,
+            },
+            F::RepeatScan { secs } => ScanFlag::RepeatScan { secs },
+            F::RoundTooShort { secs, min_secs } => ScanFlag::RoundTooShort { secs, min_secs },
+        }
+    }
 }
 
 /// Who is signed in.
@@ -91,12 +315,24 @@ pub struct Session {
     pub user_id: String,
     /// Login name.
     pub username: String,
-    /// `patrol`, `technician`, `supervisor`, `manager` or `admin`.
-    pub role: String,
+    /// What they do.
+    pub role: Role,
     /// Team, for technicians.
-    pub team: Option<String>,
+    pub team: Option<Team>,
     /// Site ids.
     pub sites: Vec<String>,
+}
+
+impl From<&patrol_core::wire::SessionUser> for Session {
+    fn from(u: &patrol_core::wire::SessionUser) -> Self {
+        Session {
+            user_id: u.id.to_string(),
+            username: u.username.clone(),
+            role: u.role.into(),
+            team: u.team.map(Into::into),
+            sites: u.sites.iter().map(ToString::to_string).collect(),
+        }
+    }
 }
 
 /// A route due today.
@@ -118,6 +354,31 @@ pub struct RouteToday {
     pub under_way: Option<String>,
 }
 
+impl From<patrol_core::engine::RouteToday> for RouteToday {
+    fn from(r: patrol_core::engine::RouteToday) -> Self {
+        RouteToday {
+            route_id: r.route.id.to_string(),
+            name: r.route.name,
+            site_name: r.site.name,
+            checkpoints: r
+                .route
+                .checkpoint_ids
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            times: r
+                .route
+                .schedule
+                .times
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            rounds_done: r.rounds_done,
+            under_way: r.under_way.map(|u| u.to_string()),
+        }
+    }
+}
+
 /// One item to check.
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct ChecklistItem {
@@ -127,10 +388,10 @@ pub struct ChecklistItem {
     pub text_zh: String,
     /// The question, English.
     pub text_en: String,
-    /// `look`, `listen`, `touch` or `ask`.
-    pub method: String,
-    /// `check`, `reading` or `text`.
-    pub kind: String,
+    /// Look, listen, touch or ask.
+    pub method: ChecklistMethod,
+    /// Check, reading or text.
+    pub kind: ItemKind,
     /// Unit of a reading.
     pub unit: Option<String>,
     /// Lowest normal reading.
@@ -143,11 +404,39 @@ pub struct ChecklistItem {
     pub hint_zh: Option<String>,
 }
 
+impl From<&patrol_core::checklist::ChecklistItem> for ChecklistItem {
+    fn from(i: &patrol_core::checklist::ChecklistItem) -> Self {
+        use patrol_core::checklist::ItemKind as K;
+        let (unit, normal_min, normal_max) = match &i.kind {
+            K::Reading {
+                unit,
+                normal_min,
+                normal_max,
+            } => (Some(unit.clone()), *normal_min, *normal_max),
+            K::Check | K::Text => (None, None, None),
+        };
+        ChecklistItem {
+            key: i.key.clone(),
+            text_zh: i.text.zh.clone(),
+            text_en: i.text.en.clone(),
+            method: i.method.into(),
+            kind: (&i.kind).into(),
+            unit,
+            normal_min,
+            normal_max,
+            photo_on_fault: i.photo_on_fault,
+            hint_zh: i.hint.as_ref().map(|h| h.zh.clone()),
+        }
+    }
+}
+
 /// What a scan found.
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct Scan {
     /// The new visit.
     pub visit_id: String,
+    /// Scanned, or entered by hand.
+    pub method: VisitMethod,
     /// The checkpoint.
     pub checkpoint_id: String,
     /// Its name.
@@ -155,38 +444,21 @@ pub struct Scan {
     /// Its zone's name.
     pub zone_name: String,
     /// Plausibility flags raised (never blocking).
-    pub flags: Vec<String>,
+    pub flags: Vec<ScanFlag>,
     /// The checklist.
     pub items: Vec<ChecklistItem>,
 }
 
-/// ok / fault / not applicable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum Outcome {
-    /// 正常.
-    Ok,
-    /// 故障.
-    Fault,
-    /// 不适用.
-    Na,
-}
-
-impl From<Outcome> for patrol_core::patrol::Outcome {
-    fn from(o: Outcome) -> Self {
-        match o {
-            Outcome::Ok => Self::Ok,
-            Outcome::Fault => Self::Fault,
-            Outcome::Na => Self::Na,
-        }
-    }
-}
-
-impl From<patrol_core::patrol::Outcome> for Outcome {
-    fn from(o: patrol_core::patrol::Outcome) -> Self {
-        match o {
-            patrol_core::patrol::Outcome::Ok => Self::Ok,
-            patrol_core::patrol::Outcome::Fault => Self::Fault,
-            patrol_core::patrol::Outcome::Na => Self::Na,
+impl From<patrol_core::engine::ScanResult> for Scan {
+    fn from(s: patrol_core::engine::ScanResult) -> Self {
+        Scan {
+            visit_id: s.visit_id.to_string(),
+            method: s.method.into(),
+            checkpoint_id: s.checkpoint.id.to_string(),
+            checkpoint_name: s.checkpoint.name,
+            zone_name: s.zone.name,
+            flags: s.flags.iter().map(ScanFlag::from).collect(),
+            items: s.template.items.iter().map(ChecklistItem::from).collect(),
         }
     }
 }
@@ -200,10 +472,10 @@ pub struct ReportInput {
     pub visit_id: Option<String>,
     /// The checklist item that failed.
     pub item_key: Option<String>,
-    /// Category (`facility`, `cleaning`…); defaults to the item's.
-    pub category: Option<String>,
-    /// Severity (`routine`, `major`, `urgent`); defaults to the item's.
-    pub severity: Option<String>,
+    /// Category; defaults to the item's.
+    pub category: Option<IssueCategory>,
+    /// Severity; defaults to the item's.
+    pub severity: Option<Severity>,
     /// Short title.
     pub title: String,
     /// Description.
@@ -214,6 +486,28 @@ pub struct ReportInput {
     pub fixed_on_spot: bool,
 }
 
+impl TryFrom<ReportInput> for ReportDraft {
+    type Error = PatrolError;
+
+    fn try_from(r: ReportInput) -> Result<Self, PatrolError> {
+        Ok(ReportDraft {
+            site_id: r.site_id.as_deref().map(|s| id("site", s)).transpose()?,
+            visit_id: r.visit_id.as_deref().map(|s| id("visit", s)).transpose()?,
+            item_key: r.item_key,
+            // The engine finds the zone from the visit; a phone reports what a patrol saw (desk
+            // intake is the web console's).
+            zone_id: None,
+            category: r.category.map(Into::into),
+            severity: r.severity.map(Into::into),
+            title: r.title,
+            note: r.note,
+            photos: r.photos,
+            fixed_on_spot: r.fixed_on_spot,
+            source: Source::Patrol,
+        })
+    }
+}
+
 /// An issue as lists show it.
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct Issue {
@@ -221,39 +515,22 @@ pub struct Issue {
     pub id: String,
     /// Title.
     pub title: String,
-    /// `open`, `assigned`, `in_progress`, `resolved`, `closed`.
-    pub status: String,
+    /// Where it is in its life.
+    pub status: IssueStatus,
     /// Category.
-    pub category: String,
+    pub category: IssueCategory,
     /// Severity.
-    pub severity: String,
+    pub severity: Severity,
     /// Team whose queue it is in.
-    pub team: String,
+    pub team: Team,
     /// Due time, RFC 3339.
     pub due_at: String,
     /// Assignee id.
     pub assignee_id: Option<String>,
     /// Reporter id.
     pub reported_by: String,
-    /// `on_track`, `due_soon`, `overdue`; none once closed.
-    pub sla: Option<String>,
-}
-
-impl From<&patrol_core::issue::Issue> for Issue {
-    fn from(i: &patrol_core::issue::Issue) -> Self {
-        Issue {
-            id: i.id.to_string(),
-            title: i.title.clone(),
-            status: i.status.as_str().to_owned(),
-            category: i.category.as_str().to_owned(),
-            severity: i.severity.as_str().to_owned(),
-            team: i.team.as_str().to_owned(),
-            due_at: i.due_at.to_string(),
-            assignee_id: i.assignee_id.map(|a| a.to_string()),
-            reported_by: i.reported_by.to_string(),
-            sla: patrol_core::sla::issue_state(i, jiff::Timestamp::now()).map(|s| name(&s)),
-        }
-    }
+    /// Against its due time by the phone's clock; none once closed.
+    pub sla: Option<SlaState>,
 }
 
 /// How far a round has got.
@@ -271,6 +548,18 @@ pub struct Progress {
     pub faults: u32,
 }
 
+impl From<patrol_core::engine::Progress> for Progress {
+    fn from(p: patrol_core::engine::Progress) -> Self {
+        Progress {
+            total: p.total,
+            visited: p.visited,
+            remaining: p.remaining.iter().map(Place::from).collect(),
+            answered: p.answered,
+            faults: p.faults,
+        }
+    }
+}
+
 /// A checkpoint as a list shows it.
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct Place {
@@ -280,6 +569,35 @@ pub struct Place {
     pub name: String,
 }
 
+impl From<&patrol_core::site::Checkpoint> for Place {
+    fn from(c: &patrol_core::site::Checkpoint) -> Self {
+        Place {
+            checkpoint_id: c.id.to_string(),
+            name: c.name.clone(),
+        }
+    }
+}
+
+/// A skipped checkpoint and why.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct MissedReason {
+    /// Checkpoint id.
+    pub checkpoint_id: String,
+    /// Why it was not visited.
+    pub reason: String,
+}
+
+impl TryFrom<MissedReason> for Missed {
+    type Error = PatrolError;
+
+    fn try_from(m: MissedReason) -> Result<Self, PatrolError> {
+        Ok(Missed {
+            checkpoint_id: id("checkpoint", &m.checkpoint_id)?,
+            reason: m.reason,
+        })
+    }
+}
+
 /// Someone to hand a job to.
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct Person {
@@ -287,10 +605,21 @@ pub struct Person {
     pub user_id: String,
     /// Name shown to others.
     pub display_name: String,
-    /// Role.
-    pub role: String,
+    /// What they do.
+    pub role: Role,
     /// Team, if any.
-    pub team: Option<String>,
+    pub team: Option<Team>,
+}
+
+impl From<patrol_core::user::User> for Person {
+    fn from(u: patrol_core::user::User) -> Self {
+        Person {
+            user_id: u.id.to_string(),
+            display_name: u.display_name,
+            role: u.role.into(),
+            team: u.team.map(Into::into),
+        }
+    }
 }
 
 /// Something the server refused for good, for the user to see.
@@ -298,12 +627,23 @@ pub struct Person {
 pub struct Rejection {
     /// Its number, to dismiss it by.
     pub seq: u64,
-    /// What it was (`report`, `answer`…).
+    /// The op kind (`issue.report`, `patrol.result`…).
     pub kind: String,
-    /// Machine-readable reason.
+    /// Machine-readable reason (the rule's code).
     pub code: String,
     /// For people.
     pub message: String,
+}
+
+impl From<patrol_core::engine::Rejection> for Rejection {
+    fn from(r: patrol_core::engine::Rejection) -> Self {
+        Rejection {
+            seq: r.seq,
+            kind: r.kind,
+            code: r.code,
+            message: r.message,
+        }
+    }
 }
 
 /// What waits for the server.
@@ -315,6 +655,16 @@ pub struct Pending {
     pub photos: u64,
     /// Refused for good, to be seen.
     pub rejected: u64,
+}
+
+impl From<patrol_core::engine::PendingCounts> for Pending {
+    fn from(p: patrol_core::engine::PendingCounts) -> Self {
+        Pending {
+            ops: p.ops,
+            photos: p.photos,
+            rejected: p.rejected,
+        }
+    }
 }
 
 /// What a sync did.
@@ -330,6 +680,18 @@ pub struct SyncSummary {
     pub rejected: u64,
     /// Changes received.
     pub pulled: u64,
+}
+
+impl From<patrol_core::sync::SyncReport> for SyncSummary {
+    fn from(r: patrol_core::sync::SyncReport) -> Self {
+        SyncSummary {
+            photos: r.photos,
+            applied: r.applied,
+            duplicates: r.duplicates,
+            rejected: r.rejected,
+            pulled: r.pulled,
+        }
+    }
 }
 
 /// Where a sync is.
@@ -348,6 +710,15 @@ pub enum SyncPhase {
 pub trait SyncListener: Send + Sync {
     /// `done` of `total` in `phase` (for pulls, `total` is 0: unknown).
     fn on_progress(&self, phase: SyncPhase, done: u64, total: u64);
+}
+
+/// Tell the listener where the sync is, in its terms.
+fn report_stage(listener: &dyn SyncListener, stage: SyncStage) {
+    match stage {
+        SyncStage::Photos { done, total } => listener.on_progress(SyncPhase::Photos, done, total),
+        SyncStage::Ops { done, total } => listener.on_progress(SyncPhase::Ops, done, total),
+        SyncStage::Pull { received } => listener.on_progress(SyncPhase::Pull, received, 0),
+    }
 }
 
 /// Stops a running sync from another thread.
@@ -379,6 +750,24 @@ pub struct PatrolApp {
 
 type R<T> = Result<T, PatrolError>;
 
+impl PatrolApp {
+    /// An issue as the lists show it, its SLA state by the engine's clock.
+    fn issue(&self, i: &patrol_core::issue::Issue) -> Issue {
+        Issue {
+            id: i.id.to_string(),
+            title: i.title.clone(),
+            status: i.status.into(),
+            category: i.category.into(),
+            severity: i.severity.into(),
+            team: i.team.into(),
+            due_at: i.due_at.to_string(),
+            assignee_id: i.assignee_id.map(|a| a.to_string()),
+            reported_by: i.reported_by.to_string(),
+            sla: self.engine.sla_state(i).map(Into::into),
+        }
+    }
+}
+
 #[uniffi::export]
 impl PatrolApp {
     /// Open the engine on a database file (photos go in a folder beside it).
@@ -392,13 +781,12 @@ impl PatrolApp {
 
     /// Sign in (needs the network once; then the phone works offline).
     pub fn login(&self, username: String, password: String) -> R<Session> {
-        let user = self.client.login(&self.engine, &username, &password)?;
-        Ok(session(&user))
+        Ok((&self.client.login(&self.engine, &username, &password)?).into())
     }
 
     /// Who is signed in.
     pub fn session(&self) -> R<Option<Session>> {
-        Ok(self.engine.session()?.as_ref().map(session))
+        Ok(self.engine.session()?.as_ref().map(Session::from))
     }
 
     /// Sign out; work not yet sent stays queued for the next sync of the same user.
@@ -412,31 +800,16 @@ impl PatrolApp {
         listener: Box<dyn SyncListener>,
         cancel: Arc<SyncCancel>,
     ) -> R<SyncSummary> {
-        let progress = |stage: SyncStage| match stage {
-            SyncStage::Photos { done, total } => {
-                listener.on_progress(SyncPhase::Photos, done, total)
-            }
-            SyncStage::Ops { done, total } => listener.on_progress(SyncPhase::Ops, done, total),
-            SyncStage::Pull { received } => listener.on_progress(SyncPhase::Pull, received, 0),
-        };
-        let r = self.client.sync(&self.engine, &progress, &cancel.token)?;
-        Ok(SyncSummary {
-            photos: r.photos,
-            applied: r.applied,
-            duplicates: r.duplicates,
-            rejected: r.rejected,
-            pulled: r.pulled,
-        })
+        let progress = |stage| report_stage(listener.as_ref(), stage);
+        Ok(self
+            .client
+            .sync(&self.engine, &progress, &cancel.token)?
+            .into())
     }
 
     /// What waits for the server.
     pub fn pending(&self) -> R<Pending> {
-        let p = self.engine.pending_counts()?;
-        Ok(Pending {
-            ops: p.ops,
-            photos: p.photos,
-            rejected: p.rejected,
-        })
+        Ok(self.engine.pending_counts()?.into())
     }
 
     /// What the server refused for good, oldest first.
@@ -445,12 +818,7 @@ impl PatrolApp {
             .engine
             .rejections()?
             .into_iter()
-            .map(|r| Rejection {
-                seq: r.seq,
-                kind: r.kind,
-                code: r.code,
-                message: r.message,
-            })
+            .map(Into::into)
             .collect())
     }
 
@@ -465,30 +833,11 @@ impl PatrolApp {
             .engine
             .routes_today()?
             .into_iter()
-            .map(|r| RouteToday {
-                route_id: r.route.id.to_string(),
-                name: r.route.name.clone(),
-                site_name: r.site.name.clone(),
-                checkpoints: r
-                    .route
-                    .checkpoint_ids
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect(),
-                times: r
-                    .route
-                    .schedule
-                    .times
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect(),
-                rounds_done: r.rounds_done,
-                under_way: r.under_way.map(|u| u.to_string()),
-            })
+            .map(Into::into)
             .collect())
     }
 
-    /// Start a round.
+    /// Start a round; returns its id.
     pub fn start_round(&self, route_id: String) -> R<String> {
         Ok(self
             .engine
@@ -498,18 +847,16 @@ impl PatrolApp {
 
     /// Scan a label during a round.
     pub fn scan(&self, run_id: String, token: String) -> R<Scan> {
-        let s = self.engine.scan(id("round", &run_id)?, &token)?;
-        Ok(scan(s))
+        Ok(self.engine.scan(id("round", &run_id)?, &token)?.into())
     }
 
     /// Record a visit without a scan, with the reason.
     pub fn visit_manually(&self, run_id: String, checkpoint_id: String, reason: String) -> R<Scan> {
-        let s = self.engine.visit_manually(
-            id("round", &run_id)?,
-            id("checkpoint", &checkpoint_id)?,
-            &reason,
-        )?;
-        Ok(scan(s))
+        let checkpoint = id("checkpoint", &checkpoint_id)?;
+        Ok(self
+            .engine
+            .visit_manually(id("round", &run_id)?, checkpoint, &reason)?
+            .into())
     }
 
     /// Answer an item; returns the judged outcome.
@@ -522,16 +869,18 @@ impl PatrolApp {
         note: Option<String>,
         photos: Vec<String>,
     ) -> R<Outcome> {
+        let outcome = outcome.map(Into::into);
         let answer = Answer {
-            outcome: outcome.map(Into::into),
+            outcome,
             reading,
             note,
             photos,
         };
-        let r = self
+        Ok(self
             .engine
-            .answer(id("visit", &visit_id)?, &item_key, answer)?;
-        Ok(r.outcome.into())
+            .answer(id("visit", &visit_id)?, &item_key, answer)?
+            .outcome
+            .into())
     }
 
     /// Keep a camera picture (JPEG; a PNG such as a signature is read too); returns its
@@ -542,81 +891,26 @@ impl PatrolApp {
 
     /// The file of a kept photo, to show it (`thumbnail` for lists).
     pub fn photo_path(&self, photo_id: String, thumbnail: bool) -> R<String> {
-        if !patrol_core::blob::is_blob_id(&photo_id) {
-            return Err(bad_input("photo", &photo_id));
-        }
-        let path = if thumbnail {
-            self.engine.thumbnail_path(&photo_id)
-        } else {
-            self.engine.photo_path(&photo_id)
-        };
+        let path = self.engine.photo_file(&photo_id, thumbnail)?;
         Ok(path.to_string_lossy().into_owned())
     }
 
     /// Report a problem (or one fixed on the spot).
     pub fn report(&self, input: ReportInput) -> R<Issue> {
-        let draft = ReportDraft {
-            site_id: input
-                .site_id
-                .as_deref()
-                .map(|s| id("site", s))
-                .transpose()?,
-            visit_id: input
-                .visit_id
-                .as_deref()
-                .map(|s| id("visit", s))
-                .transpose()?,
-            item_key: input.item_key,
-            zone_id: None,
-            category: input
-                .category
-                .as_deref()
-                .map(|s| wire("category", s))
-                .transpose()?,
-            severity: input
-                .severity
-                .as_deref()
-                .map(|s| wire("severity", s))
-                .transpose()?,
-            title: input.title,
-            note: input.note,
-            photos: input.photos,
-            fixed_on_spot: input.fixed_on_spot,
-            source: Source::Patrol,
-        };
-        Ok((&self.engine.report(draft)?).into())
+        Ok(self.issue(&self.engine.report(input.try_into()?)?))
     }
 
     /// How far a round has got.
     pub fn progress(&self, run_id: String) -> R<Progress> {
-        let p = self.engine.progress(id("round", &run_id)?)?;
-        Ok(Progress {
-            total: p.total,
-            visited: p.visited,
-            remaining: p
-                .remaining
-                .iter()
-                .map(|c| Place {
-                    checkpoint_id: c.id.to_string(),
-                    name: c.name.clone(),
-                })
-                .collect(),
-            answered: p.answered,
-            faults: p.faults,
-        })
+        Ok(self.engine.progress(id("round", &run_id)?)?.into())
     }
 
     /// Finish a round; `missed_reasons` pairs each unvisited checkpoint id with its reason.
     pub fn finish_round(&self, run_id: String, missed_reasons: Vec<MissedReason>) -> R<()> {
         let missed = missed_reasons
             .into_iter()
-            .map(|m| {
-                Ok(Missed {
-                    checkpoint_id: id("checkpoint", &m.checkpoint_id)?,
-                    reason: m.reason,
-                })
-            })
-            .collect::<R<Vec<_>>>()?;
+            .map(Missed::try_from)
+            .collect::<R<_>>()?;
         self.engine.finish_round(id("round", &run_id)?, missed)?;
         Ok(())
     }
@@ -627,38 +921,31 @@ impl PatrolApp {
             .engine
             .jobs(JobsScope::Mine)?
             .iter()
-            .map(Issue::from)
+            .map(|i| self.issue(i))
             .collect())
     }
 
     /// The people of the signed-in user's sites, optionally of one team (whom to assign to).
-    pub fn people(&self, team: Option<String>) -> R<Vec<Person>> {
-        let team = team.as_deref().map(|t| wire("team", t)).transpose()?;
+    pub fn people(&self, team: Option<Team>) -> R<Vec<Person>> {
         Ok(self
             .engine
-            .users()?
+            .people(team.map(Into::into))?
             .into_iter()
-            .filter(|u| team.is_none() || u.team == team)
-            .map(|u| Person {
-                user_id: u.id.to_string(),
-                display_name: u.display_name,
-                role: u.role.as_str().to_owned(),
-                team: u.team.map(|t| t.as_str().to_owned()),
-            })
+            .map(Into::into)
             .collect())
     }
 
     /// Assign an issue to a person of its team.
     pub fn assign(&self, issue_id: String, assignee_id: String) -> R<Issue> {
-        Ok((&self
+        let issue = self
             .engine
-            .assign(id("issue", &issue_id)?, id("user", &assignee_id)?)?)
-            .into())
+            .assign(id("issue", &issue_id)?, id("user", &assignee_id)?)?;
+        Ok(self.issue(&issue))
     }
 
     /// Start a job.
     pub fn start_job(&self, issue_id: String) -> R<Issue> {
-        Ok((&self.engine.start_job(id("issue", &issue_id)?)?).into())
+        Ok(self.issue(&self.engine.start_job(id("issue", &issue_id)?)?))
     }
 
     /// Report a fix with a note and photos.
@@ -668,33 +955,36 @@ impl PatrolApp {
         note: Option<String>,
         photos: Vec<String>,
     ) -> R<Issue> {
-        Ok((&self
+        let issue = self
             .engine
-            .resolve_job(id("issue", &issue_id)?, note, photos)?)
-            .into())
+            .resolve_job(id("issue", &issue_id)?, note, photos)?;
+        Ok(self.issue(&issue))
     }
 
-    /// Verify a fix on site: accept with a signature photo id, or reject with a reason.
+    /// Verify a fix on site: accept with a signature photo id, or reject with a reason; with
+    /// the photos taken there (photo ids), which go into the signed record.
     pub fn verify(
         &self,
         issue_id: String,
         accepted: bool,
         note: Option<String>,
         signature: Option<String>,
+        photos: Vec<String>,
     ) -> R<Issue> {
-        Ok((&self
+        let issue_id = id("issue", &issue_id)?;
+        let issue = self
             .engine
-            .verify(id("issue", &issue_id)?, accepted, note, signature, vec![])?)
-            .into())
+            .verify(issue_id, accepted, note, signature, photos)?;
+        Ok(self.issue(&issue))
     }
 
     /// Ask for more time (`due_at` RFC 3339).
     pub fn request_extension(&self, issue_id: String, reason: String, due_at: String) -> R<Issue> {
         let due = due_at.parse().map_err(|_| bad_input("time", &due_at))?;
-        Ok((&self
+        let issue = self
             .engine
-            .request_extension(id("issue", &issue_id)?, reason, due)?)
-            .into())
+            .request_extension(id("issue", &issue_id)?, reason, due)?;
+        Ok(self.issue(&issue))
     }
 
     /// Approve or deny the waiting extension (managers).
@@ -704,70 +994,9 @@ impl PatrolApp {
         approved: bool,
         note: Option<String>,
     ) -> R<Issue> {
-        Ok((&self
+        let issue = self
             .engine
-            .decide_extension(id("issue", &issue_id)?, approved, note)?)
-            .into())
-    }
-}
-
-/// A skipped checkpoint and why.
-#[derive(Debug, Clone, uniffi::Record)]
-pub struct MissedReason {
-    /// Checkpoint id.
-    pub checkpoint_id: String,
-    /// Why it was not visited.
-    pub reason: String,
-}
-
-fn session(u: &patrol_core::wire::SessionUser) -> Session {
-    Session {
-        user_id: u.id.to_string(),
-        username: u.username.clone(),
-        role: u.role.as_str().to_owned(),
-        team: u.team.map(|t| t.as_str().to_owned()),
-        sites: u.sites.iter().map(ToString::to_string).collect(),
-    }
-}
-
-fn scan(s: patrol_core::engine::ScanResult) -> Scan {
-    Scan {
-        visit_id: s.visit_id.to_string(),
-        checkpoint_id: s.checkpoint.id.to_string(),
-        checkpoint_name: s.checkpoint.name.clone(),
-        zone_name: s.zone.name.clone(),
-        flags: s
-            .flags
-            .iter()
-            .map(|f| serde_json::to_string(f).unwrap_or_default())
-            .collect(),
-        items: s
-            .template
-            .items
-            .iter()
-            .map(|i| {
-                let (kind, unit, lo, hi) = match &i.kind {
-                    ItemKind::Check => ("check", None, None, None),
-                    ItemKind::Reading {
-                        unit,
-                        normal_min,
-                        normal_max,
-                    } => ("reading", Some(unit.clone()), *normal_min, *normal_max),
-                    ItemKind::Text => ("text", None, None, None),
-                };
-                ChecklistItem {
-                    key: i.key.clone(),
-                    text_zh: i.text.zh.clone(),
-                    text_en: i.text.en.clone(),
-                    method: name(&i.method),
-                    kind: kind.to_owned(),
-                    unit,
-                    normal_min: lo,
-                    normal_max: hi,
-                    photo_on_fault: i.photo_on_fault,
-                    hint_zh: i.hint.as_ref().map(|h| h.zh.clone()),
-                }
-            })
-            .collect(),
+            .decide_extension(id("issue", &issue_id)?, approved, note)?;
+        Ok(self.issue(&issue))
     }
 }

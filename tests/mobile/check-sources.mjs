@@ -1,7 +1,10 @@
 // Parses every Kotlin and Swift source of the two phone apps with tree-sitter and fails on
 // a syntax error, or on a use of a PatrolKit name — a member of a binding type or of the
-// repository layer, an enum case, a record's constructor argument, an import — that the
-// generated bindings (or the repository layer over them) do not define.
+// repository layer, an enum case, a nested type, a record's constructor argument, an import —
+// that the generated bindings (or the repository layer over them) do not define. Where a value
+// of a PatrolKit enum is compared or switched on, its cases are checked too (Swift's `.case`
+// shorthand included), and so is a string or another enum's case in their place: a wire name
+// left over from when enums crossed as strings.
 //
 // The apps cannot be compiled here (no Android SDK, no Xcode); this is what catches a renamed
 // facade method or a misspelt record field before a developer with the SDK does.
@@ -11,7 +14,10 @@
 // Types are followed as far as the source states them: declared types of properties and
 // parameters, constructor calls, the declared return and field types of PatrolKit members,
 // `for` loops and collection lambdas over lists of PatrolKit types. A name bound to two
-// different types in one file is not followed (it is reported as unchecked, not guessed).
+// different types in one file is not followed (it is reported as unchecked, not guessed). A
+// PatrolKit type name means PatrolKit's type only where the file can see it: in Kotlin when it
+// is imported from PatrolKit (a `Role` imported from Compose is Compose's), in Swift unless the
+// app declares a type of that name itself.
 
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -188,6 +194,8 @@ function addKotlinDeclarations(model, root) {
     const name = outer ? `${outer}.${simple}` : simple;
     const t = model.type(name);
     if (outer) model.type(outer).statics.set(simple, { name, elem: null });
+    // An enum class, or a sealed class (a uniffi enum whose variants carry data).
+    if (/\b(enum|sealed)\b/.test(childOf(node, 'modifiers')?.text ?? '')) t.enum = true;
     for (const d of named(childOf(node, 'delegation_specifiers') ?? { namedChildren: [] })) {
       const r = typeRef('kotlin', childOf(d, 'user_type', 'constructor_invocation') && (childOf(d, 'user_type') ?? childOf(childOf(d, 'constructor_invocation'), 'user_type')));
       if (r?.name) t.supers.push(r.name);
@@ -266,6 +274,7 @@ function addSwiftDeclarations(model, root, { generated = false } = {}) {
       model.type(outer).statics.set(simple, { name, elem: null });
     }
     const t = model.type(name);
+    if (node.children.some((c) => c.type === 'enum')) t.enum = true;
     for (const s of named(node).filter((c) => c.type === 'inheritance_specifier')) {
       const r = typeRef('swift', childOf(s, 'user_type'));
       if (r?.name && r.name !== name) t.supers.push(r.name);
@@ -294,7 +303,7 @@ function addSwiftDeclarations(model, root, { generated = false } = {}) {
         }
       } else if (m.type === 'enum_entry') {
         for (const n of named(m).filter((c) => c.type === 'simple_identifier')) {
-          t.statics.set(n.text, { name, elem: null });
+          t.statics.set(ident(n.text), { name, elem: null });
         }
       } else if (m.type === 'class_declaration' || m.type === 'protocol_declaration') {
         visit(m, name);
@@ -325,13 +334,47 @@ function cleanGeneratedSwift(src) {
 // ---------------------------------------------------------------------------------------------
 // Checking one app source.
 
+/**
+ * Which PatrolKit type names a Kotlin file can see: those it imports from PatrolKit (all of
+ * them in PatrolKit's own packages or with a `.*` import), never one it imports from elsewhere.
+ */
+function kotlinVisibility(root) {
+  const names = new Set();
+  const shadowed = new Set();
+  const pkg = childOf(root, 'package_header')?.text.replace(/^package\s+/, '').trim() ?? '';
+  let all = /^app\.patrol\.kit(\.|$)/.test(pkg);
+  for (const imp of named(root).filter((c) => c.type === 'import' || c.type === 'import_header')) {
+    const q = imp.text.replace(/^import\s+/, '').replace(/\s+/g, ' ').trim();
+    let m;
+    if (/^app\.patrol\.kit(\.ffi)?\.\*$/.test(q)) all = true;
+    else if ((m = q.match(/^app\.patrol\.kit(?:\.ffi)?\.([A-Za-z_]\w*)$/))) names.add(m[1]);
+    else if ((m = q.match(/([A-Za-z_]\w*)(?: as ([A-Za-z_]\w*))?$/))) shadowed.add(m[2] ?? m[1]);
+  }
+  return { all, names, shadowed };
+}
+
 class FileCheck {
-  constructor(model, lang, path, tree, ownTypes) {
-    Object.assign(this, { model, lang, path, tree, ownTypes });
+  constructor(model, lang, path, tree, ownTypes, visibility = null) {
+    Object.assign(this, { model, lang, path, tree, ownTypes, visibility });
     this.env = new Map();
     this.lambdas = new Map(); // lambda node id -> Map param name -> type ref | null
     this.problems = [];
     this.checked = 0;
+  }
+
+  /** Whether a type name written in this file means PatrolKit's type. */
+  visible(name) {
+    const v = this.visibility;
+    const root = name.split('.')[0];
+    // Only a PatrolKit name can be hidden (a `List` is nobody's to hide).
+    if (!v || !this.model.has(root)) return true;
+    return !v.shadowed.has(root) && (v.all || v.names.has(root));
+  }
+
+  /** A type written in the source, as far as it is PatrolKit's. */
+  written(ref) {
+    if (!ref?.name || !this.visible(ref.name)) return null;
+    return ref.elem && !this.visible(ref.elem.name) ? { ...ref, elem: null } : ref;
   }
 
   bind(name, ref) {
@@ -356,7 +399,7 @@ class FileCheck {
         }
         if (name === 'it' || name === '$0') return null;
         if (this.env.get(name)) return this.env.get(name);
-        if (this.model.has(name)) return { name, elem: null, static: true };
+        if (this.model.has(name) && this.visible(name)) return { name, elem: null, static: true };
         return null;
       }
       case 'this_expression':
@@ -389,7 +432,7 @@ class FileCheck {
       }
       case 'call_expression': {
         const callee = named(node)[0];
-        if ((callee.type === 'identifier' || callee.type === 'simple_identifier') && this.model.has(ident(callee.text))) {
+        if ((callee.type === 'identifier' || callee.type === 'simple_identifier') && this.model.has(ident(callee.text)) && this.visible(ident(callee.text))) {
           return { name: ident(callee.text), elem: null };
         }
         if (callee.type !== 'navigation_expression') return null;
@@ -420,12 +463,12 @@ class FileCheck {
       if (k) {
         if (n.type === 'class_parameter' || n.type === 'parameter') {
           const id = childOf(n, 'identifier');
-          if (id) this.bind(ident(id.text), typeRef('kotlin', childOf(n, 'user_type', 'nullable_type')));
+          if (id) this.bind(ident(id.text), this.written(typeRef('kotlin', childOf(n, 'user_type', 'nullable_type'))));
         } else if (n.type === 'property_declaration') {
           const v = childOf(n, 'variable_declaration');
           const id = v && childOf(v, 'identifier');
           if (id) {
-            const declared = typeRef('kotlin', childOf(v, 'user_type', 'nullable_type'));
+            const declared = this.written(typeRef('kotlin', childOf(v, 'user_type', 'nullable_type')));
             const init = named(n).find((c) => c.id !== v.id && c.startIndex > v.endIndex - 1 && !['modifiers', 'user_type'].includes(c.type));
             this.bind(ident(id.text), declared ?? (init && this.strip(this.typeOf(init))));
           }
@@ -442,14 +485,14 @@ class FileCheck {
         if (n.type === 'parameter') {
           const ids = named(n).filter((c) => c.type === 'simple_identifier');
           const ty = named(n).find((c) => ['user_type', 'optional_type', 'array_type'].includes(c.type));
-          if (ids.length) this.bind(ids[ids.length - 1].text, typeRef('swift', ty));
+          if (ids.length) this.bind(ids[ids.length - 1].text, this.written(typeRef('swift', ty)));
         } else if (n.type === 'property_declaration') {
           const p = childOf(n, 'pattern');
           const id = p && childOf(p, 'simple_identifier');
           const ann = childOf(n, 'type_annotation');
           if (id) {
             const init = named(n).find((c) => c.startIndex > (ann ?? p).endIndex - 1 && !['modifiers', 'type_annotation', 'value_binding_pattern', 'computed_property'].includes(c.type));
-            this.bind(id.text, (ann && typeRef('swift', named(ann)[0])) ?? (init && this.strip(this.typeOf(init))));
+            this.bind(id.text, (ann && this.written(typeRef('swift', named(ann)[0]))) ?? (init && this.strip(this.typeOf(init))));
           }
         } else if (n.type === 'for_statement') {
           const p = childOf(n, 'pattern');
@@ -510,11 +553,129 @@ class FileCheck {
     this.problems.push(`${this.path}:${node.startPosition.row + 1}:${node.startPosition.column + 1}: ${msg}`);
   }
 
+  /** The PatrolKit enum a value is of, when the source says (not the enum type itself). */
+  enumOf(node) {
+    const t = node && this.typeOf(node);
+    return t && !t.static && this.model.types.get(t.name)?.enum ? t : null;
+  }
+
+  /** The text of a string literal, or null. */
+  stringLiteral(node) {
+    const types = this.lang === 'kotlin' ? ['string_literal'] : ['line_string_literal', 'multi_line_string_literal'];
+    return node && types.includes(node.type) ? node.text : null;
+  }
+
+  /** Swift's `.name` shorthand (an expression or a `case` pattern): the name, or null. */
+  shorthand(node) {
+    if (this.lang !== 'swift' || !node || !['prefix_expression', 'pattern'].includes(node.type)) return null;
+    const kids = node.children;
+    const dot = kids.findIndex((c) => c.type === '.');
+    const before = kids.slice(0, dot);
+    if (dot < 0 || before.some((c) => c.type !== 'value_binding_pattern')) return null;
+    const n = kids[dot + 1];
+    return n?.type === 'simple_identifier' ? ident(n.text) : null;
+  }
+
+  /** A value that stands where a case of the enum `t` must: a case of it, and nothing else. */
+  checkCase(value, t) {
+    const text = this.stringLiteral(value);
+    if (text !== null) {
+      this.checked++;
+      this.problem(value, `${t.name} is an enum: ${text} is a string, not one of its cases`);
+      return;
+    }
+    const name = this.shorthand(value);
+    if (name !== null) {
+      this.checked++;
+      // `.none` and `.some` are Optional's, for an optional value of the enum.
+      if (!this.model.static(t.name, name) && !['none', 'some'].includes(name)) {
+        this.problem(value, `PatrolKit defines no ${t.name}.${name}`);
+      }
+      return;
+    }
+    const other = this.enumOf(value);
+    if (other && other.name !== t.name) {
+      this.checked++;
+      this.problem(value, `${value.text} is a ${other.name}, where a ${t.name} is compared`);
+    }
+  }
+
+  /** Comparisons, `when` / `switch` and typed declarations: their enum cases. */
+  checkEnumUses(n) {
+    const k = this.lang === 'kotlin';
+    const isEquality = k
+      ? n.type === 'binary_expression' && n.children.some((c) => c.type === '==' || c.type === '!=')
+      : n.type === 'equality_expression'
+        || (n.type === 'infix_expression' && ['==', '!='].includes(childOf(n, 'custom_operator')?.text));
+    if (isEquality) {
+      // The Swift grammar reads `a == b || c == d` as `a == (b || (c == d))` (and `a == b ? x :
+      // y` as `a == (b ? x : y)`): the operands of a comparison are the nearest ones.
+      const logical = ['disjunction_expression', 'conjunction_expression'];
+      const operands = named(n).filter((c) => c.type !== 'custom_operator');
+      let [a, b] = [operands[0], operands[operands.length - 1]];
+      while (!k && a && logical.includes(a.type)) a = named(a).pop();
+      while (!k && b && [...logical, 'ternary_expression'].includes(b.type)) b = named(b)[0];
+      const ta = this.enumOf(a);
+      const tb = this.enumOf(b);
+      if (ta) this.checkCase(b, ta);
+      else if (tb) this.checkCase(a, tb);
+    } else if (k && n.type === 'when_expression') {
+      const subject = childOf(n, 'when_subject');
+      const t = subject && this.enumOf(named(subject)[0]);
+      if (!t) return;
+      for (const entry of named(n).filter((c) => c.type === 'when_entry')) {
+        const arrow = entry.children.findIndex((c) => c.type === '->');
+        for (const cond of entry.children.slice(0, arrow).filter((c) => c.isNamed)) {
+          this.checkCase(cond.type === 'when_condition' ? named(cond)[0] : cond, t);
+        }
+      }
+    } else if (!k && n.type === 'switch_statement') {
+      const t = this.enumOf(named(n).find((c) => c.type !== 'switch_entry'));
+      if (!t) return;
+      for (const entry of named(n).filter((c) => c.type === 'switch_entry')) {
+        for (const sp of named(entry).filter((c) => c.type === 'switch_pattern')) {
+          const pattern = childOf(sp, 'pattern');
+          if (!pattern) continue;
+          // A string case is a pattern around the literal.
+          this.checkCase(named(pattern).find((c) => this.stringLiteral(c) !== null) ?? pattern, t);
+        }
+      }
+    } else if (!k && n.type === 'property_declaration') {
+      // `var category: Category = .facility`, `let open: [IssueStatus] = [.open, .assigned]`.
+      const ann = childOf(n, 'type_annotation');
+      const declared = ann && this.written(typeRef('swift', named(ann)[0]));
+      if (!declared) return;
+      const init = named(n).find((c) => c.startIndex > ann.endIndex - 1 && c.type !== 'computed_property');
+      const t = this.model.types.get(declared.elem?.name ?? declared.name)?.enum ? (declared.elem ?? declared) : null;
+      if (!t || !init) return;
+      for (const v of declared.elem ? named(init).filter(() => init.type === 'array_literal') : [init]) this.checkCase(v, t);
+    } else if (!k && n.type === 'call_expression') {
+      // `[.open, .assigned].contains(job.status)`.
+      const callee = named(n)[0];
+      if (callee?.type !== 'navigation_expression') return;
+      const [recv, name] = this.navParts(callee);
+      if (name !== 'contains' || recv?.type !== 'array_literal') return;
+      const arg = n.descendantsOfType('value_argument')[0];
+      const t = arg && this.enumOf(named(arg).filter((c) => c.type !== 'value_argument_label')[0]);
+      if (t) for (const v of named(recv)) this.checkCase(v, t);
+    }
+  }
+
   /** Second pass: every use of a PatrolKit name. */
   check() {
     const k = this.lang === 'kotlin';
     const universal = UNIVERSAL[this.lang];
     const walk = (n) => {
+      this.checkEnumUses(n);
+      if (k && n.type === 'user_type') {
+        // `is ScanFlag.TooFast`: a nested type of a PatrolKit type must exist.
+        const ids = named(n).filter((c) => c.type === 'identifier').map((c) => ident(c.text));
+        while (ids.length > 1 && /^[a-z]/.test(ids[0])) ids.shift();
+        if (ids.length > 1 && this.model.has(ids[0]) && this.visible(ids[0])) {
+          this.checked++;
+          if (!this.model.has(ids.join('.'))) this.problem(n, `PatrolKit defines no ${ids.join('.')}`);
+        }
+      }
       if (n.type === 'import' || n.type === 'import_header') {
         const q = n.text.replace(/^import\s+/, '').trim();
         const m = q.match(/^app\.patrol\.kit(\.ffi)?\.([A-Za-z_][A-Za-z0-9_]*)$/);
@@ -545,7 +706,7 @@ class FileCheck {
           const ct = this.typeOf(callee);
           if (ct?.static) name = ct.name;
         }
-        const t = name && this.model.types.get(name);
+        const t = name && this.visible(name) && this.model.types.get(name);
         if (t && t.params && !this.ownTypes.has(name)) {
           for (const arg of n.descendantsOfType('value_argument')) {
             if (arg.parent?.parent?.id !== n.id && arg.parent?.parent?.parent?.id !== n.id) continue;
@@ -614,11 +775,27 @@ export async function run({ kotlinBindings, swiftBindings, roots, parsers, log =
     }
   }
 
+  // A type the iOS app declares itself shadows PatrolKit's of that name in the app's files.
+  const appSwiftTypes = new Set();
+  for (const s of sources.filter((s) => s.lang === 'swift' && !s.kit)) {
+    for (const d of named(s.tree.rootNode).filter((c) => ['class_declaration', 'protocol_declaration'].includes(c.type))) {
+      const n = !d.children.some((x) => x.type === 'extension') && childOf(d, 'type_identifier');
+      if (n) appSwiftTypes.add(n.text);
+    }
+  }
+
   for (const s of sources) {
     const rel = relative(process.cwd(), s.f);
     stats[s.lang].files++;
     for (const e of syntaxErrors(s.tree)) problems.push(`${rel}:${e}`);
-    const fc = new FileCheck(models[s.lang], s.lang, rel, s.tree, new Set());
+    const visibility = s.lang === 'kotlin'
+      ? kotlinVisibility(s.tree.rootNode)
+      : {
+        all: s.kit || /^\s*import\s+PatrolKit\b/m.test(s.tree.rootNode.text),
+        names: new Set(),
+        shadowed: s.kit ? new Set() : appSwiftTypes,
+      };
+    const fc = new FileCheck(models[s.lang], s.lang, rel, s.tree, new Set(), visibility);
     fc.collect();
     fc.check();
     stats[s.lang].checked += fc.checked;

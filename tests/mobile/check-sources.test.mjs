@@ -39,12 +39,25 @@ async function check(name, files) {
 
 const goodKotlin = `package app.patrol.android
 
+import androidx.compose.ui.semantics.Role
 import app.patrol.kit.PatrolRepository
 import app.patrol.kit.ItemAnswer
+import app.patrol.kit.ffi.IssueStatus
+import app.patrol.kit.ffi.ItemKind
 import app.patrol.kit.ffi.Outcome
 import app.patrol.kit.ffi.PatrolException
 import app.patrol.kit.ffi.ReportInput
 import app.patrol.kit.ffi.Scan
+import app.patrol.kit.ffi.ScanFlag
+
+// Compose's Role, not PatrolKit's: its members are none of PatrolKit's business.
+val radio = Role.RadioButton
+
+fun flagText(flag: ScanFlag): String = when (flag) {
+    is ScanFlag.TooFast -> "fast \${flag.minSecs}"
+    is ScanFlag.RepeatScan -> "again"
+    is ScanFlag.RoundTooShort -> "short"
+}
 
 class RoundModel(private val repo: PatrolRepository) {
     suspend fun walk(runId: String, token: String): String {
@@ -52,6 +65,10 @@ class RoundModel(private val repo: PatrolRepository) {
         for (item in scan.items) {
             repo.answer(scan.visitId, item, ItemAnswer.Mark(Outcome.OK))
             println(item.textZh)
+            when (item.kind) {
+                ItemKind.READING -> println(item.unit)
+                ItemKind.TEXT, ItemKind.CHECK -> Unit
+            }
         }
         scan.items.forEach { item -> println(item.photoOnFault) }
         scan.items.forEach { println(it.textEn) }
@@ -62,7 +79,8 @@ class RoundModel(private val repo: PatrolRepository) {
         val input = ReportInput(siteId = null, visitId = scan.visitId, itemKey = null, category = null,
             severity = null, title = "x", note = null, photos = emptyList(), fixedOnSpot = false)
         return try {
-            repo.report(input).status
+            val issue = repo.report(input)
+            if (issue.status == IssueStatus.OPEN) "open" else issue.title
         } catch (e: PatrolException.Label) {
             e.message ?: ""
         }
@@ -85,6 +103,8 @@ test('a Kotlin syntax error is reported with its line', async () => {
 
 test('Kotlin calls, fields, enum entries, imports and record arguments PatrolKit lacks', async () => {
   const bad = goodKotlin
+    .replace('is ScanFlag.TooFast ->', 'is ScanFlag.TooQuick ->')
+    .replace('ItemKind.TEXT, ItemKind.CHECK ->', 'ItemKind.TEXT, ItemKind.CHEK ->')
     .replace('repo.scan(runId, token)', 'repo.scanLabel(runId, token)')
     .replace('println(item.textZh)', 'println(item.textZH)')
     .replace('Outcome.OK', 'Outcome.PASSED')
@@ -95,10 +115,22 @@ test('Kotlin calls, fields, enum entries, imports and record arguments PatrolKit
     .replace('ItemAnswer.Text(text = "ok")', 'ItemAnswer.Text(note = "ok")');
   const { problems, count } = await check('names-kt', { 'android/app/src/main/kotlin/Round.kt': bad });
   for (const missing of ['PatrolRepository.scanLabel', 'ChecklistItem.textZH', 'Outcome.PASSED', 'no Checkpoint', 'no parameter fixedOnSite', 'ChecklistItem.photoRequired',
-    'ChecklistItem.textEnglish', 'ItemAnswer.Text(…) has no parameter note']) {
+    'ChecklistItem.textEnglish', 'ItemAnswer.Text(…) has no parameter note', 'no ScanFlag.TooQuick', 'no ItemKind.CHEK']) {
     assert.ok(problems.includes(missing), `${missing} not reported:\n${problems}`);
   }
-  assert.equal(count, 8, problems);
+  assert.equal(count, 10, problems);
+});
+
+test('Kotlin: a wire name or another enum where a PatrolKit enum is compared', async () => {
+  const bad = goodKotlin
+    .replace('issue.status == IssueStatus.OPEN', 'issue.status == "open"')
+    .replace('ItemKind.READING -> println(item.unit)', '"reading" -> println(item.unit)')
+    .replace('ItemKind.TEXT, ItemKind.CHECK ->', 'ItemKind.TEXT, Outcome.OK ->');
+  const { problems, count } = await check('wire-kt', { 'android/app/src/main/kotlin/Round.kt': bad });
+  for (const wrong of ['IssueStatus is an enum: "open" is a string', 'ItemKind is an enum: "reading" is a string', 'Outcome.OK is a Outcome, where a ItemKind is compared']) {
+    assert.ok(problems.includes(wrong), `${wrong} not reported:\n${problems}`);
+  }
+  assert.equal(count, 3, problems);
 });
 
 const goodSwift = `import SwiftUI
@@ -118,8 +150,26 @@ struct JobRow: View {
     // Foundation's Data, not the bindings' fileprivate extension of it.
     func size(of data: Data) -> Int { data.count }
 
+    var isWaiting: Bool {
+        issue.status == .assigned || issue.status == .inProgress
+    }
+
+    var isOpen: Bool {
+        [IssueStatus.open, .assigned].contains(issue.status)
+    }
+
+    func flagText(_ flag: ScanFlag) -> String {
+        switch flag {
+        case let .tooFast(_, secs, minSecs): return "\(secs) \(minSecs)"
+        case .repeatScan: return "again"
+        case .roundTooShort: return "short"
+        }
+    }
+
     func close(photo: String) throws -> Issue {
         let done = try app.resolveJob(issueId: issue.id, note: nil, photos: [photo])
+        let first: Severity = .routine
+        _ = first
         _ = Outcome.fault
         let input = ReportInput(siteId: nil, visitId: nil, itemKey: nil, category: nil, severity: nil, title: "x", note: nil, photos: [], fixedOnSpot: false)
         _ = input
@@ -131,7 +181,32 @@ struct JobRow: View {
 test('a correct Swift file passes and is checked', async () => {
   const { problems, checked } = await check('good-swift', { 'ios/PatrolApp/JobRow.swift': goodSwift });
   assert.equal(problems, '');
-  assert.ok(checked >= 8, `checked only ${checked}`);
+  assert.ok(checked >= 14, `checked only ${checked}`);
+});
+
+test('Swift: the shorthand cases of a PatrolKit enum, and wire names in their place', async () => {
+  const bad = goodSwift
+    .replace('issue.status == .assigned ||', 'issue.status == .started ||')
+    .replace('issue.status == .inProgress', 'issue.status == "in_progress"')
+    .replace('[IssueStatus.open, .assigned]', '[IssueStatus.open, .asigned]')
+    .replace('case let .tooFast(_, secs, minSecs)', 'case let .tooQuick(_, secs, minSecs)')
+    .replace('let first: Severity = .routine', 'let first: Severity = .normal');
+  const { problems, count } = await check('shorthand-swift', { 'ios/PatrolApp/JobRow.swift': bad });
+  for (const wrong of ['no IssueStatus.started', 'IssueStatus is an enum: "in_progress" is a string', 'no IssueStatus.asigned', 'no ScanFlag.tooQuick', 'no Severity.normal']) {
+    assert.ok(problems.includes(wrong), `${wrong} not reported:\n${problems}`);
+  }
+  assert.equal(count, 5, problems);
+});
+
+test('Swift: a type the app declares itself is not PatrolKit\'s', async () => {
+  const own = `import PatrolKit
+
+enum Team { case red, blue }
+
+func side(_ team: Team) -> Bool { team == .red }
+`;
+  const { problems } = await check('own-swift', { 'ios/PatrolApp/Side.swift': own });
+  assert.equal(problems, '');
 });
 
 test('Swift syntax errors and names PatrolKit lacks', async () => {

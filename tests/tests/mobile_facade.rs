@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use patrol_e2e::Server;
 use patrol_mobile::{
-    Outcome, PatrolApp, PatrolError, ReportInput, SyncCancel, SyncListener, SyncPhase,
+    IssueStatus, ItemKind, Outcome, PatrolApp, PatrolError, ReportInput, Role, SlaState,
+    SyncCancel, SyncListener, SyncPhase, Team, VisitMethod,
 };
 
 struct Counter(Arc<AtomicU64>);
@@ -40,7 +41,12 @@ fn sync(app: &PatrolApp) -> u64 {
 }
 
 fn jpeg() -> Vec<u8> {
-    let img = image::RgbImage::from_fn(800, 600, |x, y| image::Rgb([x as u8, y as u8, 77]));
+    jpeg_tinted(77)
+}
+
+/// A camera picture; another tint is another photo.
+fn jpeg_tinted(tint: u8) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(800, 600, |x, y| image::Rgb([x as u8, y as u8, tint]));
     let mut out = std::io::Cursor::new(Vec::new());
     img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
     out.into_inner()
@@ -86,7 +92,7 @@ fn the_apps_walk_a_round_and_close_the_job() {
         Err(PatrolError::SignedOut(_))
     ));
     let me = patrol.login("demo-patrol".into(), "demo".into()).unwrap();
-    assert_eq!(me.role, "patrol");
+    assert_eq!((me.role, me.team), (Role::Patrol, None));
     // A cancelled sync stops, and the next one picks up from where it was.
     let cancel = SyncCancel::new();
     cancel.cancel();
@@ -115,6 +121,7 @@ fn the_apps_walk_a_round_and_close_the_job() {
     let mut issue = None;
     for cp in &route.checkpoints {
         let scan = patrol.scan(run.clone(), tokens[cp].clone()).unwrap();
+        assert_eq!(scan.method, VisitMethod::Qr);
         for item in &scan.items {
             if issue.is_none() && item.key == "stairwell.lights" {
                 let photo = patrol.add_photo(jpeg()).unwrap();
@@ -146,10 +153,10 @@ fn the_apps_walk_a_round_and_close_the_job() {
                 );
                 continue;
             }
-            let (outcome, reading, note) = match item.kind.as_str() {
-                "reading" => (None, item.normal_min.or(item.normal_max), None),
-                "text" => (None, None, Some("正常".to_owned())),
-                _ => (Some(Outcome::Ok), None, None),
+            let (outcome, reading, note) = match item.kind {
+                ItemKind::Reading => (None, item.normal_min.or(item.normal_max), None),
+                ItemKind::Text => (None, None, Some("正常".to_owned())),
+                ItemKind::Check => (Some(Outcome::Ok), None, None),
             };
             patrol
                 .answer(
@@ -166,9 +173,16 @@ fn the_apps_walk_a_round_and_close_the_job() {
     patrol.finish_round(run, vec![]).unwrap();
     let issue = issue.unwrap();
     assert_eq!(
-        (issue.status.as_str(), issue.team.as_str()),
-        ("open", "engineering")
+        (issue.status, issue.team),
+        (IssueStatus::Open, Team::Engineering)
     );
+    // Just found, with three days to go.
+    assert_eq!(issue.sla, Some(SlaState::OnTrack));
+    // A photo is named by its id only, never by a path the app made up.
+    assert!(matches!(
+        patrol.photo_path("../patrol.db".into(), true),
+        Err(PatrolError::Refused(_))
+    ));
     assert!(patrol.pending().unwrap().ops > 10);
     sync(&patrol);
     assert_eq!(patrol.pending().unwrap().ops, 0);
@@ -179,6 +193,11 @@ fn the_apps_walk_a_round_and_close_the_job() {
     boss.login("demo-super".into(), "demo".into()).unwrap();
     sync(&boss);
     assert!(boss.jobs().unwrap().iter().any(|j| j.id == issue.id));
+    let engineers = boss.people(Some(Team::Engineering)).unwrap();
+    assert!(!engineers.is_empty());
+    assert!(engineers.iter().all(|p| p.team == Some(Team::Engineering)));
+    assert!(engineers.iter().any(|p| p.user_id == tech_user.user_id));
+    assert!(boss.people(None).unwrap().len() > engineers.len());
     boss.assign(issue.id.clone(), tech_user.user_id.clone())
         .unwrap();
     sync(&boss);
@@ -190,16 +209,23 @@ fn the_apps_walk_a_round_and_close_the_job() {
         tech.resolve_job(issue.id.clone(), Some("换灯管".into()), vec![fixed])
             .unwrap()
             .status,
-        "resolved"
+        IssueStatus::Resolved
     );
     sync(&tech);
 
     sync(&boss);
     let signature = boss.add_photo(jpeg()).unwrap();
+    let on_site = boss.add_photo(jpeg_tinted(200)).unwrap();
     let closed = boss
-        .verify(issue.id.clone(), true, None, Some(signature))
+        .verify(
+            issue.id.clone(),
+            true,
+            None,
+            Some(signature.clone()),
+            vec![on_site.clone()],
+        )
         .unwrap();
-    assert_eq!(closed.status, "closed");
+    assert_eq!((closed.status, closed.sla), (IssueStatus::Closed, None));
     assert_eq!(sync(&boss), 1);
 
     // The server's queue shows it closed.
@@ -222,4 +248,21 @@ fn the_apps_walk_a_round_and_close_the_job() {
             .iter()
             .any(|i| i["id"] == issue.id)
     );
+    // The sign-off on the server carries the photos taken on site and the signature.
+    let mut one = ureq::get(&format!("{}/api/v1/issues/{}", server.base_url, issue.id))
+        .header(
+            "authorization",
+            format!("Bearer {}", t["access_token"].as_str().unwrap()),
+        )
+        .call()
+        .unwrap();
+    let detail: serde_json::Value = one.body_mut().read_json().unwrap();
+    let verified = detail["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["kind"] == "issue.verify")
+        .unwrap_or_else(|| panic!("no sign-off in {detail}"));
+    assert_eq!(verified["photos"], serde_json::json!([on_site]));
+    assert_eq!(verified["signature"], signature);
 }

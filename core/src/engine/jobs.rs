@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::ids::{IssueId, UserId};
 use crate::issue::Issue;
 use crate::lifecycle::{self, Action, Assignee, RuleError};
+use crate::sla::{self, SlaState};
 use crate::wire::{
     ExtensionDecideOp, ExtensionRequestOp, IssueAssign, IssueComment, IssueResolve, IssueStart,
     IssueVerify, OpBody,
@@ -46,6 +47,11 @@ impl Engine {
                 }
             })
             .collect())
+    }
+
+    /// Where an issue stands against its due time by the engine's clock; `None` once closed.
+    pub fn sla_state(&self, issue: &Issue) -> Option<SlaState> {
+        sla::issue_state(issue, self.now())
     }
 
     fn transition(&self, issue_id: IssueId, action: Action, body: OpBody) -> Result<Issue> {

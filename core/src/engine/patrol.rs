@@ -11,7 +11,7 @@ use crate::error::{Error, FlowError, Result};
 use crate::ids::{CheckpointId, IssueId, ResultId, RouteId, RunId, SiteId, VisitId, ZoneId};
 use crate::issue::{Category, Issue, Severity, Source};
 use crate::lifecycle::{self, Found, Report, RuleError};
-use crate::patrol::{ItemResult, Missed, PatrolRun, Visit};
+use crate::patrol::{ItemResult, Missed, PatrolRun, Visit, VisitMethod};
 use crate::plausibility::ScanFlag;
 use crate::round::{self, How, Round, RoundError, Spot};
 use crate::route::Route;
@@ -36,6 +36,8 @@ pub struct RouteToday {
 pub struct ScanResult {
     /// The new visit.
     pub visit_id: VisitId,
+    /// Scanned or entered by hand.
+    pub method: VisitMethod,
     /// The checkpoint.
     pub checkpoint: Checkpoint,
     /// Its zone.
@@ -358,6 +360,7 @@ impl Engine {
             )?;
             Ok(ScanResult {
                 visit_id: visit.id,
+                method: visit.method,
                 checkpoint,
                 zone,
                 flags: visit.flags,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use rusqlite::params;
 
 use super::{Engine, ms};
-use crate::error::Result;
+use crate::error::{FlowError, Result};
 
 impl Engine {
     /// Take a camera image: normalise it (orientation applied, metadata stripped, resized),
@@ -35,6 +35,19 @@ impl Engine {
     /// Where a photo's thumbnail is.
     pub fn thumbnail_path(&self, id: &str) -> PathBuf {
         crate::photo::thumbnail_path(&self.photo_dir, id)
+    }
+
+    /// The file of a kept photo to show (its thumbnail, for lists). The id must be a photo id,
+    /// so that a caller's string never names a file outside the photo folder.
+    pub fn photo_file(&self, id: &str, thumbnail: bool) -> Result<PathBuf> {
+        if !crate::blob::is_blob_id(id) {
+            return Err(FlowError::NotAPhoto.into());
+        }
+        Ok(if thumbnail {
+            self.thumbnail_path(id)
+        } else {
+            self.photo_path(id)
+        })
     }
 
     /// Photos not yet uploaded, oldest first.

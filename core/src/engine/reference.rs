@@ -10,6 +10,7 @@ use crate::ids::{CheckpointId, IssueId, RouteId, SiteId, UserId, ZoneId};
 use crate::issue::Issue;
 use crate::route::Route;
 use crate::site::{Checkpoint, Site, Zone, ZoneKind};
+use crate::team::Team;
 use crate::user::User;
 use crate::wire::{Change, Entity};
 
@@ -210,6 +211,15 @@ impl Engine {
     pub fn users(&self) -> Result<Vec<User>> {
         self.store
             .read(|c| all(c, "SELECT data FROM users ORDER BY id", []))
+    }
+
+    /// The people of this user's sites; with a team, only that team's (whom to give its job to).
+    pub fn people(&self, team: Option<Team>) -> Result<Vec<User>> {
+        let mut users = self.users()?;
+        if let Some(team) = team {
+            users.retain(|u| u.team == Some(team));
+        }
+        Ok(users)
     }
 
     /// A cached issue, with any local changes not yet synced.

@@ -10,6 +10,8 @@ use crate::issue::{Category, Source, Status};
 use crate::labels::{LabelError, SiteKey};
 use crate::patrol::{Missed, Outcome};
 use crate::site::ZoneKind;
+use crate::sla::SlaState;
+use crate::team::Team;
 use crate::wire::{Change, Entity, OpBody, OpResult, OpStatus};
 
 /// A clock the test moves by hand.
@@ -302,7 +304,22 @@ fn a_full_round_leaves_every_row_and_its_op() {
             assert!(queued.contains(blob), "{} names an unqueued photo", op.kind);
             assert!(engine.photo_path(blob).exists());
             assert!(engine.thumbnail_path(blob).exists());
+            assert_eq!(
+                engine.photo_file(blob, false).unwrap(),
+                engine.photo_path(blob)
+            );
+            assert_eq!(
+                engine.photo_file(blob, true).unwrap(),
+                engine.thumbnail_path(blob)
+            );
         }
+    }
+    // A string that is not a photo id never becomes a path (the app hands these over).
+    for bad in ["../patrol.db", "", &"A".repeat(64)] {
+        assert!(matches!(
+            engine.photo_file(bad, true),
+            Err(Error::Flow(FlowError::NotAPhoto))
+        ));
     }
     let counts = engine.pending_counts().unwrap();
     assert_eq!(counts.ops, ops.len() as u64);
@@ -417,7 +434,9 @@ fn scans_too_fast_or_twice_are_flagged_but_never_blocked() {
     };
     let run = engine.start_round(route.id).unwrap();
     clock.advance(60);
-    assert!(engine.scan(run, &token(0)).unwrap().flags.is_empty());
+    let first = engine.scan(run, &token(0)).unwrap();
+    assert!(first.flags.is_empty());
+    assert_eq!(first.method, crate::patrol::VisitMethod::Qr);
     clock.advance(3);
     let fast = engine.scan(run, &token(1)).unwrap();
     assert!(
@@ -452,6 +471,56 @@ fn scans_too_fast_or_twice_are_flagged_but_never_blocked() {
     clock.advance(120);
     let manual = engine.visit_manually(run, cp, "二维码被撕毁").unwrap();
     assert_eq!(manual.checkpoint.id, cp);
+    assert_eq!(manual.method, crate::patrol::VisitMethod::Manual);
+}
+
+#[test]
+fn the_sla_state_of_an_issue_runs_on_the_engines_clock() {
+    let (_dir, engine, clock, e) = setup();
+    sign_in(&engine, &e, "demo-patrol");
+    let zone = e.zones.iter().find(|z| z.kind == ZoneKind::Lobby).unwrap();
+    let report = |fixed_on_spot| {
+        engine
+            .report(ReportDraft {
+                site_id: Some(e.site.id),
+                visit_id: None,
+                item_key: None,
+                zone_id: Some(zone.id),
+                category: Some(Category::Cleaning),
+                severity: None,
+                title: "大堂地面有积水".into(),
+                note: None,
+                photos: vec![],
+                fixed_on_spot,
+                source: Source::Patrol,
+            })
+            .unwrap()
+    };
+    let issue = report(false);
+    // A routine issue has three days; the test clock, not the machine's, says how many are left.
+    assert_eq!(engine.sla_state(&issue), Some(SlaState::OnTrack));
+    clock.advance(49 * 3600);
+    assert_eq!(engine.sla_state(&issue), Some(SlaState::DueSoon));
+    clock.advance(23 * 3600);
+    assert_eq!(engine.sla_state(&issue), Some(SlaState::Overdue));
+    // Fixed on the spot arrives closed: no clock runs for it.
+    assert_eq!(engine.sla_state(&report(true)), None);
+}
+
+#[test]
+fn people_are_the_sites_users_or_one_teams() {
+    let (_dir, engine, _clock, e) = setup();
+    sign_in(&engine, &e, "demo-super");
+    let everyone = engine.people(None).unwrap();
+    assert_eq!(everyone.len(), e.users.len());
+    let engineers: Vec<String> = engine
+        .people(Some(Team::Engineering))
+        .unwrap()
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
+    assert_eq!(engineers, ["demo-tech"]);
+    assert!(engine.people(Some(Team::Landscaping)).unwrap().is_empty());
 }
 
 #[test]

@@ -170,7 +170,7 @@ public final class PatrolRepository: ObservableObject {
     }
 
     /// The people of the signed-in user's sites, optionally of one team (whom to assign to).
-    public func people(team: String? = nil) async throws -> [Person] {
+    public func people(team: Team? = nil) async throws -> [Person] {
         try await run { app in try app.people(team: team) }
     }
 
@@ -188,20 +188,21 @@ public final class PatrolRepository: ObservableObject {
         return try await run { app in try app.resolveJob(issueId: issueId, note: text, photos: photos) }
     }
 
-    /// Accept a fix on site, signed: `signaturePNG` is the signature pad's picture.
-    public func acceptFix(issueId: String, signaturePNG: Data, note: String? = nil) async throws -> Issue {
+    /// Accept a fix on site, signed: `signaturePNG` is the signature pad's picture; `photos` are
+    /// the ids of photos taken on site (from ``addPhoto(_:)``), kept with the sign-off.
+    public func acceptFix(issueId: String, signaturePNG: Data, note: String?, photos: [String]) async throws -> Issue {
         let text = Self.nonBlank(note)
         return try await run { (app: PatrolApp) -> Issue in
             let signature = try app.addPhoto(jpeg: signaturePNG)
-            return try app.verify(issueId: issueId, accepted: true, note: text, signature: signature)
+            return try app.verify(issueId: issueId, accepted: true, note: text, signature: signature, photos: photos)
         }
     }
 
-    /// Send a fix back to the technician with the reason.
-    public func rejectFix(issueId: String, reason: String) async throws -> Issue {
+    /// Send a fix back to the technician with the reason and the `photos` (ids) that show why.
+    public func rejectFix(issueId: String, reason: String, photos: [String]) async throws -> Issue {
         let why = reason.trimmingCharacters(in: .whitespacesAndNewlines)
         return try await run { app in
-            try app.verify(issueId: issueId, accepted: false, note: why, signature: nil)
+            try app.verify(issueId: issueId, accepted: false, note: why, signature: nil, photos: photos)
         }
     }
 

@@ -2,6 +2,8 @@ package app.patrol.android
 
 import app.patrol.android.viewmodel.ItemDraft
 import app.patrol.kit.ffi.ChecklistItem
+import app.patrol.kit.ffi.ChecklistMethod
+import app.patrol.kit.ffi.ItemKind
 import app.patrol.kit.ffi.Outcome
 import kotlin.test.Test
 import kotlin.test.assertEquals
@@ -12,7 +14,7 @@ import kotlin.test.assertTrue
 /** How the checklist screen decides what can be saved, before the engine judges it. */
 class ItemDraftTest {
     private fun item(
-        kind: String = "check",
+        kind: ItemKind = ItemKind.CHECK,
         photoOnFault: Boolean = false,
         min: Double? = null,
         max: Double? = null,
@@ -20,9 +22,9 @@ class ItemDraftTest {
         key = "stairwell.lights",
         textZh = "楼道灯是否正常",
         textEn = "Stairwell lights work",
-        method = "look",
+        method = ChecklistMethod.LOOK,
         kind = kind,
-        unit = if (kind == "reading") "MPa" else null,
+        unit = if (kind == ItemKind.READING) "MPa" else null,
         normalMin = min,
         normalMax = max,
         photoOnFault = photoOnFault,
@@ -48,7 +50,7 @@ class ItemDraftTest {
 
     @Test
     fun readingsOutsideTheirRangeLookFaultyAndAcceptADecimalComma() {
-        val pressure = item(kind = "reading", photoOnFault = true, min = 0.15, max = 0.6)
+        val pressure = item(kind = ItemKind.READING, photoOnFault = true, min = 0.15, max = 0.6)
         val normal = ItemDraft(item = pressure, reading = "0,3", dirty = true)
         assertEquals(0.3, normal.readingValue)
         assertFalse(normal.readingOutOfRange)
@@ -62,7 +64,7 @@ class ItemDraftTest {
 
     @Test
     fun aReadingMustBeANumber() {
-        val draft = ItemDraft(item = item(kind = "reading", max = 40.0), reading = "abc", dirty = true)
+        val draft = ItemDraft(item = item(kind = ItemKind.READING, max = 40.0), reading = "abc", dirty = true)
         assertNull(draft.readingValue)
         assertFalse(draft.complete)
         assertFalse(draft.canSave)
@@ -78,7 +80,7 @@ class ItemDraftTest {
 
     @Test
     fun textItemsNeedText() {
-        val draft = ItemDraft(item = item(kind = "text"), text = "  ", dirty = true)
+        val draft = ItemDraft(item = item(kind = ItemKind.TEXT), text = "  ", dirty = true)
         assertFalse(draft.complete)
         assertTrue(draft.copy(text = "正常").canSave)
     }

@@ -18,6 +18,7 @@ import app.patrol.kit.ffi.SyncCancel
 import app.patrol.kit.ffi.SyncListener
 import app.patrol.kit.ffi.SyncPhase
 import app.patrol.kit.ffi.SyncSummary
+import app.patrol.kit.ffi.Team
 import java.io.File
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.Dispatchers
@@ -126,7 +127,8 @@ class PatrolRepository(
     /** A technician's jobs, or a supervisor's open issues, soonest due first. */
     suspend fun jobs(): List<Issue> = call { app.jobs() }
 
-    suspend fun people(team: String? = null): List<Person> = call { app.people(team) }
+    /** The people of the signed-in user's sites; with [team], only that team's (whom to assign to). */
+    suspend fun people(team: Team? = null): List<Person> = call { app.people(team) }
 
     suspend fun assign(issueId: String, assigneeId: String): Issue = call { app.assign(issueId, assigneeId) }
 
@@ -135,15 +137,18 @@ class PatrolRepository(
     suspend fun resolveJob(issueId: String, note: String?, photos: List<String>): Issue =
         call { app.resolveJob(issueId, note?.trim()?.ifEmpty { null }, photos) }
 
-    /** Accept a fix on site, signed: [signaturePng] is the signature pad's picture. */
-    suspend fun acceptFix(issueId: String, signaturePng: ByteArray, note: String? = null): Issue = call {
+    /**
+     * Accept a fix on site, signed: [signaturePng] is the signature pad's picture; [photos] are
+     * the ids of photos taken on site (from [addPhoto]), kept with the sign-off.
+     */
+    suspend fun acceptFix(issueId: String, signaturePng: ByteArray, note: String?, photos: List<String>): Issue = call {
         val signature = app.addPhoto(signaturePng)
-        app.verify(issueId, true, note, signature)
+        app.verify(issueId, true, note, signature, photos)
     }
 
-    /** Send a fix back to the technician with the reason. */
-    suspend fun rejectFix(issueId: String, reason: String): Issue =
-        call { app.verify(issueId, false, reason.trim(), null) }
+    /** Send a fix back to the technician with the reason and the [photos] (ids) that show why. */
+    suspend fun rejectFix(issueId: String, reason: String, photos: List<String>): Issue =
+        call { app.verify(issueId, false, reason.trim(), null, photos) }
 
     suspend fun requestExtension(issueId: String, reason: String, dueAt: String): Issue =
         call { app.requestExtension(issueId, reason.trim(), dueAt) }

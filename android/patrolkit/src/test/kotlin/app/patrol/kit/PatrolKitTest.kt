@@ -1,9 +1,16 @@
 package app.patrol.kit
 
 import app.patrol.kit.ffi.Issue
+import app.patrol.kit.ffi.IssueStatus
+import app.patrol.kit.ffi.ItemKind
 import app.patrol.kit.ffi.Outcome
 import app.patrol.kit.ffi.PatrolException
+import app.patrol.kit.ffi.Role
+import app.patrol.kit.ffi.ScanFlag
+import app.patrol.kit.ffi.SlaState
 import app.patrol.kit.ffi.SyncPhase
+import app.patrol.kit.ffi.Team
+import app.patrol.kit.ffi.VisitMethod
 import java.util.Collections
 import kotlin.test.AfterTest
 import kotlin.test.BeforeTest
@@ -52,9 +59,9 @@ class PatrolKitTest {
                     continue
                 }
                 val answer = when (item.kind) {
-                    "reading" -> ItemAnswer.Reading(assertNotNull(item.normalMin ?: item.normalMax))
-                    "text" -> ItemAnswer.Text("正常")
-                    else -> ItemAnswer.Mark(Outcome.OK)
+                    ItemKind.READING -> ItemAnswer.Reading(assertNotNull(item.normalMin ?: item.normalMax))
+                    ItemKind.TEXT -> ItemAnswer.Text("正常")
+                    ItemKind.CHECK -> ItemAnswer.Mark(Outcome.OK)
                 }
                 patrol.answer(scan.visitId, item, answer)
             }
@@ -73,11 +80,13 @@ class PatrolKitTest {
         val refused = assertFailsWith<PatrolException.SignedOut> { patrol.signIn("demo-patrol", "wrong") }
         assertTrue(refused.message.orEmpty().contains("password"), refused.message)
         val me = patrol.signIn("demo-patrol", "demo")
-        assertEquals("patrol", me.role)
+        assertEquals(Role.PATROL, me.role)
+        assertEquals(null, me.team)
         patrol.sync()
 
         val issue = walkRound(patrol, labels)
-        assertEquals("open" to "engineering", issue.status to issue.team)
+        assertEquals(IssueStatus.OPEN to Team.ENGINEERING, issue.status to issue.team)
+        assertEquals(SlaState.ON_TRACK, issue.sla, "just found: three days to go")
         assertTrue(patrol.pending().ops > 10u)
         patrol.sync()
         assertEquals(0uL, patrol.pending().ops)
@@ -89,27 +98,34 @@ class PatrolKitTest {
         boss.signIn("demo-super", "demo")
         boss.sync()
         assertTrue(boss.jobs().any { it.id == issue.id })
-        val engineers = boss.people("engineering")
+        val engineers = boss.people(Team.ENGINEERING)
         assertTrue(engineers.any { it.userId == techUser.userId }, "$engineers")
+        assertTrue(engineers.all { it.team == Team.ENGINEERING && it.role == Role.TECHNICIAN }, "$engineers")
+        assertTrue(boss.people().size > engineers.size)
         boss.assign(issue.id, techUser.userId)
         boss.sync()
 
         tech.sync()
         val job = tech.jobs().single { it.id == issue.id }
-        assertEquals("assigned", job.status)
+        assertEquals(IssueStatus.ASSIGNED, job.status)
         tech.startJob(job.id)
         val after = tech.addPhoto(jpeg(tint = 200))
         assertTrue(tech.photoFile(after).isFile)
-        assertEquals("resolved", tech.resolveJob(job.id, "换灯管", listOf(after)).status)
+        assertEquals(IssueStatus.RESOLVED, tech.resolveJob(job.id, "换灯管", listOf(after)).status)
         tech.sync()
 
         boss.sync()
-        val closed = boss.acceptFix(issue.id, signaturePng())
-        assertEquals("closed", closed.status)
+        val onSite = boss.addPhoto(jpeg(tint = 120))
+        val closed = boss.acceptFix(issue.id, signaturePng(), "灯已亮", listOf(onSite))
+        assertEquals(IssueStatus.CLOSED, closed.status)
+        assertEquals(null, closed.sla, "no clock runs once closed")
         assertEquals(1uL, boss.sync().applied)
 
-        // The server's queue shows it closed.
+        // The server's queue shows it closed, and its sign-off keeps the photo taken on site.
         assertTrue(server.queue("closed").any { it.first == issue.id }, "closed in the server's queue")
+        val audit = server.get("/api/v1/issues/${issue.id}", server.token("demo-manager"))["audit"].asJsonArray
+        val signOff = assertNotNull(audit.map { it.asJsonObject }.firstOrNull { it["kind"].asString == "issue.verify" }, "$audit")
+        assertEquals(listOf(onSite), signOff["photos"].asJsonArray.map { it.asString })
         listOf(patrol, tech, boss).forEach { it.close() }
     }
 
@@ -132,7 +148,12 @@ class PatrolKitTest {
         val other = assertFailsWith<PatrolException.Label> { patrol.scan(run, "https://example.com/x") }
         assertTrue(other.message.orEmpty().isNotBlank() && other.message != message, "${other.message}")
         // The real label still works afterwards.
-        assertEquals(route.checkpoints.first(), patrol.scan(run, token).checkpointId)
+        val scan = patrol.scan(run, token)
+        assertEquals(route.checkpoints.first() to VisitMethod.QR, scan.checkpointId to scan.method)
+        assertTrue(scan.flags.isEmpty(), "${scan.flags}")
+        // The same label again at once is flagged, with how long it has been; never refused.
+        val again = assertIs<ScanFlag.RepeatScan>(patrol.scan(run, token).flags.single())
+        assertTrue(again.secs < 60u, "$again")
         patrol.close()
     }
 

@@ -39,6 +39,7 @@ import app.patrol.android.ui.screens.TodayScreen
 import app.patrol.android.viewmodel.ChecklistViewModel
 import app.patrol.android.viewmodel.ResolveJobViewModel
 import app.patrol.android.viewmodel.RoundViewModel
+import app.patrol.kit.ffi.Role
 import app.patrol.kit.ffi.Session
 
 /** Where the app can go. Ids travel encoded in the route. */
@@ -77,10 +78,10 @@ enum class HomeTab(val route: String, @StringRes val label: Int, val icon: Image
 }
 
 /** What each role works with, its main place first. */
-fun tabsFor(role: String): List<HomeTab> = when (role) {
-    "technician" -> listOf(HomeTab.JOBS, HomeTab.SYNC)
-    "supervisor", "manager", "admin" -> listOf(HomeTab.ISSUES, HomeTab.ROUNDS, HomeTab.SYNC)
-    else -> listOf(HomeTab.ROUNDS, HomeTab.SYNC)
+fun tabsFor(role: Role): List<HomeTab> = when (role) {
+    Role.TECHNICIAN -> listOf(HomeTab.JOBS, HomeTab.SYNC)
+    Role.SUPERVISOR, Role.MANAGER, Role.ADMIN -> listOf(HomeTab.ISSUES, HomeTab.ROUNDS, HomeTab.SYNC)
+    Role.PATROL -> listOf(HomeTab.ROUNDS, HomeTab.SYNC)
 }
 
 /** The signed-in app: the role's tabs and the screens they lead to. */

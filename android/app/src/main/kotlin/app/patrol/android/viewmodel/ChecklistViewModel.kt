@@ -6,6 +6,7 @@ import app.patrol.android.R
 import app.patrol.kit.ItemAnswer
 import app.patrol.kit.ffi.ChecklistItem
 import app.patrol.kit.ffi.Issue
+import app.patrol.kit.ffi.ItemKind
 import app.patrol.kit.ffi.Outcome
 import app.patrol.kit.ffi.Scan
 import java.io.File
@@ -35,7 +36,7 @@ data class ItemDraft(
     val reported: Issue? = null,
     val reportedFixed: Boolean = false,
 ) {
-    val kind: String get() = item.kind
+    val kind: ItemKind get() = item.kind
 
     /** The typed reading as a number (a decimal comma is read too). */
     val readingValue: Double?
@@ -53,9 +54,9 @@ data class ItemDraft(
     /** The answer as it stands would be a fault. */
     val looksFaulty: Boolean
         get() = when (kind) {
-            "reading" -> readingOutOfRange
-            "text" -> false
-            else -> outcome == Outcome.FAULT
+            ItemKind.READING -> readingOutOfRange
+            ItemKind.TEXT -> false
+            ItemKind.CHECK -> outcome == Outcome.FAULT
         }
 
     /** The item wants a photo of the fault and none has been taken yet. */
@@ -65,9 +66,9 @@ data class ItemDraft(
     /** Everything the item asks for has been given. */
     val complete: Boolean
         get() = when (kind) {
-            "reading" -> readingValue != null
-            "text" -> text.isNotBlank()
-            else -> outcome != null
+            ItemKind.READING -> readingValue != null
+            ItemKind.TEXT -> text.isNotBlank()
+            ItemKind.CHECK -> outcome != null
         }
 
     val canSave: Boolean
@@ -149,9 +150,9 @@ class ChecklistViewModel(
         }
         val note = current.note.trim().ifEmpty { null }
         val answer: ItemAnswer = when (current.kind) {
-            "reading" -> ItemAnswer.Reading(value = current.readingValue ?: return, note = note, photos = current.photos)
-            "text" -> ItemAnswer.Text(text = current.text.trim(), photos = current.photos)
-            else -> ItemAnswer.Mark(outcome = current.outcome ?: return, note = note, photos = current.photos)
+            ItemKind.READING -> ItemAnswer.Reading(value = current.readingValue ?: return, note = note, photos = current.photos)
+            ItemKind.TEXT -> ItemAnswer.Text(text = current.text.trim(), photos = current.photos)
+            ItemKind.CHECK -> ItemAnswer.Mark(outcome = current.outcome ?: return, note = note, photos = current.photos)
         }
         edit(key) { it.copy(saving = true) }
         launchCatching(onError = { message ->

@@ -4,7 +4,9 @@ import android.app.Application
 import androidx.lifecycle.SavedStateHandle
 import app.patrol.android.R
 import app.patrol.kit.ffi.Issue
+import app.patrol.kit.ffi.IssueCategory
 import app.patrol.kit.ffi.ReportInput
+import app.patrol.kit.ffi.Severity
 import java.io.File
 import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.flow.Flow
@@ -17,9 +19,9 @@ import kotlinx.coroutines.flow.update
 data class ReportUiState(
     val title: String = "",
     val note: String = "",
-    /** Wire name; the engine files it as a facility problem when none is chosen. */
-    val category: String = "facility",
-    val severity: String = "routine",
+    /** What the form starts on: a routine facility problem, the commonest find. */
+    val category: IssueCategory = IssueCategory.FACILITY,
+    val severity: Severity = Severity.ROUTINE,
     val photos: List<String> = emptyList(),
     val fixedOnSpot: Boolean = false,
     val addingPhoto: Boolean = false,
@@ -50,9 +52,9 @@ class ReportViewModel(
 
     fun setNote(note: String) = _state.update { it.copy(note = note) }
 
-    fun setCategory(category: String) = _state.update { it.copy(category = category) }
+    fun setCategory(category: IssueCategory) = _state.update { it.copy(category = category) }
 
-    fun setSeverity(severity: String) = _state.update { it.copy(severity = severity) }
+    fun setSeverity(severity: Severity) = _state.update { it.copy(severity = severity) }
 
     fun setFixedOnSpot(fixed: Boolean) = _state.update { it.copy(fixedOnSpot = fixed) }
 

@@ -69,7 +69,8 @@ class SignOffViewModel(
                 return@launchCatching
             }
             val note = _state.value.note.trim().ifEmpty { null }
-            val issue: Issue = repo.acceptFix(issueId, png, note)
+            // This screen takes no photos of its own: the signature is the evidence it adds.
+            val issue: Issue = repo.acceptFix(issueId, png, note, photos = emptyList())
             syncSoon()
             _state.update { it.copy(sending = false, issue = issue) }
             _done.send(issue)
@@ -86,7 +87,7 @@ class SignOffViewModel(
         }
         _state.update { it.copy(sending = true) }
         launchCatching(onError = { message -> _state.update { it.copy(sending = false, message = message) } }) {
-            val issue: Issue = repo.rejectFix(issueId, reason)
+            val issue: Issue = repo.rejectFix(issueId, reason, photos = emptyList())
             syncSoon()
             _state.update { it.copy(sending = false, issue = issue) }
             _done.send(issue)

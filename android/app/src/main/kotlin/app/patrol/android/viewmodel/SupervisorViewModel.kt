@@ -3,6 +3,7 @@ package app.patrol.android.viewmodel
 import android.app.Application
 import app.patrol.android.R
 import app.patrol.kit.ffi.Issue
+import app.patrol.kit.ffi.IssueStatus
 import app.patrol.kit.ffi.PatrolException
 import app.patrol.kit.ffi.Person
 import kotlinx.coroutines.Job
@@ -32,13 +33,13 @@ data class SupervisorUiState(
     val assign: AssignUiState? = null,
 ) {
     /** Fixed and waiting for a check on site. */
-    val toVerify: List<Issue> get() = issues.filter { it.status == "resolved" }
+    val toVerify: List<Issue> get() = issues.filter { it.status == IssueStatus.RESOLVED }
 
     /** Reported and not yet given to anyone. */
-    val toAssign: List<Issue> get() = issues.filter { it.status == "open" }
+    val toAssign: List<Issue> get() = issues.filter { it.status == IssueStatus.OPEN }
 
     /** With a technician. */
-    val inHand: List<Issue> get() = issues.filter { it.status == "assigned" || it.status == "in_progress" }
+    val inHand: List<Issue> get() = issues.filter { it.status == IssueStatus.ASSIGNED || it.status == IssueStatus.IN_PROGRESS }
 }
 
 /** A supervisor's open issues: assign them, and go and verify the fixed ones. */

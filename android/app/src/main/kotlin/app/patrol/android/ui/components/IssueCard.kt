@@ -23,6 +23,7 @@ import androidx.compose.ui.res.stringResource
 import androidx.compose.ui.unit.dp
 import app.patrol.android.R
 import app.patrol.kit.ffi.Issue
+import app.patrol.kit.ffi.SlaState
 
 /**
  * An issue as the job and sign-off lists show it: title, status, severity, SLA state, category,
@@ -57,13 +58,13 @@ fun IssueCard(
                     imageVector = Icons.Filled.Schedule,
                     contentDescription = stringResource(R.string.cd_due),
                     modifier = Modifier.size(16.dp),
-                    tint = if (issue.sla == "overdue") MaterialTheme.colorScheme.error else MaterialTheme.colorScheme.onSurfaceVariant,
+                    tint = if (issue.sla == SlaState.OVERDUE) MaterialTheme.colorScheme.error else MaterialTheme.colorScheme.onSurfaceVariant,
                 )
                 Spacer(Modifier.width(6.dp))
                 Text(
                     text = stringResource(R.string.issue_due, formatDateTime(issue.dueAt)),
                     style = MaterialTheme.typography.bodyMedium,
-                    color = if (issue.sla == "overdue") MaterialTheme.colorScheme.error else MaterialTheme.colorScheme.onSurfaceVariant,
+                    color = if (issue.sla == SlaState.OVERDUE) MaterialTheme.colorScheme.error else MaterialTheme.colorScheme.onSurfaceVariant,
                 )
             }
             extra?.invoke()

@@ -14,87 +14,88 @@ import androidx.compose.ui.unit.dp
 import app.patrol.android.R
 import app.patrol.android.ui.theme.SlaColors
 import app.patrol.kit.ffi.ChecklistItem
+import app.patrol.kit.ffi.ChecklistMethod
+import app.patrol.kit.ffi.IssueCategory
+import app.patrol.kit.ffi.IssueStatus
+import app.patrol.kit.ffi.Role
+import app.patrol.kit.ffi.Severity
+import app.patrol.kit.ffi.SlaState
+import app.patrol.kit.ffi.Team
 import java.time.LocalDate
 import java.time.OffsetDateTime
 import java.time.ZoneId
 import java.time.format.DateTimeFormatter
 import java.time.format.DateTimeParseException
 
-/** Wire names of issue categories, in the order the report form offers them. */
-val CATEGORIES: List<String> = listOf(
-    "facility",
-    "cleaning",
-    "landscaping",
-    "security",
-    "fire",
-    "renovation",
-    "resident_violation",
-    "staff",
+/** Issue categories, in the order the report form offers them. */
+val CATEGORIES: List<IssueCategory> = listOf(
+    IssueCategory.FACILITY,
+    IssueCategory.CLEANING,
+    IssueCategory.LANDSCAPING,
+    IssueCategory.SECURITY,
+    IssueCategory.FIRE,
+    IssueCategory.RENOVATION,
+    IssueCategory.RESIDENT_VIOLATION,
+    IssueCategory.STAFF,
 )
 
-/** Wire names of severities, mildest first. */
-val SEVERITIES: List<String> = listOf("routine", "major", "urgent")
+/** Severities, mildest first. */
+val SEVERITIES: List<Severity> = listOf(Severity.ROUTINE, Severity.MAJOR, Severity.URGENT)
 
 @Composable
-fun statusLabel(status: String): String = when (status) {
-    "open" -> stringResource(R.string.status_open)
-    "assigned" -> stringResource(R.string.status_assigned)
-    "in_progress" -> stringResource(R.string.status_in_progress)
-    "resolved" -> stringResource(R.string.status_resolved)
-    "closed" -> stringResource(R.string.status_closed)
-    else -> status
+fun statusLabel(status: IssueStatus): String = when (status) {
+    IssueStatus.OPEN -> stringResource(R.string.status_open)
+    IssueStatus.ASSIGNED -> stringResource(R.string.status_assigned)
+    IssueStatus.IN_PROGRESS -> stringResource(R.string.status_in_progress)
+    IssueStatus.RESOLVED -> stringResource(R.string.status_resolved)
+    IssueStatus.CLOSED -> stringResource(R.string.status_closed)
 }
 
 @Composable
-fun categoryLabel(category: String): String = when (category) {
-    "facility" -> stringResource(R.string.category_facility)
-    "cleaning" -> stringResource(R.string.category_cleaning)
-    "landscaping" -> stringResource(R.string.category_landscaping)
-    "security" -> stringResource(R.string.category_security)
-    "fire" -> stringResource(R.string.category_fire)
-    "renovation" -> stringResource(R.string.category_renovation)
-    "resident_violation" -> stringResource(R.string.category_resident_violation)
-    "staff" -> stringResource(R.string.category_staff)
-    else -> category
+fun categoryLabel(category: IssueCategory): String = when (category) {
+    IssueCategory.FACILITY -> stringResource(R.string.category_facility)
+    IssueCategory.CLEANING -> stringResource(R.string.category_cleaning)
+    IssueCategory.LANDSCAPING -> stringResource(R.string.category_landscaping)
+    IssueCategory.SECURITY -> stringResource(R.string.category_security)
+    IssueCategory.FIRE -> stringResource(R.string.category_fire)
+    IssueCategory.RENOVATION -> stringResource(R.string.category_renovation)
+    IssueCategory.RESIDENT_VIOLATION -> stringResource(R.string.category_resident_violation)
+    IssueCategory.STAFF -> stringResource(R.string.category_staff)
 }
 
 @Composable
-fun severityLabel(severity: String): String = when (severity) {
-    "routine" -> stringResource(R.string.severity_routine)
-    "major" -> stringResource(R.string.severity_major)
-    "urgent" -> stringResource(R.string.severity_urgent)
-    else -> severity
+fun severityLabel(severity: Severity): String = when (severity) {
+    Severity.ROUTINE -> stringResource(R.string.severity_routine)
+    Severity.MAJOR -> stringResource(R.string.severity_major)
+    Severity.URGENT -> stringResource(R.string.severity_urgent)
 }
 
 @Composable
-fun teamLabel(team: String): String = when (team) {
-    "engineering" -> stringResource(R.string.team_engineering)
-    "cleaning" -> stringResource(R.string.team_cleaning)
-    "landscaping" -> stringResource(R.string.team_landscaping)
-    "security" -> stringResource(R.string.team_security)
-    "customer_service" -> stringResource(R.string.team_customer_service)
-    "management" -> stringResource(R.string.team_management)
-    else -> team
+fun teamLabel(team: Team): String = when (team) {
+    Team.ENGINEERING -> stringResource(R.string.team_engineering)
+    Team.CLEANING -> stringResource(R.string.team_cleaning)
+    Team.LANDSCAPING -> stringResource(R.string.team_landscaping)
+    Team.SECURITY -> stringResource(R.string.team_security)
+    Team.CUSTOMER_SERVICE -> stringResource(R.string.team_customer_service)
+    Team.MANAGEMENT -> stringResource(R.string.team_management)
 }
 
 @Composable
-fun roleLabel(role: String): String = when (role) {
-    "patrol" -> stringResource(R.string.role_patrol)
-    "technician" -> stringResource(R.string.role_technician)
-    "supervisor" -> stringResource(R.string.role_supervisor)
-    "manager" -> stringResource(R.string.role_manager)
-    "admin" -> stringResource(R.string.role_admin)
-    else -> role
+fun roleLabel(role: Role): String = when (role) {
+    Role.PATROL -> stringResource(R.string.role_patrol)
+    Role.TECHNICIAN -> stringResource(R.string.role_technician)
+    Role.SUPERVISOR -> stringResource(R.string.role_supervisor)
+    Role.MANAGER -> stringResource(R.string.role_manager)
+    Role.ADMIN -> stringResource(R.string.role_admin)
 }
 
 /** How a checkpoint's item is checked: look, listen, touch or ask. */
 @Composable
-fun methodLabel(method: String): String? = when (method) {
-    "look" -> stringResource(R.string.method_look)
-    "listen" -> stringResource(R.string.method_listen)
-    "touch" -> stringResource(R.string.method_touch)
-    "ask" -> stringResource(R.string.method_ask)
-    else -> null
+fun methodLabel(method: ChecklistMethod): String = when (method) {
+    ChecklistMethod.LOOK -> stringResource(R.string.method_look)
+    ChecklistMethod.LISTEN -> stringResource(R.string.method_listen)
+    ChecklistMethod.TOUCH -> stringResource(R.string.method_touch)
+    ChecklistMethod.ASK -> stringResource(R.string.method_ask)
 }
 
 /** The item's question in the app's language (Chinese unless the phone is in English). */
@@ -123,17 +124,17 @@ fun Tag(text: String, container: Color, content: Color, modifier: Modifier = Mod
 
 /** An issue's SLA state: on track, due soon, overdue; nothing once closed. */
 @Composable
-fun SlaTag(sla: String?, modifier: Modifier = Modifier) {
+fun SlaTag(sla: SlaState?, modifier: Modifier = Modifier) {
     when (sla) {
-        "on_track" -> Tag(stringResource(R.string.sla_on_track), SlaColors.onTrack, SlaColors.onOnTrack, modifier)
-        "due_soon" -> Tag(stringResource(R.string.sla_due_soon), SlaColors.dueSoon, SlaColors.onDueSoon, modifier)
-        "overdue" -> Tag(stringResource(R.string.sla_overdue), SlaColors.overdue, SlaColors.onOverdue, modifier)
-        else -> Unit
+        SlaState.ON_TRACK -> Tag(stringResource(R.string.sla_on_track), SlaColors.onTrack, SlaColors.onOnTrack, modifier)
+        SlaState.DUE_SOON -> Tag(stringResource(R.string.sla_due_soon), SlaColors.dueSoon, SlaColors.onDueSoon, modifier)
+        SlaState.OVERDUE -> Tag(stringResource(R.string.sla_overdue), SlaColors.overdue, SlaColors.onOverdue, modifier)
+        null -> Unit
     }
 }
 
 @Composable
-fun StatusTag(status: String, modifier: Modifier = Modifier) {
+fun StatusTag(status: IssueStatus, modifier: Modifier = Modifier) {
     Tag(
         text = statusLabel(status),
         container = MaterialTheme.colorScheme.secondaryContainer,
@@ -143,11 +144,11 @@ fun StatusTag(status: String, modifier: Modifier = Modifier) {
 }
 
 @Composable
-fun SeverityTag(severity: String, modifier: Modifier = Modifier) {
+fun SeverityTag(severity: Severity, modifier: Modifier = Modifier) {
     val (container, content) = when (severity) {
-        "urgent" -> MaterialTheme.colorScheme.error to MaterialTheme.colorScheme.onError
-        "major" -> MaterialTheme.colorScheme.tertiaryContainer to MaterialTheme.colorScheme.onTertiaryContainer
-        else -> MaterialTheme.colorScheme.surfaceVariant to MaterialTheme.colorScheme.onSurfaceVariant
+        Severity.URGENT -> MaterialTheme.colorScheme.error to MaterialTheme.colorScheme.onError
+        Severity.MAJOR -> MaterialTheme.colorScheme.tertiaryContainer to MaterialTheme.colorScheme.onTertiaryContainer
+        Severity.ROUTINE -> MaterialTheme.colorScheme.surfaceVariant to MaterialTheme.colorScheme.onSurfaceVariant
     }
     Tag(severityLabel(severity), container, content, modifier)
 }

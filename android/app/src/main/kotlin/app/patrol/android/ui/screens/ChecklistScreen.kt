@@ -71,11 +71,11 @@ import app.patrol.android.viewmodel.ChecklistUiState
 import app.patrol.android.viewmodel.ChecklistViewModel
 import app.patrol.android.viewmodel.ItemDraft
 import app.patrol.kit.ffi.ChecklistItem
+import app.patrol.kit.ffi.ItemKind
 import app.patrol.kit.ffi.Outcome
 import app.patrol.kit.ffi.Scan
+import app.patrol.kit.ffi.ScanFlag
 import kotlinx.coroutines.launch
-import org.json.JSONException
-import org.json.JSONObject
 
 /** The checklist of the checkpoint just visited. */
 @OptIn(ExperimentalMaterial3Api::class)
@@ -264,7 +264,7 @@ fun ChecklistScreen(
 
 /** The engine's plausibility flags for this scan: shown, never blocking. */
 @Composable
-private fun FlagsCard(flags: List<String>) {
+private fun FlagsCard(flags: List<ScanFlag>) {
     Card(
         modifier = Modifier.fillMaxWidth(),
         colors = CardDefaults.cardColors(containerColor = MaterialTheme.colorScheme.tertiaryContainer),
@@ -286,20 +286,10 @@ private fun FlagsCard(flags: List<String>) {
 }
 
 @Composable
-private fun flagText(flag: String): String {
-    val kind = remember(flag) {
-        try {
-            JSONObject(flag).optString("flag")
-        } catch (e: JSONException) {
-            ""
-        }
-    }
-    return when (kind) {
-        "too_fast" -> stringResource(R.string.flag_too_fast)
-        "repeat_scan" -> stringResource(R.string.flag_repeat_scan)
-        "round_too_short" -> stringResource(R.string.flag_round_too_short)
-        else -> stringResource(R.string.flag_other)
-    }
+private fun flagText(flag: ScanFlag): String = when (flag) {
+    is ScanFlag.TooFast -> stringResource(R.string.flag_too_fast)
+    is ScanFlag.RepeatScan -> stringResource(R.string.flag_repeat_scan)
+    is ScanFlag.RoundTooShort -> stringResource(R.string.flag_round_too_short)
 }
 
 @OptIn(ExperimentalMaterial3Api::class)
@@ -323,19 +313,16 @@ private fun ItemCard(
     Card(modifier = Modifier.fillMaxWidth()) {
         Column(modifier = Modifier.padding(16.dp), verticalArrangement = Arrangement.spacedBy(10.dp)) {
             Text(itemText(item), style = MaterialTheme.typography.titleMedium)
-            val method = methodLabel(item.method)
-            val hint = item.hintZh
-            if (method != null || !hint.isNullOrBlank()) {
-                Text(
-                    text = listOfNotNull(method, hint?.takeIf { it.isNotBlank() }).joinToString(" · "),
-                    style = MaterialTheme.typography.bodySmall,
-                    color = MaterialTheme.colorScheme.onSurfaceVariant,
-                )
-            }
+            val hint = item.hintZh?.takeIf { it.isNotBlank() }
+            Text(
+                text = listOfNotNull(methodLabel(item.method), hint).joinToString(" · "),
+                style = MaterialTheme.typography.bodySmall,
+                color = MaterialTheme.colorScheme.onSurfaceVariant,
+            )
 
             when (item.kind) {
-                "reading" -> ReadingField(draft = draft, enabled = editable, onReading = onReading)
-                "text" -> OutlinedTextField(
+                ItemKind.READING -> ReadingField(draft = draft, enabled = editable, onReading = onReading)
+                ItemKind.TEXT -> OutlinedTextField(
                     value = draft.text,
                     onValueChange = onText,
                     label = { Text(stringResource(R.string.checklist_text_answer)) },
@@ -343,10 +330,10 @@ private fun ItemCard(
                     minLines = 2,
                     modifier = Modifier.fillMaxWidth(),
                 )
-                else -> OutcomeChoice(selected = draft.outcome, enabled = editable, onOutcome = onOutcome)
+                ItemKind.CHECK -> OutcomeChoice(selected = draft.outcome, enabled = editable, onOutcome = onOutcome)
             }
 
-            if (item.kind != "text") {
+            if (item.kind != ItemKind.TEXT) {
                 if (draft.looksFaulty || draft.note.isNotEmpty() || noteOpen) {
                     OutlinedTextField(
                         value = draft.note,

@@ -44,6 +44,7 @@ import app.patrol.android.ui.components.LoadingState
 import app.patrol.android.viewmodel.JobsUiState
 import app.patrol.android.viewmodel.JobsViewModel
 import app.patrol.kit.ffi.Issue
+import app.patrol.kit.ffi.IssueStatus
 
 /** A technician's jobs, soonest due first: start them on site, close them out with photos. */
 @OptIn(ExperimentalMaterial3Api::class)
@@ -86,7 +87,7 @@ fun JobsScreen(
             modifier = Modifier.fillMaxSize().padding(padding),
         ) {
             val error = state.error
-            val open = state.jobs.filter { it.status != "closed" }
+            val open = state.jobs.filter { it.status != IssueStatus.CLOSED }
             when {
                 state.loading -> LoadingState()
                 error != null -> ErrorState(message = error, onRetry = viewModel::load)
@@ -121,7 +122,7 @@ private fun JobCard(job: Issue, starting: Boolean, enabled: Boolean, onStart: ()
         issue = job,
         actions = {
             when (job.status) {
-                "open", "assigned" -> FilledTonalButton(onClick = onStart, enabled = enabled) {
+                IssueStatus.OPEN, IssueStatus.ASSIGNED -> FilledTonalButton(onClick = onStart, enabled = enabled) {
                     if (starting) {
                         CircularProgressIndicator(modifier = Modifier.size(18.dp), strokeWidth = 2.dp)
                     } else {
@@ -130,17 +131,17 @@ private fun JobCard(job: Issue, starting: Boolean, enabled: Boolean, onStart: ()
                     Spacer(Modifier.width(8.dp))
                     Text(stringResource(R.string.jobs_start))
                 }
-                "in_progress" -> Button(onClick = onResolve) {
+                IssueStatus.IN_PROGRESS -> Button(onClick = onResolve) {
                     Icon(Icons.Filled.Build, contentDescription = null, modifier = Modifier.size(18.dp))
                     Spacer(Modifier.width(8.dp))
                     Text(stringResource(R.string.jobs_resolve))
                 }
-                "resolved" -> Text(
+                IssueStatus.RESOLVED -> Text(
                     text = stringResource(R.string.jobs_waiting_verification),
                     style = MaterialTheme.typography.bodyMedium,
                     color = MaterialTheme.colorScheme.onSurfaceVariant,
                 )
-                else -> Unit
+                IssueStatus.CLOSED -> Unit
             }
         },
     )

@@ -52,6 +52,7 @@ import app.patrol.android.ui.components.rememberPhotoCapture
 import app.patrol.android.ui.components.severityLabel
 import app.patrol.android.viewmodel.ReportUiState
 import app.patrol.android.viewmodel.ReportViewModel
+import app.patrol.kit.ffi.Severity
 import kotlinx.coroutines.launch
 
 /** Report a problem found at this checkpoint that its checklist does not ask about. */
@@ -148,7 +149,7 @@ fun ReportScreen(
                     )
                 }
             }
-            if (state.severity == "urgent") {
+            if (state.severity == Severity.URGENT) {
                 Text(
                     text = stringResource(R.string.report_urgent_hint),
                     style = MaterialTheme.typography.bodySmall,

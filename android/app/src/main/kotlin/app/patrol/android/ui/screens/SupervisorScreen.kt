@@ -62,6 +62,7 @@ import app.patrol.android.viewmodel.AssignUiState
 import app.patrol.android.viewmodel.SupervisorUiState
 import app.patrol.android.viewmodel.SupervisorViewModel
 import app.patrol.kit.ffi.Issue
+import app.patrol.kit.ffi.IssueStatus
 import app.patrol.kit.ffi.Person
 
 /** A supervisor's open issues: fixes to verify, issues to assign, issues in hand. */
@@ -158,7 +159,7 @@ fun SupervisorScreen(
                             IssueCard(
                                 issue = issue,
                                 extra = { AssigneeLine(issue = issue, people = state.people) },
-                                actions = if (issue.status == "assigned") {
+                                actions = if (issue.status == IssueStatus.ASSIGNED) {
                                     {
                                         OutlinedButton(onClick = { viewModel.startAssign(issue) }) {
                                             Text(stringResource(R.string.issues_reassign))
