@@ -213,12 +213,14 @@ impl Engine {
             .read(|c| all(c, "SELECT data FROM users ORDER BY id", []))
     }
 
-    /// The people of this user's sites; with a team, only that team's (whom to give its job to).
+    /// The people of the signed-in person's sites (not those a previous person of a shared phone
+    /// left cached); with a team, only that team's (whom to give its job to).
     pub fn people(&self, team: Option<Team>) -> Result<Vec<User>> {
+        let actor = self.actor()?;
         let mut users = self.users()?;
-        if let Some(team) = team {
-            users.retain(|u| u.team == Some(team));
-        }
+        users.retain(|u| {
+            u.site_ids.iter().any(|s| actor.works_on(*s)) && team.is_none_or(|t| u.team == Some(t))
+        });
         Ok(users)
     }
 
