@@ -53,9 +53,13 @@ impl From<patrol_core::Error> for PatrolError {
         let message = e.to_string();
         match &e {
             E::Label(_) => PatrolError::Label(message),
-            E::Rule(_) | E::Answer(_) | E::Round(_) | E::Flow(_) | E::Photo(_) => {
-                PatrolError::Refused(message)
-            }
+            E::Rule(_)
+            | E::Answer(_)
+            | E::Round(_)
+            | E::Bound(_)
+            | E::Time(_)
+            | E::Flow(_)
+            | E::Photo(_) => PatrolError::Refused(message),
             E::NotSignedIn => PatrolError::SignedOut(message),
             E::Sync(S::Unauthorized | S::BadCredentials) => PatrolError::SignedOut(message),
             E::Sync(S::Network(_)) => PatrolError::Network(message),

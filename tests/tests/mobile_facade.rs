@@ -158,6 +158,19 @@ fn the_apps_walk_a_round_and_close_the_job() {
                 ItemKind::Text => (None, None, Some("正常".to_owned())),
                 ItemKind::Check => (Some(Outcome::Ok), None, None),
             };
+            // A note past the limit is refused, in words for the patroller.
+            let long = patrol.answer(
+                scan.visit_id.clone(),
+                item.key.clone(),
+                Some(Outcome::Ok),
+                reading,
+                Some("字".repeat(4001)),
+                vec![],
+            );
+            assert!(
+                matches!(&long, Err(PatrolError::Refused(m)) if m.contains("4000")),
+                "{long:?}"
+            );
             patrol
                 .answer(
                     scan.visit_id.clone(),
