@@ -20,6 +20,12 @@ pub enum PhotoError {
     /// The file stops before the picture ends.
     #[error("照片文件不完整 / the photo file is truncated")]
     Truncated,
+    /// A JPEG whose colour is sampled more finely than its brightness: no camera or encoder
+    /// writes one, and the decoder cannot be trusted with it.
+    #[error(
+        "照片的 JPEG 编码方式异常，无法读取 / the photo's JPEG layout is unusual and cannot be read"
+    )]
+    UnusualLayout,
     /// More pixels than allowed.
     #[error(
         "照片过大（{megapixels} 百万像素，上限 50）/ the photo is too large ({megapixels} MP, limit 50)"
@@ -87,6 +93,64 @@ pub(crate) fn jpeg_complete(bytes: &[u8]) -> bool {
     end >= 4 && bytes[end - 2..end] == [0xFF, 0xD9]
 }
 
+/// Whether every frame header of a JPEG samples no component more finely than its first, the
+/// brightness, as cameras and encoders all write them (4:4:4, 4:2:2, 4:2:0…). zune-jpeg 0.5.15
+/// panics on some frames that sample colour finer than brightness (found by the `blob_check`
+/// fuzz target), so they are refused from the header. Markers are looked for as that lenient
+/// decoder looks for them: metadata segments (APPn, COM) are skipped by their length, since
+/// their payload may hold anything, an embedded thumbnail included; everything else, the
+/// scans too, is searched byte by byte, so a frame header after junk or after a scan is seen.
+pub(crate) fn jpeg_layout_usual(bytes: &[u8]) -> bool {
+    let mut i = 2;
+    while let Some(&[b, marker]) = bytes.get(i..i + 2) {
+        if b != 0xFF {
+            i += 1;
+            continue;
+        }
+        let len = bytes
+            .get(i + 2..i + 4)
+            .map_or(0, |l| usize::from(u16::from_be_bytes([l[0], l[1]])));
+        match marker {
+            0xE0..=0xEF | 0xFE if len >= 2 => i += 2 + len,
+            // Every SOFn: C0–CF but DHT (C4), JPG (C8) and DAC (CC).
+            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
+                if !frame_sampling_usual(bytes.get(i + 4..).unwrap_or_default()) {
+                    return false;
+                }
+                i += 2;
+            }
+            _ => i += 1,
+        }
+    }
+    true
+}
+
+/// A frame header's body: precision, height, width, component count, then per component its
+/// id, sampling factors (horizontal << 4 | vertical) and quantisation table.
+fn frame_sampling_usual(frame: &[u8]) -> bool {
+    let count = frame.get(5).map_or(0, |&n| usize::from(n));
+    let Some(components) = frame.get(6..6 + 3 * count) else {
+        // Cut short: the decoder refuses it before it samples anything.
+        return true;
+    };
+    let mut factors = components.chunks_exact(3).map(|c| (c[1] >> 4, c[1] & 0x0F));
+    let Some((h0, v0)) = factors.next() else {
+        return true;
+    };
+    factors.all(|(h, v)| h <= h0 && v <= v0)
+}
+
+/// Run a picture decoder on untrusted bytes: a decoder that panics refuses the picture instead
+/// of taking the upload handler or the app down with it. The decoders are meant to return
+/// errors; fuzzing found one that panics (see [`jpeg_layout_usual`]), and any other such bug
+/// should cost one refused photo, not a crash — or, on the server, a 500 the phone retries
+/// forever. (Every build here unwinds on panic; a fuzz build still aborts, so the fuzzer keeps
+/// reporting them.)
+pub(crate) fn guarded<T>(decode: impl FnOnce() -> Result<T, PhotoError>) -> Result<T, PhotoError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode))
+        .unwrap_or_else(|_| Err(PhotoError::Decode("the decoder failed on this file".into())))
+}
+
 /// A decoder front for bytes held in memory.
 #[cfg(feature = "device")]
 pub(crate) type Reader<'a> = ImageReader<Cursor<&'a [u8]>>;
@@ -102,6 +166,9 @@ pub(crate) fn open(bytes: &[u8]) -> Result<(Reader<'_>, ImageFormat), PhotoError
     if format == ImageFormat::Jpeg && !jpeg_complete(bytes) {
         return Err(PhotoError::Truncated);
     }
+    if format == ImageFormat::Jpeg && !jpeg_layout_usual(bytes) {
+        return Err(PhotoError::UnusualLayout);
+    }
     let reader = ImageReader::with_format(Cursor::new(bytes), format);
     let (w, h) = reader_dimensions(bytes, format)?;
     let pixels = u64::from(w) * u64::from(h);
@@ -116,9 +183,11 @@ pub(crate) fn open(bytes: &[u8]) -> Result<(Reader<'_>, ImageFormat), PhotoError
 }
 
 fn reader_dimensions(bytes: &[u8], format: ImageFormat) -> Result<(u32, u32), PhotoError> {
-    ImageReader::with_format(Cursor::new(bytes), format)
-        .into_dimensions()
-        .map_err(decode_error)
+    guarded(|| {
+        ImageReader::with_format(Cursor::new(bytes), format)
+            .into_dimensions()
+            .map_err(decode_error)
+    })
 }
 
 /// Map a decoder error to what a person can act on.
@@ -251,7 +320,7 @@ impl BlobInfo {
 /// The server's first check of an uploaded blob, from its header alone: no larger than
 /// [`crate::bounds::MAX_BLOB_BYTES`], hashing to `claimed`, a JPEG or PNG no larger than a phone
 /// makes (a photo of 1600 px, a signature of 2000 px on its long edge), and a JPEG that ends
-/// where it should. Not a pixel is decoded, so a file whose header claims a huge picture costs
+/// where it should and is laid out as encoders write them ([`PhotoError::UnusualLayout`]). Not a pixel is decoded, so a file whose header claims a huge picture costs
 /// nothing.
 pub fn check_header(bytes: &[u8], claimed: &str) -> Result<BlobInfo, PhotoError> {
     if bytes.len() > crate::bounds::MAX_BLOB_BYTES {
@@ -268,6 +337,9 @@ pub fn check_header(bytes: &[u8], claimed: &str) -> Result<BlobInfo, PhotoError>
     };
     if kind == BlobKind::Jpeg && !jpeg_complete(bytes) {
         return Err(PhotoError::Truncated);
+    }
+    if kind == BlobKind::Jpeg && !jpeg_layout_usual(bytes) {
+        return Err(PhotoError::UnusualLayout);
     }
     let (width, height) = reader_dimensions(bytes, format)?;
     let info = BlobInfo {
@@ -292,9 +364,11 @@ pub fn check_decodes(bytes: &[u8], info: &BlobInfo) -> Result<(), PhotoError> {
         BlobKind::Jpeg => ImageFormat::Jpeg,
         BlobKind::Png => ImageFormat::Png,
     };
-    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
-    reader.limits(limits());
-    let img = reader.decode().map_err(decode_error)?;
+    let img = guarded(|| {
+        let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+        reader.limits(limits());
+        reader.decode().map_err(decode_error)
+    })?;
     if (img.width(), img.height()) != (info.width, info.height) {
         return Err(PhotoError::Decode("size differs from header".into()));
     }
@@ -309,7 +383,7 @@ pub fn check_upload(bytes: &[u8], claimed: &str) -> Result<BlobInfo, PhotoError>
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn jpeg(w: u32, h: u32) -> Vec<u8> {
@@ -390,6 +464,72 @@ mod tests {
         let wide = jpeg(1700, 100);
         let info = check_upload(&wide, &sha256_hex(&wide)).unwrap();
         assert_eq!(info.check_use(BlobUse::Photo), Err(BlobUseError::NotAPhoto));
+    }
+
+    /// A real JPEG rewritten the way the `blob_check` fuzz target found to panic zune-jpeg
+    /// 0.5.15 (an unwrap in its AVX2 IDCT): brightness sampled 1×1, blue-difference 4×1, and
+    /// a scan of the brightness alone.
+    pub(crate) fn chroma_finer_than_luma() -> Vec<u8> {
+        let b = jpeg(64, 48);
+        let sof = b.windows(2).position(|m| m == [0xFF, 0xC0]).unwrap();
+        let mut out = b.clone();
+        out[sof + 11] = 0x11;
+        out[sof + 14] = 0x41;
+        out[sof + 17] = 0x11;
+        let sos = b.windows(2).position(|m| m == [0xFF, 0xDA]).unwrap();
+        let len = usize::from(u16::from_be_bytes([b[sos + 2], b[sos + 3]]));
+        out.splice(sos..sos + 2 + len, [0xFF, 0xDA, 0, 8, 1, 1, 0x00, 0, 63, 0]);
+        out
+    }
+
+    #[test]
+    fn a_jpeg_that_samples_colour_finer_than_brightness_is_refused_from_its_header() {
+        let odd = chroma_finer_than_luma();
+        assert!(matches!(
+            check_header(&odd, &sha256_hex(&odd)),
+            Err(PhotoError::UnusualLayout)
+        ));
+        // Before the header check refused it, this panicked inside the decoder.
+        assert!(matches!(
+            check_upload(&odd, &sha256_hex(&odd)),
+            Err(PhotoError::UnusualLayout)
+        ));
+        // What encoders write passes: 4:4:4 from the image crate, 4:2:0, 4:2:2, greyscale.
+        assert!(jpeg_layout_usual(&jpeg(64, 48)));
+        let mut sampled = jpeg(64, 48);
+        let sof = sampled.windows(2).position(|m| m == [0xFF, 0xC0]).unwrap();
+        for luma in [0x22, 0x21] {
+            sampled[sof + 11] = luma;
+            assert!(jpeg_layout_usual(&sampled), "{luma:x}");
+        }
+        let grey = image::GrayImage::from_pixel(8, 8, image::Luma([90]));
+        let mut out = Cursor::new(Vec::new());
+        grey.write_to(&mut out, ImageFormat::Jpeg).unwrap();
+        assert!(jpeg_layout_usual(out.get_ref()));
+        // An odd frame header inside a metadata segment (an embedded thumbnail) is not the
+        // picture's; one hidden after the scan is.
+        let mut with_thumbnail = jpeg(64, 48);
+        let mut app1 = vec![0xFF, 0xE1, 0, 0];
+        app1.extend_from_slice(&odd[2..40]);
+        let len = u16::try_from(app1.len() - 2).unwrap().to_be_bytes();
+        app1[2..4].copy_from_slice(&len);
+        with_thumbnail.splice(2..2, app1);
+        assert!(jpeg_layout_usual(&with_thumbnail));
+        let sof = odd.windows(2).position(|m| m == [0xFF, 0xC0]).unwrap();
+        let mut late = jpeg(64, 48);
+        let eoi = late.len() - 2;
+        late.splice(eoi..eoi, odd[sof..sof + 19].iter().copied());
+        assert!(!jpeg_layout_usual(&late));
+    }
+
+    #[test]
+    fn a_decoder_that_panics_refuses_the_picture() {
+        let refused: Result<(), PhotoError> = guarded(|| panic!("a decoder bug"));
+        assert!(
+            matches!(&refused, Err(PhotoError::Decode(m)) if m.contains("decoder failed")),
+            "{refused:?}"
+        );
+        assert_eq!(guarded(|| Ok::<_, PhotoError>(7)).unwrap(), 7);
     }
 
     #[test]

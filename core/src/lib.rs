@@ -2,7 +2,8 @@
 //!
 //! Pure domain rules live here once: the issue lifecycle, SLA arithmetic, routing, QR labels,
 //! the checklist catalogue and the sync wire types. The device engine sits behind the `device`
-//! feature; the server builds this crate without it.
+//! feature; the server builds this crate without it. Site files (YAML) are read behind the
+//! `sitefile` feature, which the server turns on.
 #![forbid(unsafe_code)]
 
 pub mod audit;
@@ -25,6 +26,8 @@ pub mod round;
 pub mod route;
 pub mod routing;
 pub mod site;
+#[cfg(feature = "sitefile")]
+pub mod sitefile;
 pub mod sla;
 #[cfg(feature = "device")]
 pub mod sync;

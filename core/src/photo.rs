@@ -13,7 +13,7 @@ use image::codecs::jpeg::JpegEncoder;
 use image::{DynamicImage, ExtendedColorType, ImageDecoder, RgbImage};
 
 pub use crate::blob::PhotoError;
-use crate::blob::{decode_error, sha256_hex};
+use crate::blob::{decode_error, guarded, sha256_hex};
 
 /// Longest edge of a normalised photo.
 pub const MAX_EDGE: u32 = crate::bounds::MAX_PHOTO_EDGE;
@@ -96,12 +96,17 @@ fn encode(img: &RgbImage, quality: u8) -> Result<Vec<u8>, PhotoError> {
 /// Normalise a camera picture (JPEG, or PNG from a screenshot or signature pad).
 pub fn normalise(input: &[u8]) -> Result<NormalisedPhoto, PhotoError> {
     let (reader, _) = crate::blob::open(input)?;
-    let mut decoder = reader.into_decoder().map_err(decode_error)?;
-    // A broken EXIF block must not cost the guard the photo: treat it as upright.
-    let orientation = decoder
-        .orientation()
-        .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut img = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
+    let (mut img, orientation) = guarded(|| {
+        let mut decoder = reader.into_decoder().map_err(decode_error)?;
+        // A broken EXIF block must not cost the guard the photo: treat it as upright.
+        let orientation = decoder
+            .orientation()
+            .unwrap_or(image::metadata::Orientation::NoTransforms);
+        Ok((
+            DynamicImage::from_decoder(decoder).map_err(decode_error)?,
+            orientation,
+        ))
+    })?;
     img.apply_orientation(orientation);
     // Only pixels go on: the encoder writes no EXIF, XMP, ICC or comment blocks.
     let rgb = img.into_rgb8();

@@ -387,7 +387,7 @@ async fn site_keygen(cli: &Cli, code: &str) -> CliResult {
 async fn site_import(cli: &Cli, file: &std::path::Path) -> CliResult {
     let yaml = std::fs::read_to_string(file)
         .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    let site = import::parse(&yaml)?;
+    let site = patrol_core::sitefile::parse(&yaml).map_err(|e| e.to_string())?;
     let store = open_store(cli).await?;
     import::store(store.as_ref(), &site).await?;
     say(&format!(

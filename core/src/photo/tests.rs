@@ -201,6 +201,14 @@ fn broken_and_foreign_files_are_refused_with_their_reason() {
 }
 
 #[test]
+fn a_jpeg_that_would_panic_the_decoder_is_refused_with_a_reason() {
+    let odd = crate::blob::tests::chroma_finer_than_luma();
+    let e = normalise(&odd).unwrap_err();
+    assert!(matches!(e, PhotoError::UnusualLayout), "{e:?}");
+    assert!(e.to_string().contains("layout is unusual"), "{e}");
+}
+
+#[test]
 fn a_png_named_jpg_is_read_by_its_content() {
     // Phones send bytes, not names: a signature pad's PNG saved as .jpg is still a picture,
     // and comes out as a normalised JPEG.
