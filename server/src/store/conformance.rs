@@ -119,6 +119,18 @@ async fn estate(store: &dyn Store) -> (Estate, SiteKey) {
     (estate, key)
 }
 
+/// A round of `route` begun now by the demo patroller.
+fn round_of(estate: &Estate, route: &patrol_core::route::Route) -> patrol_core::patrol::PatrolRun {
+    let patroller = patrol_core::user::Actor::from(estate.user("demo-patrol").unwrap());
+    patrol_core::round::start(
+        &patroller,
+        route,
+        patrol_core::ids::RunId::new(),
+        Timestamp::now(),
+    )
+    .unwrap()
+}
+
 fn report_of(issue: &Issue, now: Timestamp) -> Decision {
     let mut audit = AuditEntry::new(
         issue.id,
@@ -356,13 +368,7 @@ async fn a_reused_id_refuses_the_op_and_leaves_nothing(store: &dyn Store) {
     let patroller = estate.user("demo-patrol").unwrap();
     let mut phone = Device::new(store, patroller.id).await;
     let route = &estate.routes[0];
-    let run = patrol_core::round::start(
-        &patrol_core::user::Actor::from(patroller),
-        route,
-        patrol_core::ids::RunId::new(),
-        Timestamp::now(),
-    )
-    .unwrap();
+    let run = round_of(&estate, route);
     let visit = |cp| patrol_core::patrol::Visit {
         id: patrol_core::ids::VisitId::new(),
         run_id: run.id,
@@ -445,13 +451,7 @@ async fn a_rounds_visits_are_loaded_with_it(store: &dyn Store) {
     let patroller = estate.user("demo-patrol").unwrap();
     let mut phone = Device::new(store, patroller.id).await;
     let route = &estate.routes[0];
-    let run = patrol_core::round::start(
-        &patrol_core::user::Actor::from(patroller),
-        route,
-        patrol_core::ids::RunId::new(),
-        Timestamp::now(),
-    )
-    .unwrap();
+    let run = round_of(&estate, route);
     let at = |s| Timestamp::now() + SignedDuration::from_secs(s);
     let visits: Vec<_> = (0..3)
         .map(|n| patrol_core::patrol::Visit {
