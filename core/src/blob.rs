@@ -152,12 +152,12 @@ pub(crate) fn guarded<T>(decode: impl FnOnce() -> Result<T, PhotoError>) -> Resu
 }
 
 /// A decoder front for bytes held in memory.
-#[cfg(feature = "device")]
+#[cfg(feature = "photo")]
 pub(crate) type Reader<'a> = ImageReader<Cursor<&'a [u8]>>;
 
 /// A reader for untrusted bytes, its format guessed and limits set; refuses what is not a JPEG
 /// or PNG and what claims more than [`MAX_PIXELS`].
-#[cfg(feature = "device")]
+#[cfg(feature = "photo")]
 pub(crate) fn open(bytes: &[u8]) -> Result<(Reader<'_>, ImageFormat), PhotoError> {
     let format = image::guess_format(bytes).map_err(|_| PhotoError::NotAnImage)?;
     if !matches!(format, ImageFormat::Jpeg | ImageFormat::Png) {

@@ -19,7 +19,7 @@ pub mod issue;
 pub mod labels;
 pub mod lifecycle;
 pub mod patrol;
-#[cfg(feature = "device")]
+#[cfg(feature = "photo")]
 pub mod photo;
 pub mod plausibility;
 pub mod round;

@@ -113,7 +113,7 @@ fn method_label(m: &Method) -> &'static str {
 /// Count every request by route and status, and time it. Every label comes from a closed set
 /// (the router's own paths, the standard methods, the status), so nothing a client sends can
 /// grow the metrics page.
-async fn count_requests(
+pub(crate) async fn count_requests(
     matched: Option<axum::extract::MatchedPath>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
@@ -558,9 +558,11 @@ async fn issues(
         site: q.site,
         status: q.status,
         team: q.team,
+        severity: None,
         assignee: q.assignee,
         due_before: q.due_before,
         overdue_at: q.overdue.then(Timestamp::now),
+        active: false,
     };
     let mut list = state.store.issues(&filter, after, limit + 1).await?;
     let more = list.len() > limit as usize;

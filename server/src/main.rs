@@ -4,6 +4,7 @@
 mod api;
 mod auth;
 mod blobs;
+mod console;
 mod demo;
 mod error;
 mod extract;
@@ -271,7 +272,8 @@ async fn serve(cli: &Cli, listen: Listen, demo: bool) -> CliResult {
             demo::PASSWORD
         ));
     }
-    let app = api::router(state, listen.metrics.is_none(), listen.timeouts)
+    let app = api::router(state.clone(), listen.metrics.is_none(), listen.timeouts)
+        .merge(console::app(state, listen.timeouts.request))
         .layer(tower_http::trace::TraceLayer::new_for_http());
     serve::run(listener, app, listen.timeouts.headers, shutdown_signal()).await;
     escalation.abort();

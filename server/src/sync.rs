@@ -48,6 +48,7 @@ pub struct PushContext {
     pub blobs: HashMap<String, Option<BlobInfo>>,
     checkpoints: HashMap<SiteId, BTreeSet<CheckpointId>>,
     templates: HashMap<ZoneKind, Option<Template>>,
+    numbered_here: bool,
 }
 
 /// What an op ended as: its result, or the device's order broken (nothing done).
@@ -79,6 +80,29 @@ impl PushContext {
             blobs,
             checkpoints: HashMap::new(),
             templates: HashMap::new(),
+            numbered_here: false,
+        }
+    }
+
+    /// Ops of one of the server's own devices (a web console session): each is numbered next
+    /// in its device's sequence when it is applied, since they are made where they are applied.
+    pub fn numbered_here(mut self) -> PushContext {
+        self.numbered_here = true;
+        self
+    }
+
+    /// Apply an op through the store, numbered as its device numbers them.
+    async fn commit(
+        &self,
+        store: &dyn Store,
+        meta: &OpMeta,
+        keys: Keys,
+        decide: crate::store::Decide<'_>,
+    ) -> Result<OpOutcome, StoreError> {
+        if self.numbered_here {
+            store.apply_op_next(meta, keys, decide).await
+        } else {
+            store.apply_op(meta, keys, decide).await
         }
     }
 
@@ -193,7 +217,7 @@ pub async fn apply(
     let outcome = match checked(ctx, op) {
         Err(refusal) => {
             let decide = move |_: &Snapshot| Decision::Reject(refusal.clone());
-            store.apply_op(&meta, Keys::default(), &decide).await?
+            ctx.commit(store, &meta, Keys::default(), &decide).await?
         }
         Ok((body, at)) => apply_body(store, ctx, &meta, body, at).await?,
     };
@@ -286,7 +310,7 @@ async fn apply_body(
                 run: Some(b.run_id),
                 ..Keys::default()
             };
-            store.apply_op(meta, keys, &decide).await
+            ctx.commit(store, meta, keys, &decide).await
         }
         OpBody::PatrolVisit(b) => {
             let run = store.run(b.run_id).await?;
@@ -335,7 +359,7 @@ async fn apply_body(
                 run_visits: true,
                 ..Keys::default()
             };
-            store.apply_op(meta, keys, &decide).await
+            ctx.commit(store, meta, keys, &decide).await
         }
         OpBody::PatrolResult(b) => {
             // The checklist is the one for the visited checkpoint's kind of place.
@@ -388,7 +412,7 @@ async fn apply_body(
                 visit: Some(b.visit_id),
                 ..Keys::default()
             };
-            store.apply_op(meta, keys, &decide).await
+            ctx.commit(store, meta, keys, &decide).await
         }
         OpBody::PatrolFinish(b) => {
             let run = store.run(b.run_id).await?;
@@ -425,7 +449,7 @@ async fn apply_body(
                 run_visits: true,
                 ..Keys::default()
             };
-            store.apply_op(meta, keys, &decide).await
+            ctx.commit(store, meta, keys, &decide).await
         }
         OpBody::IssueReport(b) => {
             let observed_at =
@@ -439,7 +463,7 @@ async fn apply_body(
                     Err(e) => {
                         let refusal = Refusal::new(e.code(), e.to_string());
                         let decide = move |_: &Snapshot| Decision::Reject(refusal.clone());
-                        return store.apply_op(meta, Keys::default(), &decide).await;
+                        return ctx.commit(store, meta, Keys::default(), &decide).await;
                     }
                 };
             let refs = References::of_report(store, ctx, &b).await?;
@@ -478,7 +502,8 @@ async fn apply_body(
                     Err(e) => refuse_rule(&e),
                 }
             };
-            store.apply_op(meta, issue_keys(b.issue_id), &decide).await
+            ctx.commit(store, meta, issue_keys(b.issue_id), &decide)
+                .await
         }
         OpBody::IssueAssign(b) => {
             let assignee = store.user(b.assignee_id).await?.map(|u| Assignee {
@@ -489,7 +514,7 @@ async fn apply_body(
             });
             let Some(assignee) = assignee else {
                 let decide = |_: &Snapshot| refuse_rule(&RuleError::AssigneeNotInTeam);
-                return store.apply_op(meta, Keys::default(), &decide).await;
+                return ctx.commit(store, meta, Keys::default(), &decide).await;
             };
             transition(
                 store,
@@ -564,7 +589,7 @@ async fn transition(
         issue: Some(issue_id),
         ..Keys::default()
     };
-    store.apply_op(meta, keys, &decide).await
+    ctx.commit(store, meta, keys, &decide).await
 }
 
 async fn zone_of(store: &dyn Store, checkpoint: CheckpointId) -> Result<Option<Zone>, StoreError> {

@@ -203,12 +203,16 @@ pub struct IssueFilter {
     pub status: Option<Status>,
     /// Team.
     pub team: Option<Team>,
+    /// Severity.
+    pub severity: Option<patrol_core::issue::Severity>,
     /// Assignee.
     pub assignee: Option<UserId>,
     /// Due before this time.
     pub due_before: Option<Timestamp>,
     /// Only active issues past due at this time.
     pub overdue_at: Option<Timestamp>,
+    /// Only issues not yet closed.
+    pub active: bool,
 }
 
 impl IssueFilter {
@@ -219,11 +223,30 @@ impl IssueFilter {
             site: None,
             status: None,
             team: None,
+            severity: None,
             assignee: None,
             due_before: None,
             overdue_at: None,
+            active: false,
         }
     }
+}
+
+/// A signed-in web console session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleSession {
+    /// SHA-256 of the token in the browser's cookie.
+    pub token_hash: String,
+    /// Who signed in.
+    pub user_id: UserId,
+    /// The form token every POST of the session carries.
+    pub csrf: String,
+    /// The device the session's actions are ops of.
+    pub device_id: DeviceId,
+    /// When it began.
+    pub created_at: Timestamp,
+    /// When it ends at the latest.
+    pub expires_at: Timestamp,
 }
 
 /// A page of changes for a device.
@@ -283,6 +306,8 @@ pub trait Store: Send + Sync {
     async fn account(&self, username: &str) -> Result<Option<Account>>;
     /// A user.
     async fn user(&self, id: UserId) -> Result<Option<User>>;
+    /// The people of a site, by name.
+    async fn site_users(&self, site: SiteId) -> Result<Vec<User>>;
 
     /// Keep a new refresh token (its hash).
     async fn add_refresh_token(
@@ -312,6 +337,15 @@ pub trait Store: Send + Sync {
     /// record, the device's `seq` and the change feed are committed together. Writes that meet
     /// a unique key of another record refuse the op (`conflict`) instead of failing.
     async fn apply_op(&self, meta: &OpMeta, keys: Keys, decide: Decide<'_>) -> Result<OpOutcome>;
+    /// As [`Store::apply_op`], the op numbered next in its device's sequence inside the
+    /// transaction (`meta.seq` is ignored): for the server's own devices, the web console's
+    /// sessions, whose actions are numbered where they are made.
+    async fn apply_op_next(
+        &self,
+        meta: &OpMeta,
+        keys: Keys,
+        decide: Decide<'_>,
+    ) -> Result<OpOutcome>;
     /// Apply a server-side transition (an escalation) if the issue is still as `decide` expects.
     async fn apply_system(&self, issue: IssueId, decide: Decide<'_>) -> Result<bool>;
 
@@ -347,6 +381,18 @@ pub trait Store: Send + Sync {
         info: &BlobInfo,
         now: Timestamp,
     ) -> Result<bool>;
+
+    /// Keep a new web console session.
+    async fn add_console_session(&self, session: &ConsoleSession) -> Result<()>;
+    /// A console session that has not ended, expired or been idle for `idle`; seen now.
+    async fn console_session(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+        idle: jiff::SignedDuration,
+    ) -> Result<Option<ConsoleSession>>;
+    /// End a console session (sign-out).
+    async fn end_console_session(&self, token_hash: &str) -> Result<()>;
 
     /// Changes after `cursor` that a person with this visibility may see, at most `limit`. An
     /// issue they may no longer see comes as gone.

@@ -31,8 +31,8 @@ use tokio::sync::MutexGuard;
 
 use super::sql::sql_store;
 use super::{
-    Account, ChangePage, Decide, Decision, IssueFilter, Keys, OpMeta, OpOutcome, Refusal, Result,
-    Snapshot, Store, StoreError, Write, json, ms, parse,
+    Account, ChangePage, ConsoleSession, Decide, Decision, IssueFilter, Keys, OpMeta, OpOutcome,
+    Refusal, Result, Snapshot, Store, StoreError, Write, json, ms, parse,
 };
 
 /// PostgreSQL storage.

@@ -8,6 +8,105 @@
 macro_rules! sql_store {
     ($store:ident, $db:ty, $conn:ty, $migrations:literal) => {
 impl $store {
+    /// [`Store::apply_op`]; with `next`, the op takes the next `seq` of its device inside the
+    /// transaction (the server's own devices, whose ops are numbered where they are made).
+    async fn apply_numbered(
+        &self,
+        meta: &OpMeta,
+        keys: Keys,
+        decide: Decide<'_>,
+        next: bool,
+    ) -> Result<OpOutcome> {
+        let (_guard, mut tx) = self.begin_write().await?;
+        let seen: Option<(String, Option<String>, Option<String>)> =
+            sqlx::query_as("SELECT status, code, message FROM ops WHERE op_id = $1")
+                .bind(meta.op_id.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some((status, code, message)) = seen {
+            let earlier = (status == "rejected").then(|| {
+                Refusal::new(code.unwrap_or_default(), message.unwrap_or_default())
+            });
+            return Ok(OpOutcome::Duplicate(earlier));
+        }
+        // One device's ops are processed strictly in `seq` order.
+        let last: Option<(i64,)> = sqlx::query_as("SELECT last_seq FROM devices WHERE id = $1")
+            .bind(meta.device_id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let last = last.map_or(0, |(n,)| n.max(0) as u64);
+        let numbered;
+        let meta = if next {
+            numbered = OpMeta {
+                seq: last + 1,
+                ..meta.clone()
+            };
+            &numbered
+        } else {
+            meta
+        };
+        if meta.seq > last + 1 {
+            return Ok(OpOutcome::OutOfOrder { expected: last + 1 });
+        }
+        if meta.seq <= last {
+            let stale = Refusal::new(
+                "stale_seq",
+                "该设备的这一序号已处理过另一条操作 / this device already sent another op with this seq",
+            );
+            record_op(&mut tx, meta, Some(&stale)).await?;
+            tx.commit().await?;
+            return Ok(OpOutcome::Rejected(stale));
+        }
+        let visit: Option<Visit> =
+            load(&mut tx, "visits", keys.visit.map(|v| v.to_string())).await?;
+        // An op on a visit is checked against the round the visit belongs to.
+        let run_id = keys.run.or(visit.as_ref().map(|v| v.run_id));
+        let visits = match run_id {
+            Some(run) if keys.run_visits => run_visits(&mut tx, run).await?,
+            _ => Vec::new(),
+        };
+        let snapshot = Snapshot {
+            issue: load(&mut tx, "issues", keys.issue.map(|i| i.to_string())).await?,
+            run: load::<PatrolRun>(&mut tx, "runs", run_id.map(|r| r.to_string())).await?,
+            visit,
+            visits,
+        };
+        let outcome = match decide(&snapshot) {
+            Decision::Apply(writes) => {
+                // The writes go in a savepoint: a row that meets another record's unique key
+                // (a reused result id) refuses the op and leaves nothing behind.
+                let mut sp = sqlx::Acquire::begin(&mut *tx).await?;
+                let mut failed = None;
+                for w in &writes {
+                    if let Err(e) = write(&mut sp, w).await {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+                match failed {
+                    None => {
+                        sp.commit().await?;
+                        OpOutcome::Applied
+                    }
+                    Some(e) if e.is_unique_violation() => {
+                        sp.rollback().await?;
+                        OpOutcome::Rejected(super::conflict())
+                    }
+                    Some(e) => return Err(e),
+                }
+            }
+            Decision::Reject(refusal) => OpOutcome::Rejected(refusal),
+        };
+        let refusal = match &outcome {
+            OpOutcome::Rejected(r) => Some(r),
+            _ => None,
+        };
+        record_op(&mut tx, meta, refusal).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+
     async fn one<T: DeserializeOwned>(&self, sql: &'static str, id: &str) -> Result<Option<T>> {
         let row: Option<(String,)> = sqlx::query_as(sql)
             .bind(id)
@@ -127,10 +226,11 @@ async fn write(conn: &mut $conn, w: &Write) -> Result<()> {
 
 async fn put_issue(conn: &mut $conn, i: &Issue) -> Result<()> {
     sqlx::query(
-        "INSERT INTO issues (id, site_id, team, status, assignee_id, due_at_ms, data)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
+        "INSERT INTO issues (id, site_id, team, status, assignee_id, due_at_ms, data, severity)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (id) DO UPDATE SET team = excluded.team, status = excluded.status,
-           assignee_id = excluded.assignee_id, due_at_ms = excluded.due_at_ms, data = excluded.data",
+           assignee_id = excluded.assignee_id, due_at_ms = excluded.due_at_ms, data = excluded.data,
+           severity = excluded.severity",
     )
     .bind(i.id.to_string())
     .bind(i.site_id.to_string())
@@ -139,6 +239,7 @@ async fn put_issue(conn: &mut $conn, i: &Issue) -> Result<()> {
     .bind(i.assignee_id.map(|a| a.to_string()))
     .bind(ms(i.due_at))
     .bind(json(i)?)
+    .bind(i.severity.as_str())
     .execute(&mut *conn)
     .await?;
     feed_issue(
@@ -441,6 +542,17 @@ impl Store for $store {
             .await
     }
 
+    async fn site_users(&self, site: SiteId) -> Result<Vec<User>> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT u.data FROM users u JOIN user_sites s ON s.user_id = u.id
+             WHERE s.site_id = $1 ORDER BY u.username",
+        )
+        .bind(site.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|(d,)| parse(d)).collect()
+    }
+
     async fn add_refresh_token(
         &self,
         hash: &str,
@@ -526,83 +638,16 @@ impl Store for $store {
     }
 
     async fn apply_op(&self, meta: &OpMeta, keys: Keys, decide: Decide<'_>) -> Result<OpOutcome> {
-        let (_guard, mut tx) = self.begin_write().await?;
-        let seen: Option<(String, Option<String>, Option<String>)> =
-            sqlx::query_as("SELECT status, code, message FROM ops WHERE op_id = $1")
-                .bind(meta.op_id.to_string())
-                .fetch_optional(&mut *tx)
-                .await?;
-        if let Some((status, code, message)) = seen {
-            let earlier = (status == "rejected").then(|| {
-                Refusal::new(code.unwrap_or_default(), message.unwrap_or_default())
-            });
-            return Ok(OpOutcome::Duplicate(earlier));
-        }
-        // One device's ops are processed strictly in `seq` order.
-        let last: Option<(i64,)> = sqlx::query_as("SELECT last_seq FROM devices WHERE id = $1")
-            .bind(meta.device_id.to_string())
-            .fetch_optional(&mut *tx)
-            .await?;
-        let last = last.map_or(0, |(n,)| n.max(0) as u64);
-        if meta.seq > last + 1 {
-            return Ok(OpOutcome::OutOfOrder { expected: last + 1 });
-        }
-        if meta.seq <= last {
-            let stale = Refusal::new(
-                "stale_seq",
-                "该设备的这一序号已处理过另一条操作 / this device already sent another op with this seq",
-            );
-            record_op(&mut tx, meta, Some(&stale)).await?;
-            tx.commit().await?;
-            return Ok(OpOutcome::Rejected(stale));
-        }
-        let visit: Option<Visit> =
-            load(&mut tx, "visits", keys.visit.map(|v| v.to_string())).await?;
-        // An op on a visit is checked against the round the visit belongs to.
-        let run_id = keys.run.or(visit.as_ref().map(|v| v.run_id));
-        let visits = match run_id {
-            Some(run) if keys.run_visits => run_visits(&mut tx, run).await?,
-            _ => Vec::new(),
-        };
-        let snapshot = Snapshot {
-            issue: load(&mut tx, "issues", keys.issue.map(|i| i.to_string())).await?,
-            run: load::<PatrolRun>(&mut tx, "runs", run_id.map(|r| r.to_string())).await?,
-            visit,
-            visits,
-        };
-        let outcome = match decide(&snapshot) {
-            Decision::Apply(writes) => {
-                // The writes go in a savepoint: a row that meets another record's unique key
-                // (a reused result id) refuses the op and leaves nothing behind.
-                let mut sp = sqlx::Acquire::begin(&mut *tx).await?;
-                let mut failed = None;
-                for w in &writes {
-                    if let Err(e) = write(&mut sp, w).await {
-                        failed = Some(e);
-                        break;
-                    }
-                }
-                match failed {
-                    None => {
-                        sp.commit().await?;
-                        OpOutcome::Applied
-                    }
-                    Some(e) if e.is_unique_violation() => {
-                        sp.rollback().await?;
-                        OpOutcome::Rejected(super::conflict())
-                    }
-                    Some(e) => return Err(e),
-                }
-            }
-            Decision::Reject(refusal) => OpOutcome::Rejected(refusal),
-        };
-        let refusal = match &outcome {
-            OpOutcome::Rejected(r) => Some(r),
-            _ => None,
-        };
-        record_op(&mut tx, meta, refusal).await?;
-        tx.commit().await?;
-        Ok(outcome)
+        self.apply_numbered(meta, keys, decide, false).await
+    }
+
+    async fn apply_op_next(
+        &self,
+        meta: &OpMeta,
+        keys: Keys,
+        decide: Decide<'_>,
+    ) -> Result<OpOutcome> {
+        self.apply_numbered(meta, keys, decide, true).await
     }
 
     async fn apply_system(&self, issue: IssueId, decide: Decide<'_>) -> Result<bool> {
@@ -671,11 +716,17 @@ impl Store for $store {
         if let Some(t) = f.team {
             q.push(" AND team = ").push_bind(t.as_str());
         }
+        if let Some(s) = f.severity {
+            q.push(" AND severity = ").push_bind(s.as_str());
+        }
         if let Some(a) = f.assignee {
             q.push(" AND assignee_id = ").push_bind(a.to_string());
         }
         if let Some(d) = f.due_before {
             q.push(" AND due_at_ms < ").push_bind(ms(d));
+        }
+        if f.active {
+            q.push(" AND status <> 'closed'");
         }
         if let Some(n) = f.overdue_at {
             q.push(" AND status <> 'closed' AND due_at_ms <= ").push_bind(ms(n));
@@ -768,6 +819,75 @@ impl Store for $store {
         .await?;
         tx.commit().await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn add_console_session(&self, session: &ConsoleSession) -> Result<()> {
+        let (_guard, mut tx) = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO console_sessions (token_hash, user_id, csrf, device_id, created_ms, seen_ms, expires_ms)
+             VALUES ($1, $2, $3, $4, $5, $5, $6)",
+        )
+        .bind(&session.token_hash)
+        .bind(session.user_id.to_string())
+        .bind(&session.csrf)
+        .bind(session.device_id.to_string())
+        .bind(ms(session.created_at))
+        .bind(ms(session.expires_at))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn console_session(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+        idle: jiff::SignedDuration,
+    ) -> Result<Option<ConsoleSession>> {
+        let (_guard, mut tx) = self.begin_write().await?;
+        let row: Option<(String, String, String, i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT user_id, csrf, device_id, created_ms, seen_ms, expires_ms, ended
+             FROM console_sessions WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((user, csrf, device, created, seen, expires, ended)) = row else {
+            return Ok(None);
+        };
+        let idle_ms = i64::try_from(idle.as_millis()).unwrap_or(i64::MAX);
+        let now_ms = ms(now);
+        if ended != 0 || now_ms >= expires || now_ms.saturating_sub(seen) >= idle_ms {
+            return Ok(None);
+        }
+        sqlx::query("UPDATE console_sessions SET seen_ms = $2 WHERE token_hash = $1")
+            .bind(token_hash)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let (Ok(user_id), Ok(device_id)) = (user.parse(), device.parse()) else {
+            return Ok(None);
+        };
+        Ok(Some(ConsoleSession {
+            token_hash: token_hash.to_owned(),
+            user_id,
+            csrf,
+            device_id,
+            created_at: Timestamp::from_millisecond(created).unwrap_or(now),
+            expires_at: Timestamp::from_millisecond(expires).unwrap_or(now),
+        }))
+    }
+
+    async fn end_console_session(&self, token_hash: &str) -> Result<()> {
+        let (_guard, mut tx) = self.begin_write().await?;
+        sqlx::query("UPDATE console_sessions SET ended = 1 WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn changes(

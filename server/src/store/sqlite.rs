@@ -30,8 +30,8 @@ use tokio::sync::{Mutex, MutexGuard};
 
 use super::sql::sql_store;
 use super::{
-    Account, ChangePage, Decide, Decision, IssueFilter, Keys, OpMeta, OpOutcome, Refusal, Result,
-    Snapshot, Store, StoreError, Write, json, ms, parse,
+    Account, ChangePage, ConsoleSession, Decide, Decision, IssueFilter, Keys, OpMeta, OpOutcome,
+    Refusal, Result, Snapshot, Store, StoreError, Write, json, ms, parse,
 };
 
 /// SQLite storage.
