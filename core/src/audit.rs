@@ -36,6 +36,9 @@ pub enum AuditKind {
     /// A comment.
     #[serde(rename = "issue.comment")]
     Comment,
+    /// The resident called back (回访).
+    #[serde(rename = "issue.followup")]
+    FollowUp,
     /// Told over the team's head.
     #[serde(rename = "escalate")]
     Escalate,
@@ -53,6 +56,7 @@ impl AuditKind {
             AuditKind::RequestExtension => "issue.extension.request",
             AuditKind::DecideExtension => "issue.extension.decide",
             AuditKind::Comment => "issue.comment",
+            AuditKind::FollowUp => "issue.followup",
             AuditKind::Escalate => "escalate",
         }
     }
@@ -68,6 +72,7 @@ impl AuditKind {
             AuditKind::RequestExtension => Text::new("申请延期", "request an extension for"),
             AuditKind::DecideExtension => Text::new("审批延期", "decide the extension of"),
             AuditKind::Comment => Text::new("备注", "comment on"),
+            AuditKind::FollowUp => Text::new("回访", "call back the resident of"),
             AuditKind::Escalate => Text::new("升级上报", "escalate"),
         }
     }

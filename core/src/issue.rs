@@ -237,6 +237,21 @@ pub struct Issue {
     /// urgent one); each reason fires once.
     #[serde(default)]
     pub escalations: Vec<EscalationReason>,
+    /// The last call back to the resident, for front-desk reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_up: Option<FollowUp>,
+}
+
+/// A call back to the resident who reported an issue (回访).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowUp {
+    /// Who called.
+    pub by: UserId,
+    /// When.
+    pub at: Timestamp,
+    /// Whether the resident was satisfied.
+    pub satisfied: bool,
 }
 
 impl Issue {

@@ -13,7 +13,9 @@ use crate::audit::{AuditEntry, AuditKind};
 use crate::bounds::{self, BoundError, Field};
 use crate::checklist::ChecklistItem;
 use crate::ids::{CheckpointId, IssueId, SiteId, UserId, VisitId, ZoneId};
-use crate::issue::{Category, EscalationReason, ExtensionRequest, Issue, Severity, Source, Status};
+use crate::issue::{
+    Category, EscalationReason, ExtensionRequest, FollowUp, Issue, Severity, Source, Status,
+};
 use crate::patrol::{PatrolRun, Visit};
 use crate::site::{Checkpoint, Site, Zone};
 use crate::team::Team;
@@ -113,6 +115,11 @@ pub enum RuleError {
     /// An extension asked for too far ahead.
     #[error("延期不能超过一年 / an extension cannot reach more than a year ahead")]
     ExtensionTooFar,
+    /// A call back is made to the resident of a front-desk report; a patrol finding has none.
+    #[error(
+        "只有前台登记的住户报事需要回访 / only a resident's report from the front desk is called back"
+    )]
+    NoResident,
     /// The person who asked for an extension cannot decide it.
     #[error("不能审批自己的延期申请 / you cannot decide your own extension request")]
     OwnRequest,
@@ -153,6 +160,7 @@ impl RuleError {
             RuleError::SeverityLowered { .. } => "severity_lowered",
             RuleError::ExtensionTooFar => "extension_too_far",
             RuleError::OwnRequest => "own_request",
+            RuleError::NoResident => "no_resident",
             RuleError::Time(e) => e.code(),
             RuleError::Bound(e) => e.code(),
         }
@@ -206,6 +214,13 @@ pub enum Action {
         /// The text.
         text: String,
     },
+    /// Record the call back to the resident who reported it (回访), after it was closed.
+    FollowUp {
+        /// Whether the resident was satisfied.
+        satisfied: bool,
+        /// What was said.
+        note: Option<String>,
+    },
 }
 
 impl Action {
@@ -219,6 +234,7 @@ impl Action {
             Action::RequestExtension { .. } => AuditKind::RequestExtension,
             Action::DecideExtension { .. } => AuditKind::DecideExtension,
             Action::Comment { .. } => AuditKind::Comment,
+            Action::FollowUp { .. } => AuditKind::FollowUp,
         }
     }
 }
@@ -425,6 +441,7 @@ pub fn report(
         fixed_on_spot: r.fixed_on_spot,
         extension: None,
         escalations: Vec::new(),
+        follow_up: None,
     };
     let mut audit = AuditEntry::new(
         issue.id,
@@ -441,15 +458,23 @@ pub fn report(
 }
 
 /// Whether a person may see an issue: it is on one of their sites, and for a technician it is
-/// a job of their team or assigned to them. Every list, page, pull and action asks this.
+/// a job of their team or assigned to them — or, for customer service, a resident's report from
+/// the front desk, whom they call back (003). Every list, page, pull and action asks this.
 pub fn may_see(actor: &Actor, issue: &Issue) -> bool {
     actor.works_on(issue.site_id)
         && match actor.role {
             Role::Technician => {
-                in_team(actor.team, issue) || issue.assignee_id == Some(actor.user_id)
+                in_team(actor.team, issue)
+                    || issue.assignee_id == Some(actor.user_id)
+                    || (calls_back(actor.team) && issue.source == Source::Desk)
             }
             _ => true,
         }
+}
+
+/// Customer service calls residents back about their reports.
+fn calls_back(team: Option<Team>) -> bool {
+    team == Some(Team::CustomerService)
 }
 
 /// The issues a person may see, in the form a store filters by; the same rule as [`may_see`].
@@ -474,8 +499,15 @@ impl Visibility {
     pub fn contains(&self, issue: &Issue) -> bool {
         self.sites.contains(&issue.site_id)
             && self.jobs_of.is_none_or(|(team, user)| {
-                team.is_some_and(|t| t == issue.team) || issue.assignee_id == Some(user)
+                team.is_some_and(|t| t == issue.team)
+                    || issue.assignee_id == Some(user)
+                    || (calls_back(team) && issue.source == Source::Desk)
             })
+    }
+
+    /// Whether, beyond their team's jobs, the person sees every front-desk report.
+    pub fn desk_reports(&self) -> bool {
+        self.jobs_of.is_some_and(|(team, _)| calls_back(team))
     }
 }
 
@@ -524,6 +556,7 @@ fn check_bounds(action: &Action) -> Result<(), BoundError> {
             check_opt(Field::Note, note.as_deref(), MAX_TEXT_CHARS)
         }
         Action::Comment { text } => check_len(Field::Comment, text, MAX_TEXT_CHARS),
+        Action::FollowUp { note, .. } => check_opt(Field::Note, note.as_deref(), MAX_TEXT_CHARS),
     }
 }
 
@@ -704,6 +737,28 @@ pub fn apply(
                 return Err(RuleError::TextMissing);
             }
             audit.note = Some(text);
+        }
+        Action::FollowUp { satisfied, note } => {
+            // Customer service calls the resident back (003): supervisors, managers and the
+            // customer service team, once the report from the front desk is closed.
+            let may = actor.role.supervises()
+                || (actor.team == Some(Team::CustomerService) && actor.role != Role::Admin);
+            if !may {
+                return Err(RuleError::RoleNotAllowed { action: kind });
+            }
+            if issue.source != Source::Desk {
+                return Err(RuleError::NoResident);
+            }
+            if from != Status::Closed {
+                return refuse(from, kind);
+            }
+            next.follow_up = Some(FollowUp {
+                by: actor.user_id,
+                at,
+                satisfied,
+            });
+            audit.accepted = Some(satisfied);
+            audit.note = typed(note);
         }
     }
     audit.to_status = next.status;

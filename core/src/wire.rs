@@ -313,6 +313,19 @@ pub struct IssueComment {
     pub text: String,
 }
 
+/// `issue.followup`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IssueFollowUp {
+    /// The issue.
+    pub issue_id: IssueId,
+    /// Whether the resident was satisfied.
+    pub satisfied: bool,
+    /// What was said.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
 /// Every op kind with its body.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -354,11 +367,14 @@ pub enum OpBody {
     /// A comment.
     #[serde(rename = "issue.comment")]
     IssueComment(IssueComment),
+    /// The resident is called back.
+    #[serde(rename = "issue.followup")]
+    IssueFollowUp(IssueFollowUp),
 }
 
 impl OpBody {
     /// Every op kind of protocol version 1.
-    pub const KINDS: [&'static str; 12] = [
+    pub const KINDS: [&'static str; 13] = [
         "patrol.start",
         "patrol.visit",
         "patrol.result",
@@ -371,6 +387,7 @@ impl OpBody {
         "issue.extension.request",
         "issue.extension.decide",
         "issue.comment",
+        "issue.followup",
     ];
 
     /// A kind as a client sent it, from the closed set of protocol kinds: itself when it is one,
@@ -398,6 +415,7 @@ impl OpBody {
             OpBody::ExtensionRequest(_) => "issue.extension.request",
             OpBody::ExtensionDecide(_) => "issue.extension.decide",
             OpBody::IssueComment(_) => "issue.comment",
+            OpBody::IssueFollowUp(_) => "issue.followup",
         }
     }
 
@@ -420,6 +438,7 @@ impl OpBody {
             OpBody::ExtensionRequest(b) => json(b),
             OpBody::ExtensionDecide(b) => json(b),
             OpBody::IssueComment(b) => json(b),
+            OpBody::IssueFollowUp(b) => json(b),
         }
     }
 
@@ -446,6 +465,7 @@ impl OpBody {
             OpBody::ExtensionRequest(b) => Some(b.issue_id),
             OpBody::ExtensionDecide(b) => Some(b.issue_id),
             OpBody::IssueComment(b) => Some(b.issue_id),
+            OpBody::IssueFollowUp(b) => Some(b.issue_id),
             _ => None,
         }
     }
@@ -586,8 +606,10 @@ pub struct Change {
     pub data: Option<serde_json::Value>,
 }
 
-/// A pulled entity, decoded.
+/// A pulled entity, decoded. Entities are decoded and stored one at a time, so the size of the
+/// largest (an issue) costs nothing worth boxing for.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)]
 pub enum Entity {
     /// A site.
     Site(Site),

@@ -202,18 +202,19 @@ async fn serve(cli: &Cli, listen: Listen, demo: bool) -> CliResult {
         .secret("jwt", &auth::random_secret)
         .await
         .map_err(|e| format!("cannot read the token key: {e}"))?;
+    // Installed first, so that what the demo and the catch-up passes do is counted too.
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| format!("cannot start metrics: {e}"))?;
+    let blobs = Blobs::local(&cli.data_dir.join("blobs"))
+        .map_err(|e| format!("cannot use the photo folder: {e}"))?;
     if demo
-        && demo::load(store.as_ref())
+        && demo::load(store.as_ref(), &blobs)
             .await
             .map_err(|e| format!("cannot load the demo estate: {e:?}"))?
     {
         tracing::info!("demo estate loaded");
     }
-    let blobs = Blobs::local(&cli.data_dir.join("blobs"))
-        .map_err(|e| format!("cannot use the photo folder: {e}"))?;
-    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
-        .install_recorder()
-        .map_err(|e| format!("cannot start metrics: {e}"))?;
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let state = AppState {
         metrics,

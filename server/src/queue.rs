@@ -31,13 +31,23 @@ pub async fn escalate_due(store: &dyn Store, now: Timestamp) -> Result<usize, St
             };
             if store.apply_system(issue.id, &decide).await? {
                 tracing::info!(issue = %issue.id, ?reason, "escalated");
-                metrics::counter!("patrol_escalations_total", "reason" => format!("{reason:?}").to_lowercase())
+                metrics::counter!("patrol_escalations_total", "reason" => reason_label(reason))
                     .increment(1);
                 made += 1;
             }
         }
     }
     Ok(made)
+}
+
+/// An escalation reason as a metrics label.
+pub fn reason_label(reason: patrol_core::issue::EscalationReason) -> &'static str {
+    use patrol_core::issue::EscalationReason as R;
+    match reason {
+        R::Urgent => "urgent",
+        R::Major => "major",
+        R::Overdue => "overdue",
+    }
 }
 
 /// Run [`escalate_due`] every `every` until the task is dropped.

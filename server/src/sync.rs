@@ -260,6 +260,8 @@ fn escalate_at_once(issue: Issue, now: Timestamp, out: &mut Vec<Write>) -> Issue
     let mut issue = issue;
     for reason in patrol_core::sla::escalations_due(&issue, now) {
         if let Ok(t) = lifecycle::escalate(&issue, reason, now) {
+            metrics::counter!("patrol_escalations_total", "reason" => crate::queue::reason_label(reason))
+                .increment(1);
             let mut audit = t.audit;
             audit.server_at = Some(now);
             out.push(Write::Audit(audit));
@@ -559,6 +561,13 @@ async fn apply_body(
         }
         OpBody::IssueComment(b) => {
             let action = Action::Comment { text: b.text };
+            transition(store, ctx, meta, b.issue_id, action, at).await
+        }
+        OpBody::IssueFollowUp(b) => {
+            let action = Action::FollowUp {
+                satisfied: b.satisfied,
+                note: b.note,
+            };
             transition(store, ctx, meta, b.issue_id, action, at).await
         }
     }

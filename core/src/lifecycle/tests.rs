@@ -593,6 +593,7 @@ fn allowed_edge(from: Status, to: Status, kind: AuditKind) -> bool {
         | AuditKind::DecideExtension
         | AuditKind::Comment
         | AuditKind::Escalate => from == to,
+        AuditKind::FollowUp => from == Closed && to == Closed,
         AuditKind::Report => false,
     }
 }
@@ -872,16 +873,25 @@ fn visibility_in_a_store_is_the_rule_itself() {
     let mut issues = Vec::new();
     for team in Team::ALL {
         for assignee in [None, Some(e.users[CLEANER].user_id)] {
-            let mut i = reported(&e);
-            i.team = team;
-            i.assignee_id = assignee;
-            issues.push(i);
+            for source in [Source::Patrol, Source::Desk] {
+                let mut i = reported(&e);
+                i.team = team;
+                i.assignee_id = assignee;
+                i.source = source;
+                issues.push(i);
+            }
         }
     }
     let mut elsewhere = reported(&e);
     elsewhere.site_id = SiteId::new();
     issues.push(elsewhere);
-    for who in &e.users {
+    let customer_service = Actor {
+        user_id: UserId::new(),
+        role: Role::Technician,
+        team: Some(Team::CustomerService),
+        site_ids: vec![e.site.id],
+    };
+    for who in e.users.iter().chain([&customer_service]) {
         let v = Visibility::of(who);
         for i in &issues {
             assert_eq!(
@@ -1154,4 +1164,65 @@ mod references {
             Severity::Urgent
         );
     }
+}
+
+#[test]
+fn customer_service_calls_the_resident_back_after_closure() {
+    let e = estate();
+    let u = &e.users;
+    let cs = Actor {
+        user_id: UserId::new(),
+        role: Role::Technician,
+        team: Some(Team::CustomerService),
+        site_ids: vec![e.site.id],
+    };
+    let mut desk = broken_light(&e, true, Severity::Routine);
+    desk.source = Source::Desk;
+    let closed = report(&u[PATROL], &e.site, desk.clone(), &Found::default())
+        .unwrap()
+        .issue;
+    let call = |satisfied| Action::FollowUp {
+        satisfied,
+        note: Some("住户表示满意".into()),
+    };
+    let t = apply(&closed, &cs, call(true), t0()).unwrap();
+    assert_eq!(t.audit.kind, AuditKind::FollowUp);
+    assert_eq!(t.audit.accepted, Some(true));
+    assert_eq!(
+        t.issue.follow_up.map(|f| (f.by, f.satisfied)),
+        Some((cs.user_id, true))
+    );
+    assert_eq!(t.issue.status, Status::Closed);
+    assert!(apply(&closed, &u[SUPER], call(false), t0()).is_ok());
+    assert_eq!(
+        apply(&closed, &u[CLEANER], call(true), t0())
+            .unwrap_err()
+            .code(),
+        "other_team",
+        "another team's technician does not even see it"
+    );
+    let mut cleaners_job = closed.clone();
+    cleaners_job.team = Team::Cleaning;
+    assert_eq!(
+        apply(&cleaners_job, &u[CLEANER], call(true), t0())
+            .unwrap_err()
+            .code(),
+        "role_not_allowed"
+    );
+    let patrol_found = reported(&e);
+    assert_eq!(
+        apply(&patrol_found, &u[SUPER], call(true), t0())
+            .unwrap_err()
+            .code(),
+        "no_resident"
+    );
+    desk.fixed_on_spot = false;
+    desk.issue_id = IssueId::new();
+    let open = report(&u[PATROL], &e.site, desk, &Found::default())
+        .unwrap()
+        .issue;
+    assert_eq!(
+        apply(&open, &cs, call(true), t0()).unwrap_err().code(),
+        "invalid_transition"
+    );
 }

@@ -230,6 +230,7 @@ fn pulled_issues_carry_the_documented_fields() {
         fixed_on_spot: false,
         extension: None,
         escalations: vec![crate::issue::EscalationReason::Urgent],
+        follow_up: None,
     };
     let change = Change::of(&Entity::Issue(issue.clone()));
     assert_eq!(change.entity, "issue");

@@ -18,3 +18,8 @@ CREATE INDEX console_sessions_user ON console_sessions (user_id);
 -- The queue filters by severity; issues stored before kept it in their JSON only.
 ALTER TABLE issues ADD COLUMN severity TEXT;
 UPDATE issues SET severity = CAST(data AS JSON) ->> 'severity';
+
+-- Customer service sees every front-desk report, to call the resident back.
+ALTER TABLE issues ADD COLUMN source TEXT;
+UPDATE issues SET source = CAST(data AS JSON) ->> 'source';
+ALTER TABLE changes ADD COLUMN source TEXT;

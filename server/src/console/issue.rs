@@ -16,7 +16,7 @@ use patrol_core::issue::{EscalationReason, Issue, Source, Status};
 use patrol_core::lifecycle::may_see;
 use patrol_core::team::Team;
 use patrol_core::user::{Role, User};
-use patrol_core::wire::{ExtensionDecideOp, IssueAssign, IssueComment, OpBody};
+use patrol_core::wire::{ExtensionDecideOp, IssueAssign, IssueComment, IssueFollowUp, OpBody};
 use serde::Deserialize;
 
 use super::queue::{due_cell, severity_label, status_label, team_label};
@@ -189,6 +189,11 @@ impl Facts<'_> {
                         dt { (l.t("升级", "Escalated")) }
                         dd { @for r in &i.escalations { span.tag.escalated { (escalation_label(l, *r)) } " " } }
                     }
+                    @if let Some(fu) = &i.follow_up {
+                        dt { (l.t("回访", "Called back")) }
+                        dd { (self.name(Some(fu.by))) " · " (self.when(fu.at)) " · "
+                            (if fu.satisfied { l.t("住户满意", "satisfied") } else { l.t("住户不满意", "not satisfied") }) }
+                    }
                     @if let Some(x) = &i.extension {
                         dt { (l.t("延期申请", "Extension asked")) }
                         dd { (self.name(Some(x.requested_by))) "：" (self.when(x.due_at)) " — " (x.reason) }
@@ -211,6 +216,11 @@ impl Facts<'_> {
                 Status::Open | Status::Assigned | Status::InProgress
             );
         let can_decide = c.actor.role == Role::Manager && i.extension.is_some();
+        let can_call = i.status == Status::Closed
+            && i.source == Source::Desk
+            && (c.actor.role.supervises()
+                || (c.actor.role == Role::Technician
+                    && c.actor.team == Some(Team::CustomerService)));
         let mut candidates: Vec<&User> = self
             .people
             .values()
@@ -241,6 +251,18 @@ impl Facts<'_> {
                         label { (l.t("审批意见", "Note")) input name="note" maxlength="4000"; }
                         button type="submit" name="approved" value="true" { (l.t("批准延期", "Approve extension")) }
                         button.secondary type="submit" name="approved" value="false" { (l.t("驳回", "Deny")) }
+                    }
+                }
+                @if can_call {
+                    form.followup method="post" action={ "/console/issues/" (i.id) "/followup" } {
+                        (c.csrf_field())
+                        fieldset {
+                            legend { (l.t("回访住户", "Call the resident back")) }
+                            label.inline { input type="radio" name="satisfied" value="true" required; (l.t("满意", "Satisfied")) }
+                            label.inline { input type="radio" name="satisfied" value="false"; (l.t("不满意", "Not satisfied")) }
+                        }
+                        label { (l.t("回访记录", "What was said")) input name="note" maxlength="4000"; }
+                        button type="submit" { (l.t("记录回访", "Record the call")) }
                     }
                 }
                 @if c.actor.role != Role::Admin {
@@ -469,6 +491,51 @@ pub async fn comment(
         OpBody::IssueComment(IssueComment {
             issue_id: id,
             text: f.text.unwrap_or_default(),
+        }),
+    )
+    .await
+}
+
+/// The call back as posted.
+#[derive(Debug, Deserialize)]
+pub struct FollowUpForm {
+    csrf: Option<String>,
+    satisfied: Option<String>,
+    note: Option<String>,
+}
+
+/// `POST /console/issues/{id}/followup`: customer service's call back to the resident.
+pub async fn followup(
+    State(state): State<AppState>,
+    c: Console,
+    Path(id): Path<IssueId>,
+    axum::Form(f): axum::Form<FollowUpForm>,
+) -> Result<Response, ConsoleError> {
+    c.check_form(f.csrf.as_deref())?;
+    let issue = visible(&state, &c, id).await?;
+    let satisfied = match f.satisfied.as_deref() {
+        Some("true") => true,
+        Some("false") => false,
+        _ => {
+            return Err(ConsoleError::BadRequest(
+                c.lang,
+                c.lang
+                    .t(
+                        "请选择住户是否满意",
+                        "Say whether the resident was satisfied",
+                    )
+                    .to_owned(),
+            ));
+        }
+    };
+    done(
+        &state,
+        &c,
+        &issue,
+        OpBody::IssueFollowUp(IssueFollowUp {
+            issue_id: id,
+            satisfied,
+            note: f.note.filter(|n| !n.trim().is_empty()),
         }),
     )
     .await

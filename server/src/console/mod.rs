@@ -3,6 +3,7 @@
 //! in with an HttpOnly SameSite=Strict cookie, a form token on every POST. Every action is an op
 //! of the session's own device, decided by core's rules through the same path as a phone's.
 
+mod desk;
 mod issue;
 mod login;
 mod queue;
@@ -45,6 +46,12 @@ pub fn router() -> Router<AppState> {
         .route("/issues/{id}/assign", post(issue::assign))
         .route("/issues/{id}/extension", post(issue::extension))
         .route("/issues/{id}/comment", post(issue::comment))
+        .route("/issues/{id}/followup", post(issue::followup))
+        .route("/desk/new", get(desk::form))
+        .route(
+            "/desk",
+            post(desk::submit).layer(axum::extract::DefaultBodyLimit::max(desk::MAX_FORM_BYTES)),
+        )
         .route("/issues/{id}/blobs/{sha}", get(issue::blob))
         .route("/assets/console.css", get(stylesheet))
         .fallback(not_found)

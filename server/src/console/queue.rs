@@ -34,7 +34,8 @@ pub struct Filters {
     cursor: Option<String>,
 }
 
-fn pick<T: serde::de::DeserializeOwned>(v: &Option<String>) -> Option<T> {
+/// A wire name chosen in a form, as its enum; empty or unknown is none.
+pub(super) fn pick<T: serde::de::DeserializeOwned>(v: &Option<String>) -> Option<T> {
     let v = v.as_deref().filter(|s| !s.is_empty())?;
     serde_json::from_value(serde_json::Value::String(v.to_owned())).ok()
 }

@@ -39,6 +39,7 @@ fn issue(site: SiteId, team: Team, due: Timestamp, reporter: UserId) -> Issue {
         fixed_on_spot: false,
         extension: None,
         escalations: vec![],
+        follow_up: None,
     }
 }
 
@@ -580,7 +581,24 @@ async fn the_queue_is_filtered_by_visibility_and_paged_by_due_time(store: &dyn S
             "the store's filter is the rule's"
         );
     }
-    assert_eq!(store.active_issues().await.unwrap().len(), 4);
+    // Customer service: front-desk reports of every team, to call the residents back.
+    let mut from_desk = issue(site, Team::Engineering, due(5), patroller.id);
+    from_desk.source = patrol_core::issue::Source::Desk;
+    put(store, &from_desk).await;
+    let calls_back = Visibility {
+        sites: vec![site],
+        jobs_of: Some((Some(Team::CustomerService), UserId::new())),
+    };
+    let got: Vec<_> = store
+        .issues(&IssueFilter::all(calls_back.clone()), None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(got, [from_desk.id]);
+    assert!(calls_back.contains(&from_desk) && !calls_back.contains(&late));
+    assert_eq!(store.active_issues().await.unwrap().len(), 5);
 }
 
 async fn the_change_feed_shows_each_viewer_what_they_may_see(store: &dyn Store) {

@@ -291,6 +291,8 @@ pub trait Store: Send + Sync {
     async fn checkpoint(&self, id: patrol_core::ids::CheckpointId) -> Result<Option<Checkpoint>>;
     /// A zone.
     async fn zone(&self, id: patrol_core::ids::ZoneId) -> Result<Option<Zone>>;
+    /// A site's zones, by building, floor and name.
+    async fn zones(&self, site: SiteId) -> Result<Vec<Zone>>;
     /// Add or update a route.
     async fn put_route(&self, route: &Route) -> Result<()>;
     /// A route.

@@ -123,7 +123,7 @@ async fn feed(
     site: Option<SiteId>,
     team: Option<&str>,
 ) -> Result<()> {
-    feed_issue(conn, entity, id, site, team, None).await
+    feed_issue(conn, entity, id, site, team, None, None).await
 }
 
 async fn feed_issue(
@@ -133,15 +133,17 @@ async fn feed_issue(
     site: Option<SiteId>,
     team: Option<&str>,
     assignee: Option<UserId>,
+    source: Option<&str>,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO changes (entity, entity_id, site_id, team, assignee_id) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO changes (entity, entity_id, site_id, team, assignee_id, source) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(entity)
     .bind(id)
     .bind(site.map(|s| s.to_string()))
     .bind(team)
     .bind(assignee.map(|a| a.to_string()))
+    .bind(source)
     .execute(conn)
     .await?;
     Ok(())
@@ -226,11 +228,11 @@ async fn write(conn: &mut $conn, w: &Write) -> Result<()> {
 
 async fn put_issue(conn: &mut $conn, i: &Issue) -> Result<()> {
     sqlx::query(
-        "INSERT INTO issues (id, site_id, team, status, assignee_id, due_at_ms, data, severity)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        "INSERT INTO issues (id, site_id, team, status, assignee_id, due_at_ms, data, severity, source)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          ON CONFLICT (id) DO UPDATE SET team = excluded.team, status = excluded.status,
            assignee_id = excluded.assignee_id, due_at_ms = excluded.due_at_ms, data = excluded.data,
-           severity = excluded.severity",
+           severity = excluded.severity, source = excluded.source",
     )
     .bind(i.id.to_string())
     .bind(i.site_id.to_string())
@@ -240,6 +242,7 @@ async fn put_issue(conn: &mut $conn, i: &Issue) -> Result<()> {
     .bind(ms(i.due_at))
     .bind(json(i)?)
     .bind(i.severity.as_str())
+    .bind(source_name(i.source))
     .execute(&mut *conn)
     .await?;
     feed_issue(
@@ -249,8 +252,16 @@ async fn put_issue(conn: &mut $conn, i: &Issue) -> Result<()> {
         Some(i.site_id),
         Some(i.team.as_str()),
         i.assignee_id,
+        Some(source_name(i.source)),
     )
     .await
+}
+
+fn source_name(s: patrol_core::issue::Source) -> &'static str {
+    match s {
+        patrol_core::issue::Source::Patrol => "patrol",
+        patrol_core::issue::Source::Desk => "desk",
+    }
 }
 
 /// The visits of a round, in the order they were made.
@@ -429,6 +440,18 @@ impl Store for $store {
             &id.to_string(),
         )
         .await
+    }
+
+    async fn zones(&self, site: SiteId) -> Result<Vec<Zone>> {
+        let rows: Vec<(String,)> = sqlx::query_as("SELECT data FROM zones WHERE site_id = $1")
+            .bind(site.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        let mut zones: Vec<Zone> = rows.iter().map(|(d,)| parse(d)).collect::<Result<_>>()?;
+        zones.sort_by(|a, b| {
+            (&a.building, &a.floor, &a.name).cmp(&(&b.building, &b.floor, &b.name))
+        });
+        Ok(zones)
     }
 
     async fn zone(&self, id: ZoneId) -> Result<Option<Zone>> {
@@ -707,8 +730,11 @@ impl Store for $store {
             q.push(" AND (team = ")
                 .push_bind(team.map(|t| t.as_str()).unwrap_or(""))
                 .push(" OR assignee_id = ")
-                .push_bind(user.to_string())
-                .push(")");
+                .push_bind(user.to_string());
+            if f.visibility.desk_reports() {
+                q.push(" OR source = 'desk'");
+            }
+            q.push(")");
         }
         if let Some(s) = f.status {
             q.push(" AND status = ").push_bind(s.as_str());
@@ -919,8 +945,11 @@ impl Store for $store {
             q.push(" AND (entity <> 'issue' OR team = ")
                 .push_bind(team.map(|t| t.as_str()).unwrap_or(""))
                 .push(" OR assignee_id = ")
-                .push_bind(user.to_string())
-                .push(")");
+                .push_bind(user.to_string());
+            if visibility.desk_reports() {
+                q.push(" OR source = 'desk'");
+            }
+            q.push(")");
         }
         q.push(" GROUP BY entity, entity_id ORDER BY last LIMIT ")
             .push_bind(i64::from(limit) + 1);
