@@ -165,6 +165,16 @@ pub enum Source {
     Desk,
 }
 
+impl Source {
+    /// The name for people.
+    pub fn label(self) -> Text {
+        match self {
+            Source::Patrol => Text::new("巡查", "patrol"),
+            Source::Desk => Text::new("前台", "desk"),
+        }
+    }
+}
+
 /// An extension asked for and not yet decided.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -275,6 +285,15 @@ pub enum EscalationReason {
 }
 
 impl EscalationReason {
+    /// The name for people.
+    pub fn label(self) -> Text {
+        match self {
+            EscalationReason::Urgent => Text::new("紧急告知保安队", "urgent, security told"),
+            EscalationReason::Major => Text::new("重大问题告知主任", "major, manager told"),
+            EscalationReason::Overdue => Text::new("超期告知主任", "overdue, manager told"),
+        }
+    }
+
     /// The team told.
     pub fn notifies(self) -> Team {
         match self {

@@ -22,6 +22,7 @@ pub mod patrol;
 #[cfg(feature = "photo")]
 pub mod photo;
 pub mod plausibility;
+pub mod report;
 pub mod round;
 pub mod route;
 pub mod routing;

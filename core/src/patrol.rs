@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{CheckpointId, ResultId, RouteId, RunId, SiteId, UserId, VisitId};
 use crate::plausibility::ScanFlag;
+use crate::text::Text;
 
 /// One patrol round as walked.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -53,6 +54,16 @@ pub enum VisitMethod {
     Manual,
 }
 
+impl VisitMethod {
+    /// The name for people.
+    pub fn label(self) -> Text {
+        match self {
+            VisitMethod::Qr => Text::new("扫码", "QR scan"),
+            VisitMethod::Manual => Text::new("手动登记", "by hand"),
+        }
+    }
+}
+
 /// One visit to a checkpoint.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,6 +100,17 @@ pub enum Outcome {
     Fault,
     /// 不适用.
     Na,
+}
+
+impl Outcome {
+    /// The name for people.
+    pub fn label(self) -> Text {
+        match self {
+            Outcome::Ok => Text::new("正常", "OK"),
+            Outcome::Fault => Text::new("故障", "fault"),
+            Outcome::Na => Text::new("不适用", "n/a"),
+        }
+    }
 }
 
 /// One answered checklist item.

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::CheckpointId;
 use crate::route::Route;
+use crate::text::Text;
 
 /// Something implausible about a scan or a round.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -33,6 +34,26 @@ pub enum ScanFlag {
         /// Seconds it takes at least.
         min_secs: u32,
     },
+}
+
+impl ScanFlag {
+    /// What it says, for people: the kind and its numbers.
+    pub fn label(&self) -> Text {
+        match self {
+            ScanFlag::TooFast { secs, min_secs, .. } => Text::new(
+                format!("到点过快（{secs} 秒，至少 {min_secs} 秒）"),
+                format!("too fast ({secs} s, at least {min_secs} s)"),
+            ),
+            ScanFlag::RepeatScan { secs } => Text::new(
+                format!("重复扫码（间隔 {secs} 秒）"),
+                format!("scanned again after {secs} s"),
+            ),
+            ScanFlag::RoundTooShort { secs, min_secs } => Text::new(
+                format!("巡查用时过短（{secs} 秒，至少 {min_secs} 秒）"),
+                format!("round too short ({secs} s, at least {min_secs} s)"),
+            ),
+        }
+    }
 }
 
 /// A label scanned again within this many seconds is flagged.

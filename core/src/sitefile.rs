@@ -26,6 +26,8 @@ struct SiteFile {
     #[serde(default)]
     sla_hours: Option<SlaHours>,
     #[serde(default)]
+    retention_days: Option<u32>,
+    #[serde(default)]
     routing: BTreeMap<Category, Team>,
     zones: Vec<ZoneFile>,
     #[serde(default)]
@@ -124,6 +126,11 @@ pub fn parse(yaml: &str) -> Result<Import, SiteFileError> {
             "time_zone `{time_zone}` is not a known IANA time zone"
         ));
     }
+    let retention_days = file.retention_days.unwrap_or(DEFAULT_RETENTION_DAYS);
+    if retention_days == 0 {
+        // Nothing could be recorded: every record would be older than the retention.
+        problems.push("retention_days: keep patrol records at least 1 day".to_owned());
+    }
     let key = SiteKey::generate()?;
     let site = Site {
         id: SiteId::new(),
@@ -135,7 +142,7 @@ pub fn parse(yaml: &str) -> Result<Import, SiteFileError> {
         routing: Routing {
             overrides: file.routing,
         },
-        retention_days: DEFAULT_RETENTION_DAYS,
+        retention_days,
     };
     let mut zones = Vec::new();
     let mut checkpoints = Vec::new();
@@ -231,6 +238,16 @@ mod tests {
                 Ok(c.id)
             );
         }
+    }
+
+    #[test]
+    fn a_site_keeps_patrol_records_two_years_unless_its_file_says_otherwise() {
+        assert_eq!(parse(EXAMPLE).unwrap().site.retention_days, 730);
+        let longer = EXAMPLE.replace("zones:", "retention_days: 1095\nzones:");
+        assert_eq!(parse(&longer).unwrap().site.retention_days, 1095);
+        let none = EXAMPLE.replace("zones:", "retention_days: 0\nzones:");
+        let err = parse(&none).unwrap_err().to_string();
+        assert!(err.contains("retention_days"), "{err}");
     }
 
     #[test]

@@ -51,13 +51,18 @@ pub fn offset(device: Timestamp, server: Timestamp) -> SignedDuration {
     device.duration_until(server)
 }
 
+/// The oldest time a site keeping records `keep_days` still keeps at `now`: what is older is
+/// refused when it arrives and purged once archived. A retention longer than recorded time
+/// reaches back to its start.
+pub fn retention_start(now: Timestamp, keep_days: u32) -> Timestamp {
+    shift(now, -SignedDuration::from_hours(i64::from(keep_days) * 24)).unwrap_or(Timestamp::MIN)
+}
+
 /// Whether a corrected time is one the server accepts at `now`: no later than [`MAX_AHEAD`]
 /// after it, and no earlier than `keep_days` before it (the site's retention).
 pub fn check_window(t: Timestamp, now: Timestamp, keep_days: u32) -> Result<(), TimeError> {
     let latest = shift(now, MAX_AHEAD)?;
-    // A retention longer than recorded time reaches back to its start.
-    let earliest = shift(now, -SignedDuration::from_hours(i64::from(keep_days) * 24))
-        .unwrap_or(Timestamp::MIN);
+    let earliest = retention_start(now, keep_days);
     if t > latest {
         Err(TimeError::InFuture)
     } else if t < earliest {

@@ -43,6 +43,18 @@ impl Role {
         }
     }
 
+    /// The name for people.
+    pub fn label(self) -> crate::text::Text {
+        use crate::text::Text;
+        match self {
+            Role::Patrol => Text::new("巡查员", "patrol"),
+            Role::Technician => Text::new("维修技术员", "technician"),
+            Role::Supervisor => Text::new("物业助理", "supervisor"),
+            Role::Manager => Text::new("管理处主任", "manager"),
+            Role::Admin => Text::new("系统管理员", "admin"),
+        }
+    }
+
     /// Supervisors and managers run the queue.
     pub fn supervises(self) -> bool {
         matches!(self, Role::Supervisor | Role::Manager)

@@ -71,6 +71,7 @@ pub fn router(state: AppState, with_metrics: bool, timeouts: Timeouts) -> Router
         .route("/api/v1/issues/{id}", get(issue_detail))
         .layer(DefaultBodyLimit::max(MAX_PUSH_BYTES))
         .layer(limit(MAX_PUSH_BYTES))
+        .merge(crate::reports::routes())
         .merge(blobs);
     if with_metrics {
         app = app.route("/metrics", get(prometheus));
@@ -603,7 +604,7 @@ async fn issue_detail(
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "Patrol companion API · 巡查助手接口", description = "Sync protocol v1, auth and the 3-day queue (DESIGN.md §6–7)."),
-    paths(healthz, prometheus, openapi, login, refresh, push, pull, blob_head, blob_put, issues, issue_detail),
+    paths(healthz, prometheus, openapi, login, refresh, push, pull, blob_head, blob_put, issues, issue_detail, crate::reports::monthly, crate::reports::archive_list, crate::reports::archive_file),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

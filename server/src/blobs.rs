@@ -1,11 +1,13 @@
 //! Photo blobs, content-addressed by SHA-256, kept through `object_store`: a local folder by
-//! default (S3-compatible storage at scale uses the same trait).
+//! default (S3-compatible storage at scale uses the same trait). The monthly archive's files
+//! are kept beside them under `archive/` (DESIGN.md §8).
 
 use std::sync::Arc;
 
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use patrol_core::report::Month;
 
 /// Where blobs live.
 #[derive(Clone)]
@@ -39,6 +41,42 @@ impl Blobs {
     /// A blob's bytes.
     pub async fn get(&self, sha256: &str) -> object_store::Result<Vec<u8>> {
         let got = self.inner.get(&Self::path(sha256)).await?;
+        Ok(got.bytes().await?.to_vec())
+    }
+
+    fn archive_path(site_code: &str, month: Month, name: &str) -> Path {
+        Path::from_iter(["archive", site_code, &month.to_string(), name])
+    }
+
+    /// Keep (or replace) a file of a site's monthly archive, at
+    /// `archive/<SITE CODE>/<YYYY-MM>/<name>`.
+    pub async fn put_archive(
+        &self,
+        site_code: &str,
+        month: Month,
+        name: &str,
+        bytes: Vec<u8>,
+    ) -> object_store::Result<()> {
+        self.inner
+            .put(
+                &Self::archive_path(site_code, month, name),
+                PutPayload::from(bytes),
+            )
+            .await
+            .map(|_| ())
+    }
+
+    /// A file of a site's monthly archive.
+    pub async fn get_archive(
+        &self,
+        site_code: &str,
+        month: Month,
+        name: &str,
+    ) -> object_store::Result<Vec<u8>> {
+        let got = self
+            .inner
+            .get(&Self::archive_path(site_code, month, name))
+            .await?;
         Ok(got.bytes().await?.to_vec())
     }
 }

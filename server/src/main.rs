@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod api;
+mod archive;
 mod auth;
 mod blobs;
 mod console;
@@ -10,6 +11,7 @@ mod error;
 mod extract;
 mod import;
 mod queue;
+mod reports;
 mod serve;
 mod store;
 mod sync;
@@ -104,6 +106,26 @@ enum Command {
     Site {
         #[command(subcommand)]
         command: SiteCommand,
+    },
+    /// The monthly archive and retention of patrol records.
+    Archive {
+        #[command(subcommand)]
+        command: ArchiveCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ArchiveCommand {
+    /// Once: write the archive of every month that is over (XLSX and CSV, to the blob store)
+    /// and purge patrol records older than each site's retention whose month is archived. The
+    /// server does the same in the background; a run stopped half-way finishes on the next.
+    Run {
+        /// Rounds purged per transaction (with their visits and answers).
+        #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        batch_size: u32,
+        /// Stop after this many purge batches, to spread a large first purge over several runs.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        max_batches: Option<u32>,
     },
 }
 
@@ -206,8 +228,7 @@ async fn serve(cli: &Cli, listen: Listen, demo: bool) -> CliResult {
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .map_err(|e| format!("cannot start metrics: {e}"))?;
-    let blobs = Blobs::local(&cli.data_dir.join("blobs"))
-        .map_err(|e| format!("cannot use the photo folder: {e}"))?;
+    let blobs = open_blobs(cli)?;
     if demo
         && demo::load(store.as_ref(), &blobs)
             .await
@@ -241,7 +262,12 @@ async fn serve(cli: &Cli, listen: Listen, demo: bool) -> CliResult {
     queue::escalate_due(store.as_ref(), jiff::Timestamp::now())
         .await
         .map_err(|e| format!("escalation pass failed: {e}"))?;
-    let escalation = tokio::spawn(queue::run(store, Duration::from_secs(60)));
+    let escalation = tokio::spawn(queue::run(store.clone(), Duration::from_secs(60)));
+    let archiving = tokio::spawn(archive::run(
+        store,
+        state.blobs.clone(),
+        Duration::from_secs(15 * 60),
+    ));
     let limiter = state.limiter.clone();
     let forgetting = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -278,6 +304,7 @@ async fn serve(cli: &Cli, listen: Listen, demo: bool) -> CliResult {
         .layer(tower_http::trace::TraceLayer::new_for_http());
     serve::run(listener, app, listen.timeouts.headers, shutdown_signal()).await;
     escalation.abort();
+    archiving.abort();
     forgetting.abort();
     if let Some(t) = metrics_task {
         t.abort();
@@ -404,6 +431,54 @@ async fn site_import(cli: &Cli, file: &std::path::Path) -> CliResult {
     Ok(())
 }
 
+/// The photo and archive folder of the data folder.
+fn open_blobs(cli: &Cli) -> Result<Blobs, String> {
+    Blobs::local(&cli.data_dir.join("blobs"))
+        .map_err(|e| format!("cannot use the photo folder: {e}"))
+}
+
+async fn archive_run(cli: &Cli, options: archive::Options) -> CliResult {
+    let store = open_store(cli).await?;
+    let blobs = open_blobs(cli)?;
+    let pass = archive::run_once(store.as_ref(), &blobs, jiff::Timestamp::now(), options)
+        .await
+        .map_err(|e| format!("archive pass failed: {e}"))?;
+    for w in &pass.written {
+        say(&format!(
+            "archived {} {} (version {}): {}",
+            w.site,
+            w.month,
+            w.version,
+            w.files.join(", ")
+        ));
+    }
+    for (site, month, c) in &pass.purged {
+        say(&format!(
+            "purged {site} {month}: {} rounds, {} visits, {} answers",
+            c.runs, c.visits, c.results
+        ));
+    }
+    if pass.written.is_empty() && pass.purged.is_empty() && !pass.stopped {
+        say("nothing to archive or purge");
+    }
+    if pass.stopped {
+        say(&format!(
+            "purge stopped at --max-batches {}; run again to go on",
+            pass.batches
+        ));
+    }
+    if pass.failed.is_empty() {
+        Ok(())
+    } else {
+        Err(pass
+            .failed
+            .iter()
+            .map(|(site, why)| format!("site {site}: {why}"))
+            .collect::<Vec<_>>()
+            .join("; "))
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -451,6 +526,19 @@ async fn main() -> ExitCode {
         Command::Site {
             command: SiteCommand::Import { file },
         } => site_import(&cli, file).await,
+        Command::Archive {
+            command:
+                ArchiveCommand::Run {
+                    batch_size,
+                    max_batches,
+                },
+        } => {
+            let options = archive::Options {
+                batch: *batch_size,
+                max_batches: *max_batches,
+            };
+            archive_run(&cli, options).await
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -43,6 +43,10 @@ const TABLE: &[(&str, [&str; 8])] = &[
     ("HEAD /api/v1/blobs",               ["404",        "404",        "404",                  "404",        "404",        "404",                       "401", "401"]),
     ("PUT /api/v1/blobs",                ["201",        "201",        "201",                  "201",        "201",        "201",                       "401", "401"]),
     ("POST /api/v1/auth/refresh",        ["200",        "200",        "200",                  "200",        "200",        "200",                       "401", "401"]),
+    ("GET /api/v1/reports/monthly own",  ["403",        "403",        "403",                  "200",        "200",        "200",                       "401", "401"]),
+    ("GET /api/v1/reports/monthly other",["403",        "403",        "403",                  "404",        "404",        "404",                       "401", "401"]),
+    ("GET /api/v1/sites/own/archive",    ["403",        "403",        "403",                  "200",        "200",        "200",                       "401", "401"]),
+    ("GET /api/v1/sites/other/archive",  ["403",        "403",        "403",                  "404",        "404",        "404",                       "401", "401"]),
 ];
 
 struct World {
@@ -266,6 +270,27 @@ impl World {
                         .put(&format!("/api/v1/blobs/{}", sha256_hex(&bytes)), t, &bytes),
                 )
             }
+            "GET /api/v1/reports/monthly own" | "GET /api/v1/reports/monthly other" => {
+                let site = if endpoint.ends_with("own") {
+                    &self.own_site
+                } else {
+                    &self.other_site
+                };
+                let tz = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap();
+                let month = patrol_core::report::Month::of(jiff::Timestamp::now(), &tz);
+                status(self.http.get(
+                    &format!("/api/v1/reports/monthly?site={site}&month={month}&format=csv"),
+                    t,
+                ))
+            }
+            "GET /api/v1/sites/own/archive" => status(
+                self.http
+                    .get(&format!("/api/v1/sites/{}/archive", self.own_site), t),
+            ),
+            "GET /api/v1/sites/other/archive" => status(
+                self.http
+                    .get(&format!("/api/v1/sites/{}/archive", self.other_site), t),
+            ),
             "POST /api/v1/auth/refresh" => status(self.http.post(
                 "/api/v1/auth/refresh",
                 None,

@@ -271,10 +271,15 @@ fn push_body_seeds_carry_every_op_kind_and_a_refusal_of_each_sort() {
                 issue_id,
                 text: "住户已通知 / residents told".into(),
             }),
+            OpBody::IssueFollowUp(wire::IssueFollowUp {
+                issue_id,
+                satisfied: false,
+                note: Some("住户说灯还会闪 / the resident says it still flickers".into()),
+            }),
         ],
     );
     let mut refused = ops(
-        55,
+        56,
         &[
             OpBody::IssueComment(wire::IssueComment {
                 issue_id,

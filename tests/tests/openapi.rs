@@ -43,6 +43,9 @@ fn the_document_covers_the_api_and_resolves() {
         ("/api/openapi.json", "get"),
         ("/healthz", "get"),
         ("/metrics", "get"),
+        ("/api/v1/reports/monthly", "get"),
+        ("/api/v1/sites/{id}/archive", "get"),
+        ("/api/v1/sites/{id}/archive/{month}/{file}", "get"),
     ] {
         assert!(
             doc["paths"][path][method].is_object(),
@@ -81,6 +84,23 @@ fn the_document_covers_the_api_and_resolves() {
         doc["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
     );
+    // A report comes as a workbook or a CSV, and says every way it is refused.
+    let report = &doc["paths"]["/api/v1/reports/monthly"]["get"];
+    let formats = &report["responses"]["200"]["content"];
+    assert!(
+        formats["application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"].is_object()
+    );
+    assert!(formats["text/csv"].is_object());
+    for status in ["400", "401", "403", "404"] {
+        assert!(report["responses"][status].is_object(), "report {status}");
+    }
+    let params: Vec<&str> = report["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(params, ["site", "month", "format", "part"]);
     // Field names are the contract.
     let op = &schemas["Op"]["properties"];
     for field in ["op_id", "seq", "kind", "at", "body"] {

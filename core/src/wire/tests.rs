@@ -88,6 +88,11 @@ fn every_body() -> Vec<OpBody> {
             issue_id,
             text: "已联系厂家".into(),
         }),
+        OpBody::IssueFollowUp(IssueFollowUp {
+            issue_id,
+            satisfied: true,
+            note: Some("住户表示满意".into()),
+        }),
     ]
 }
 

@@ -766,6 +766,491 @@ async fn blobs_are_recorded_once_with_their_header(store: &dyn Store) {
     assert!(store.blobs(&[]).await.unwrap().is_empty());
 }
 
+// ---- reports and archive ----
+
+/// An instant given as wall-clock time in Shanghai, the demo estate's time zone.
+fn shanghai(local: &str) -> Timestamp {
+    local
+        .parse::<jiff::civil::DateTime>()
+        .unwrap()
+        .to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap())
+        .unwrap()
+        .timestamp()
+}
+
+fn month(s: &str) -> patrol_core::report::Month {
+    s.parse().unwrap()
+}
+
+fn range(m: &str) -> (Timestamp, Timestamp) {
+    month(m)
+        .range(&jiff::tz::TimeZone::get("Asia/Shanghai").unwrap())
+        .unwrap()
+}
+
+/// A finished round of `route` on `site` started at `at`, with a visit at each of its first
+/// `n` checkpoints and an answer at each, written as the sync layer writes them.
+async fn walked(
+    store: &dyn Store,
+    site: SiteId,
+    route: &patrol_core::route::Route,
+    patroller: UserId,
+    at: Timestamp,
+    n: usize,
+) -> patrol_core::patrol::PatrolRun {
+    let run = patrol_core::patrol::PatrolRun {
+        id: patrol_core::ids::RunId::new(),
+        site_id: site,
+        route_id: route.id,
+        patroller_id: patroller,
+        started_at: at,
+        finished_at: Some(at + SignedDuration::from_mins(30)),
+        missed: vec![],
+        flags: vec![],
+    };
+    let mut writes = vec![Write::Run(run.clone())];
+    for (i, cp) in route.checkpoint_ids.iter().take(n).enumerate() {
+        let visit = patrol_core::patrol::Visit {
+            id: patrol_core::ids::VisitId::new(),
+            run_id: run.id,
+            checkpoint_id: *cp,
+            method: patrol_core::patrol::VisitMethod::Manual,
+            token: None,
+            reason: Some("标签脱落".into()),
+            at: at + SignedDuration::from_mins(i as i64 + 1),
+            flags: vec![],
+        };
+        writes.push(Write::Visit(visit.clone()));
+        writes.push(Write::Result(patrol_core::patrol::ItemResult {
+            id: ResultId::new(),
+            visit_id: visit.id,
+            item_key: "lobby.lights".into(),
+            outcome: Outcome::Ok,
+            reading: None,
+            note: Some("正常".into()),
+            photos: vec![],
+        }));
+    }
+    let applied = store
+        .apply_system(IssueId::new(), &move |_| Decision::Apply(writes.clone()))
+        .await
+        .unwrap();
+    assert!(applied);
+    run
+}
+
+/// The archive entry of a month as the archive job records it when its files hold `holds`.
+fn archived(m: &str, holds: RecordCounts, version: u32, files: &[&str]) -> ArchivedMonth {
+    let (from, to) = range(m);
+    ArchivedMonth {
+        month: month(m),
+        from,
+        to,
+        version,
+        archived: holds,
+        purged: RecordCounts::default(),
+        archived_at: to,
+        files: files
+            .iter()
+            .map(|name| ArchiveFile {
+                name: (*name).to_owned(),
+                bytes: 1234,
+                sha256: "ab".repeat(32),
+                written_at: to,
+            })
+            .collect(),
+    }
+}
+
+/// Archive a month of `site` as it is stored now.
+async fn archive_as_stored(store: &dyn Store, site: SiteId, m: &str) {
+    let (from, to) = range(m);
+    let holds = store.record_counts(site, from, to).await.unwrap();
+    let entry = archived(m, holds, 1, &["report.xlsx", "report.csv"]);
+    assert!(store.record_archive(site, &entry, None).await.unwrap());
+}
+
+async fn a_months_records_are_read_by_the_local_month(store: &dyn Store) {
+    let (estate, _) = estate(store).await;
+    let site = estate.site.id;
+    let route = &estate.routes[0];
+    let patroller = estate.user("demo-patrol").unwrap().id;
+    // 00:10 on the 1st of November in Shanghai is still October in UTC.
+    let first = walked(
+        store,
+        site,
+        route,
+        patroller,
+        shanghai("2026-11-01T00:10"),
+        3,
+    )
+    .await;
+    let last = walked(
+        store,
+        site,
+        route,
+        patroller,
+        shanghai("2026-11-30T23:50"),
+        2,
+    )
+    .await;
+    let before = walked(
+        store,
+        site,
+        route,
+        patroller,
+        shanghai("2026-10-31T23:50"),
+        1,
+    )
+    .await;
+    walked(
+        store,
+        site,
+        route,
+        patroller,
+        shanghai("2026-12-01T00:00"),
+        1,
+    )
+    .await;
+    let (from, to) = range("2026-11");
+    let got = store.patrol_records(site, from, to).await.unwrap();
+    assert_eq!(
+        got.runs.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [first.id, last.id],
+        "in the order they started, the month's only"
+    );
+    assert_eq!(got.visits.len(), 5);
+    assert!(got.visits.windows(2).all(|w| w[0].at <= w[1].at));
+    assert_eq!(got.results.len(), 5);
+    assert!(
+        got.visits
+            .iter()
+            .all(|v| v.run_id == first.id || v.run_id == last.id)
+    );
+    let counts = store.record_counts(site, from, to).await.unwrap();
+    assert_eq!(
+        (counts.runs, counts.visits, counts.results),
+        (2, 5, 5),
+        "{counts:?}"
+    );
+    assert!(counts.chars > 0);
+    assert_eq!(
+        store.first_round_at(site).await.unwrap(),
+        Some(before.started_at)
+    );
+    assert_eq!(store.first_round_at(SiteId::new()).await.unwrap(), None);
+    assert!(
+        store
+            .patrol_records(SiteId::new(), from, to)
+            .await
+            .unwrap()
+            .runs
+            .is_empty()
+    );
+    // The issues found in the month, each with its trail; not those found before or after.
+    let reporter = estate.user("demo-patrol").unwrap().id;
+    let found = |at: &str| {
+        let mut i = issue(site, Team::Engineering, Timestamp::now(), reporter);
+        i.observed_at = shanghai(at);
+        i.due_at = i.observed_at + SignedDuration::from_hours(72);
+        i
+    };
+    let (early, late, outside) = (
+        found("2026-11-01T00:05"),
+        found("2026-11-29T10:00"),
+        found("2026-10-31T23:00"),
+    );
+    let mut phone = Device::new(store, reporter).await;
+    for i in [&late, &early, &outside] {
+        let d = report_of(i, i.observed_at);
+        let keys = Keys {
+            issue: Some(i.id),
+            ..Keys::default()
+        };
+        store
+            .apply_op(&phone.next(), keys, &move |_| d.clone())
+            .await
+            .unwrap();
+    }
+    let issues = store.issues_found(site, from, to).await.unwrap();
+    assert_eq!(
+        issues.iter().map(|(i, _)| i.id).collect::<Vec<_>>(),
+        [early.id, late.id],
+        "in the order they were found"
+    );
+    assert!(
+        issues
+            .iter()
+            .all(|(i, trail)| trail.len() == 1 && trail[0].issue_id == i.id)
+    );
+    let people = store.site_users(site).await.unwrap();
+    assert_eq!(people.len(), estate.users.len());
+    assert!(people.windows(2).all(|w| w[0].username < w[1].username));
+    assert!(store.site_users(SiteId::new()).await.unwrap().is_empty());
+}
+
+async fn a_months_archive_is_recorded_once_per_version_with_its_files(store: &dyn Store) {
+    let (estate, _) = estate(store).await;
+    let site = estate.site.id;
+    assert!(store.archive(site).await.unwrap().is_empty());
+    let holds = RecordCounts {
+        runs: 3,
+        visits: 30,
+        results: 90,
+        chars: 40_000,
+    };
+    let first = archived("2026-10", holds, 1, &["report.xlsx", "report.csv"]);
+    assert!(store.record_archive(site, &first, None).await.unwrap());
+    assert!(
+        !store.record_archive(site, &first, None).await.unwrap(),
+        "another process recorded it first"
+    );
+    let older = archived("2026-09", RecordCounts::default(), 1, &["report.csv"]);
+    assert!(store.record_archive(site, &older, None).await.unwrap());
+    // Written again after records arrived late: a new version beside the first files.
+    let more = RecordCounts { runs: 4, ..holds };
+    let second = archived("2026-10", more, 2, &["report-2.xlsx", "report-2.csv"]);
+    assert!(store.record_archive(site, &second, Some(1)).await.unwrap());
+    assert!(
+        !store.record_archive(site, &second, Some(1)).await.unwrap(),
+        "version 1 is gone"
+    );
+    let list = store.archive(site).await.unwrap();
+    assert_eq!(
+        list.iter().map(|m| m.month.to_string()).collect::<Vec<_>>(),
+        ["2026-09", "2026-10"],
+        "oldest first"
+    );
+    let oct = &list[1];
+    assert_eq!((oct.version, oct.archived), (2, more));
+    assert_eq!((oct.from, oct.to), range("2026-10"));
+    assert_eq!(
+        oct.files
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect::<Vec<_>>(),
+        ["report-2.csv", "report-2.xlsx", "report.csv", "report.xlsx"]
+    );
+    assert_eq!(oct.files[0].sha256, "ab".repeat(32));
+    assert_eq!(oct.files[0].bytes, 1234);
+    assert!(oct.holds(more) && !oct.holds(holds));
+    assert!(store.archive(SiteId::new()).await.unwrap().is_empty());
+}
+
+async fn nothing_is_purged_before_its_month_is_archived(store: &dyn Store) {
+    let (estate, _) = estate(store).await;
+    let site = estate.site.id;
+    let patroller = estate.user("demo-patrol").unwrap().id;
+    walked(
+        store,
+        site,
+        &estate.routes[0],
+        patroller,
+        shanghai("2026-09-10T09:00"),
+        4,
+    )
+    .await;
+    let (from, to) = range("2026-09");
+    let stored = store.record_counts(site, from, to).await.unwrap();
+    let later = shanghai("2027-01-01T00:00");
+    assert_eq!(
+        store
+            .purge_batch(site, month("2026-09"), later, 100)
+            .await
+            .unwrap(),
+        Purge::NotArchived
+    );
+    assert_eq!(store.record_counts(site, from, to).await.unwrap(), stored);
+    // Another month's archive does not count for this one.
+    archive_as_stored(store, site, "2026-10").await;
+    assert_eq!(
+        store
+            .purge_batch(site, month("2026-09"), later, 100)
+            .await
+            .unwrap(),
+        Purge::NotArchived
+    );
+    assert_eq!(store.record_counts(site, from, to).await.unwrap(), stored);
+}
+
+async fn a_month_changed_after_its_archive_is_not_purged(store: &dyn Store) {
+    let (estate, _) = estate(store).await;
+    let site = estate.site.id;
+    let route = &estate.routes[0];
+    let patroller = estate.user("demo-patrol").unwrap().id;
+    walked(
+        store,
+        site,
+        route,
+        patroller,
+        shanghai("2026-09-10T09:00"),
+        4,
+    )
+    .await;
+    archive_as_stored(store, site, "2026-09").await;
+    // A phone that was offline syncs a round of the month after it was archived.
+    walked(
+        store,
+        site,
+        route,
+        patroller,
+        shanghai("2026-09-30T21:00"),
+        2,
+    )
+    .await;
+    let (from, to) = range("2026-09");
+    let stored = store.record_counts(site, from, to).await.unwrap();
+    assert_eq!(
+        store
+            .purge_batch(site, month("2026-09"), shanghai("2027-01-01T00:00"), 100)
+            .await
+            .unwrap(),
+        Purge::Changed
+    );
+    assert_eq!(store.record_counts(site, from, to).await.unwrap(), stored);
+}
+
+async fn records_inside_the_retention_are_untouched_by_a_purge(store: &dyn Store) {
+    let (estate, _) = estate(store).await;
+    let site = estate.site.id;
+    let route = &estate.routes[0];
+    let patroller = estate.user("demo-patrol").unwrap().id;
+    let old = walked(
+        store,
+        site,
+        route,
+        patroller,
+        shanghai("2026-09-05T09:00"),
+        3,
+    )
+    .await;
+    let kept = walked(
+        store,
+        site,
+        route,
+        patroller,
+        shanghai("2026-09-20T09:00"),
+        5,
+    )
+    .await;
+    let (from, to) = range("2026-09");
+    let kept_before = store
+        .patrol_records(site, kept.started_at, to)
+        .await
+        .unwrap();
+    // An issue found on the old round is not a patrol record.
+    let mut found = issue(site, Team::Engineering, Timestamp::now(), patroller);
+    found.observed_at = old.started_at;
+    put(store, &found).await;
+    archive_as_stored(store, site, "2026-09").await;
+    // The retention reaches back to the 15th: the 5th is older, the 20th inside.
+    let cutoff = shanghai("2026-09-15T00:00");
+    let purged = store
+        .purge_batch(site, month("2026-09"), cutoff, 100)
+        .await
+        .unwrap();
+    assert!(
+        matches!(purged, Purge::Purged(c) if (c.runs, c.visits, c.results) == (1, 3, 3)),
+        "{purged:?}"
+    );
+    assert_eq!(
+        store
+            .purge_batch(site, month("2026-09"), cutoff, 100)
+            .await
+            .unwrap(),
+        Purge::Purged(RecordCounts::default()),
+        "nothing more is due"
+    );
+    assert_eq!(store.run(old.id).await.unwrap(), None);
+    let left = store.patrol_records(site, from, to).await.unwrap();
+    assert_eq!(left, kept_before, "the round inside the retention, whole");
+    assert!(store.issue(found.id).await.unwrap().is_some());
+    // What was purged is counted against the archive, which still holds the month.
+    let m = store.archive(site).await.unwrap().remove(0);
+    assert_eq!(
+        (m.purged.runs, m.purged.visits, m.purged.results),
+        (1, 3, 3)
+    );
+    assert!(m.holds(store.record_counts(site, from, to).await.unwrap()));
+}
+
+async fn a_purge_stopped_after_a_batch_ends_as_one_uninterrupted_purge(store: &dyn Store) {
+    let (estate, key) = estate(store).await;
+    let route = &estate.routes[0];
+    let patroller = estate.user("demo-patrol").unwrap().id;
+    // A second site with the same rounds: one is purged a batch at a time, stopped after the
+    // first and run again; the other in one go.
+    let mut twin = patrol_core::demo::estate("conf-twin", "一致性小区二", &key).site;
+    twin.id = SiteId::new();
+    store.put_site(&twin, &key.secret_base64()).await.unwrap();
+    let starts = [
+        "2026-09-02T09:00",
+        "2026-09-02T09:00",
+        "2026-09-03T14:30",
+        "2026-09-07T20:30",
+        "2026-09-12T09:00",
+        "2026-09-28T09:00",
+    ];
+    for site in [estate.site.id, twin.id] {
+        for (n, at) in starts.iter().enumerate() {
+            walked(store, site, route, patroller, shanghai(at), n + 1).await;
+        }
+        archive_as_stored(store, site, "2026-09").await;
+    }
+    let cutoff = shanghai("2026-09-20T00:00");
+    let sep = month("2026-09");
+    let batch = |site, limit| store.purge_batch(site, sep, cutoff, limit);
+    // Stopped after one batch of two rounds: the two oldest went, the rest is as it was.
+    let Purge::Purged(first) = batch(estate.site.id, 2).await.unwrap() else {
+        panic!("the month is archived")
+    };
+    assert_eq!((first.runs, first.visits), (2, 1 + 2));
+    let (from, to) = range("2026-09");
+    let mid = store
+        .patrol_records(estate.site.id, from, to)
+        .await
+        .unwrap();
+    assert_eq!(
+        mid.runs.iter().map(|r| r.started_at).collect::<Vec<_>>(),
+        starts[2..].iter().map(|s| shanghai(s)).collect::<Vec<_>>()
+    );
+    // Run again, a batch at a time, until nothing is left to do.
+    let mut batches = 1;
+    while let Purge::Purged(c) = batch(estate.site.id, 2).await.unwrap() {
+        if c.runs == 0 {
+            break;
+        }
+        batches += 1;
+    }
+    assert_eq!(batches, 3, "five rounds were older than the retention");
+    let Purge::Purged(whole) = batch(twin.id, 1000).await.unwrap() else {
+        panic!("the twin is archived")
+    };
+    assert_eq!(whole.runs, 5);
+    // Both sites end alike: the same rounds left, the same counts purged and stored.
+    let state = |site| async move {
+        let left = store.patrol_records(site, from, to).await.unwrap();
+        let archive = store.archive(site).await.unwrap();
+        (
+            left.runs
+                .iter()
+                .map(|r| (r.started_at, r.finished_at))
+                .collect::<Vec<_>>(),
+            left.visits.iter().map(|v| v.at).collect::<Vec<_>>(),
+            left.results.len(),
+            store.record_counts(site, from, to).await.unwrap(),
+            archive
+                .iter()
+                .map(|m| (m.month, m.archived, m.purged))
+                .collect::<Vec<_>>(),
+        )
+    };
+    let (stopped, straight) = (state(estate.site.id).await, state(twin.id).await);
+    assert_eq!(stopped, straight);
+    assert_eq!(stopped.0.len(), 1);
+    assert_eq!(stopped.2, 6);
+}
+
 /// Runs each behaviour on SQLite, and on PostgreSQL when it is configured.
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
@@ -814,4 +1299,10 @@ conformance!(
     the_change_feed_shows_each_viewer_what_they_may_see,
     a_pull_page_is_bounded_in_bytes_too,
     blobs_are_recorded_once_with_their_header,
+    a_months_records_are_read_by_the_local_month,
+    a_months_archive_is_recorded_once_per_version_with_its_files,
+    nothing_is_purged_before_its_month_is_archived,
+    a_month_changed_after_its_archive_is_not_purged,
+    records_inside_the_retention_are_untouched_by_a_purge,
+    a_purge_stopped_after_a_batch_ends_as_one_uninterrupted_purge,
 );

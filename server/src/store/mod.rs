@@ -2,6 +2,7 @@
 //! of here: the sync layer decides what an op does (with core's state machine) and the store
 //! applies that decision atomically, exactly once per `op_id`.
 
+mod archive;
 #[cfg(test)]
 mod conformance;
 mod postgres;
@@ -25,6 +26,7 @@ use patrol_core::team::Team;
 use patrol_core::user::User;
 use patrol_core::wire::{Change, QueueCursor};
 
+pub use self::archive::{ArchiveFile, ArchivedMonth, PatrolRecords, Purge, RecordCounts};
 pub use self::postgres::PgStore;
 
 fn json<T: serde::Serialize>(v: &T) -> Result<String> {
@@ -308,8 +310,6 @@ pub trait Store: Send + Sync {
     async fn account(&self, username: &str) -> Result<Option<Account>>;
     /// A user.
     async fn user(&self, id: UserId) -> Result<Option<User>>;
-    /// The people of a site, by name.
-    async fn site_users(&self, site: SiteId) -> Result<Vec<User>>;
 
     /// Keep a new refresh token (its hash).
     async fn add_refresh_token(
@@ -400,4 +400,55 @@ pub trait Store: Send + Sync {
     /// issue they may no longer see comes as gone.
     async fn changes(&self, visibility: &Visibility, cursor: i64, limit: u32)
     -> Result<ChangePage>;
+
+    // ---- reports and archive ----
+    /// The people who work on a site, by username.
+    async fn site_users(&self, site: SiteId) -> Result<Vec<User>>;
+    /// A site's rounds started in `[from, to)` with their visits and answers.
+    async fn patrol_records(
+        &self,
+        site: SiteId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<PatrolRecords>;
+    /// A site's issues found (`observed_at`) in `[from, to)`, in the order they were found,
+    /// each with its audit trail, oldest first.
+    async fn issues_found(
+        &self,
+        site: SiteId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<(Issue, Vec<AuditEntry>)>>;
+    /// When a site's oldest stored round started.
+    async fn first_round_at(&self, site: SiteId) -> Result<Option<Timestamp>>;
+    /// How much a site stores of rounds started in `[from, to)`, with their visits and answers.
+    async fn record_counts(
+        &self,
+        site: SiteId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<RecordCounts>;
+    /// Record a month's archive as written, with its files: a month not recorded yet
+    /// (`replaces` none), or a new version of the one recorded at version `replaces`. Files of
+    /// earlier versions stay listed. False, and nothing recorded, when another process recorded
+    /// the month first.
+    async fn record_archive(
+        &self,
+        site: SiteId,
+        month: &ArchivedMonth,
+        replaces: Option<u32>,
+    ) -> Result<bool>;
+    /// A site's archive: every month recorded, oldest first, with its files.
+    async fn archive(&self, site: SiteId) -> Result<Vec<ArchivedMonth>>;
+    /// In one transaction, delete up to `limit` of a month's oldest rounds started before
+    /// `before` with their visits and answers — only while the month's archive holds what is
+    /// stored of it. Repeated until it purges nothing, it leaves the month as one call without
+    /// a limit would.
+    async fn purge_batch(
+        &self,
+        site: SiteId,
+        month: patrol_core::report::Month,
+        before: Timestamp,
+        limit: u32,
+    ) -> Result<Purge>;
 }

@@ -565,17 +565,6 @@ impl Store for $store {
             .await
     }
 
-    async fn site_users(&self, site: SiteId) -> Result<Vec<User>> {
-        let rows: Vec<(String,)> = sqlx::query_as(
-            "SELECT u.data FROM users u JOIN user_sites s ON s.user_id = u.id
-             WHERE s.site_id = $1 ORDER BY u.username",
-        )
-        .bind(site.to_string())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(|(d,)| parse(d)).collect()
-    }
-
     async fn add_refresh_token(
         &self,
         hash: &str,
@@ -1012,6 +1001,370 @@ impl Store for $store {
             more,
         })
     }
+
+    // ---- reports and archive ----
+    async fn site_users(&self, site: SiteId) -> Result<Vec<User>> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT u.data FROM users u JOIN user_sites s ON s.user_id = u.id
+             WHERE s.site_id = $1 ORDER BY u.username",
+        )
+        .bind(site.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|(d,)| parse(d)).collect()
+    }
+
+    async fn patrol_records(
+        &self,
+        site: SiteId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<super::PatrolRecords> {
+        let month = "r.site_id = $1 AND r.started_at_ms >= $2 AND r.started_at_ms < $3";
+        let rows = |sql: String| {
+            sqlx::query_as::<_, (String,)>(AssertSqlSafe(sql))
+                .bind(site.to_string())
+                .bind(ms(from))
+                .bind(ms(to))
+                .fetch_all(&self.pool)
+        };
+        let runs: Vec<PatrolRun> = rows(format!(
+            "SELECT r.data FROM runs r WHERE {month} ORDER BY r.started_at_ms, r.id"
+        ))
+        .await?
+        .iter()
+        .map(|(d,)| parse(d))
+        .collect::<Result<_>>()?;
+        let visits: Vec<Visit> = rows(format!(
+            "SELECT v.data FROM visits v JOIN runs r ON r.id = v.run_id WHERE {month}
+             ORDER BY v.at_ms, v.id"
+        ))
+        .await?
+        .iter()
+        .map(|(d,)| parse(d))
+        .collect::<Result<_>>()?;
+        let results: Vec<patrol_core::patrol::ItemResult> = rows(format!(
+            "SELECT x.data FROM results x JOIN visits v ON v.id = x.visit_id
+             JOIN runs r ON r.id = v.run_id WHERE {month} ORDER BY v.at_ms, v.id, x.item_key"
+        ))
+        .await?
+        .iter()
+        .map(|(d,)| parse(d))
+        .collect::<Result<_>>()?;
+        // Rows written between these reads belong to rounds or visits not read: left out, so
+        // every visit has its round and every answer its visit.
+        let run_ids: std::collections::HashSet<RunId> = runs.iter().map(|r| r.id).collect();
+        let visits: Vec<Visit> = visits
+            .into_iter()
+            .filter(|v| run_ids.contains(&v.run_id))
+            .collect();
+        let visit_ids: std::collections::HashSet<VisitId> = visits.iter().map(|v| v.id).collect();
+        let results = results
+            .into_iter()
+            .filter(|x| visit_ids.contains(&x.visit_id))
+            .collect();
+        Ok(super::PatrolRecords {
+            runs,
+            visits,
+            results,
+        })
+    }
+
+    async fn issues_found(
+        &self,
+        site: SiteId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<(Issue, Vec<AuditEntry>)>> {
+        // An issue is due no earlier than it was found (extensions only move the due time
+        // later), so the due-time index narrows the search to issues found since `from`.
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT data FROM issues WHERE site_id = $1 AND due_at_ms >= $2 ORDER BY due_at_ms, id",
+        )
+        .bind(site.to_string())
+        .bind(ms(from))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut issues: Vec<Issue> = rows
+            .iter()
+            .map(|(d,)| parse::<Issue>(d))
+            .collect::<Result<Vec<_>>>()?;
+        issues.retain(|i| i.observed_at >= from && i.observed_at < to);
+        issues.sort_by_key(|i| (i.observed_at, i.id));
+        let mut trails: HashMap<String, Vec<AuditEntry>> = HashMap::new();
+        for chunk in issues.chunks(500) {
+            let mut q = QueryBuilder::<$db>::new("SELECT issue_id, data FROM audit WHERE issue_id IN (");
+            let mut list = q.separated(", ");
+            for i in chunk {
+                list.push_bind(i.id.to_string());
+            }
+            q.push(") ORDER BY seq");
+            let rows: Vec<(String, String)> = q.build_query_as().fetch_all(&self.pool).await?;
+            for (issue, data) in rows {
+                trails.entry(issue).or_default().push(parse(&data)?);
+            }
+        }
+        Ok(issues
+            .into_iter()
+            .map(|i| {
+                let trail = trails.remove(&i.id.to_string()).unwrap_or_default();
+                (i, trail)
+            })
+            .collect())
+    }
+
+    async fn first_round_at(&self, site: SiteId) -> Result<Option<Timestamp>> {
+        let (first,): (Option<i64>,) =
+            sqlx::query_as("SELECT MIN(started_at_ms) FROM runs WHERE site_id = $1")
+                .bind(site.to_string())
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(first.and_then(|t| Timestamp::from_millisecond(t).ok()))
+    }
+
+    async fn record_counts(
+        &self,
+        site: SiteId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<super::RecordCounts> {
+        let mut conn = self.pool.acquire().await?;
+        month_counts(&mut *conn, site, ms(from), ms(to)).await
+    }
+
+    async fn record_archive(
+        &self,
+        site: SiteId,
+        m: &super::ArchivedMonth,
+        replaces: Option<u32>,
+    ) -> Result<bool> {
+        let (_guard, mut tx) = self.begin_write().await?;
+        let month = m.month.to_string();
+        let bind = |sql: &'static str| {
+            sqlx::query(sql)
+                .bind(site.to_string())
+                .bind(month.clone())
+                .bind(ms(m.from))
+                .bind(ms(m.to))
+                .bind(i64::from(m.version))
+                .bind(m.archived.runs)
+                .bind(m.archived.visits)
+                .bind(m.archived.results)
+                .bind(m.archived.chars)
+                .bind(m.purged.runs)
+                .bind(m.purged.visits)
+                .bind(m.purged.results)
+                .bind(m.purged.chars)
+                .bind(ms(m.archived_at))
+        };
+        let done = match replaces {
+            None => bind(
+                "INSERT INTO archive_months (site_id, month, from_ms, to_ms, version, runs, visits,
+                   results, chars, purged_runs, purged_visits, purged_results, purged_chars,
+                   archived_at_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                 ON CONFLICT (site_id, month) DO NOTHING",
+            )
+            .execute(&mut *tx)
+            .await?,
+            Some(version) => bind(
+                "UPDATE archive_months SET from_ms = $3, to_ms = $4, version = $5, runs = $6,
+                   visits = $7, results = $8, chars = $9, purged_runs = $10, purged_visits = $11,
+                   purged_results = $12, purged_chars = $13, archived_at_ms = $14
+                 WHERE site_id = $1 AND month = $2 AND version = $15",
+            )
+            .bind(i64::from(version))
+            .execute(&mut *tx)
+            .await?,
+        };
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        for f in &m.files {
+            sqlx::query(
+                "INSERT INTO archive_files (site_id, month, name, bytes, sha256, written_at_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (site_id, month, name) DO UPDATE SET bytes = excluded.bytes,
+                   sha256 = excluded.sha256, written_at_ms = excluded.written_at_ms",
+            )
+            .bind(site.to_string())
+            .bind(&month)
+            .bind(&f.name)
+            .bind(i64::try_from(f.bytes).unwrap_or(i64::MAX))
+            .bind(&f.sha256)
+            .bind(ms(f.written_at))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn archive(&self, site: SiteId) -> Result<Vec<super::ArchivedMonth>> {
+        let months: Vec<(String, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64)> =
+            sqlx::query_as(
+                "SELECT month, from_ms, to_ms, version, runs, visits, results, chars, purged_runs,
+                   purged_visits, purged_results, purged_chars, archived_at_ms
+                 FROM archive_months WHERE site_id = $1",
+            )
+            .bind(site.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        let files: Vec<(String, String, i64, String, i64)> = sqlx::query_as(
+            "SELECT month, name, bytes, sha256, written_at_ms FROM archive_files WHERE site_id = $1",
+        )
+        .bind(site.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        let time = |t: i64| Timestamp::from_millisecond(t).unwrap_or(Timestamp::UNIX_EPOCH);
+        let mut out = Vec::new();
+        for (month, from, to, version, runs, visits, results, chars, p_runs, p_visits, p_results, p_chars, at) in months {
+            // A row this code did not write is left out rather than failing the whole list.
+            let Ok(parsed) = month.parse::<patrol_core::report::Month>() else {
+                continue;
+            };
+            let mut month_files: Vec<super::ArchiveFile> = files
+                .iter()
+                .filter(|f| f.0 == month)
+                .map(|(_, name, bytes, sha256, written)| super::ArchiveFile {
+                    name: name.clone(),
+                    bytes: u64::try_from(*bytes).unwrap_or(0),
+                    sha256: sha256.clone(),
+                    written_at: time(*written),
+                })
+                .collect();
+            month_files.sort_by(|a, b| a.name.cmp(&b.name));
+            out.push(super::ArchivedMonth {
+                month: parsed,
+                from: time(from),
+                to: time(to),
+                version: u32::try_from(version).unwrap_or(0),
+                archived: super::RecordCounts { runs, visits, results, chars },
+                purged: super::RecordCounts {
+                    runs: p_runs,
+                    visits: p_visits,
+                    results: p_results,
+                    chars: p_chars,
+                },
+                archived_at: time(at),
+                files: month_files,
+            });
+        }
+        out.sort_by_key(|m| m.month);
+        Ok(out)
+    }
+
+    async fn purge_batch(
+        &self,
+        site: SiteId,
+        month: patrol_core::report::Month,
+        before: Timestamp,
+        limit: u32,
+    ) -> Result<super::Purge> {
+        let (_guard, mut tx) = self.begin_write().await?;
+        let row: Option<(i64, i64, i64, i64, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT from_ms, to_ms, runs, visits, results, chars, purged_runs, purged_visits,
+               purged_results, purged_chars
+             FROM archive_months WHERE site_id = $1 AND month = $2",
+        )
+        .bind(site.to_string())
+        .bind(month.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((from, to, runs, visits, results, chars, p_runs, p_visits, p_results, p_chars)) = row
+        else {
+            return Ok(super::Purge::NotArchived);
+        };
+        let archived = super::RecordCounts { runs, visits, results, chars };
+        let purged = super::RecordCounts {
+            runs: p_runs,
+            visits: p_visits,
+            results: p_results,
+            chars: p_chars,
+        };
+        // Checked under the write lock: nothing can arrive between this and the delete.
+        let stored = month_counts(&mut *tx, site, from, to).await?;
+        if stored + purged != archived {
+            return Ok(super::Purge::Changed);
+        }
+        let ids: Vec<(String,)> = sqlx::query_as(
+            "SELECT id FROM runs WHERE site_id = $1 AND started_at_ms >= $2 AND started_at_ms < $3
+             ORDER BY started_at_ms, id LIMIT $4",
+        )
+        .bind(site.to_string())
+        .bind(from)
+        .bind(to.min(ms(before)))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        if ids.is_empty() {
+            return Ok(super::Purge::Purged(super::RecordCounts::default()));
+        }
+        for sql in [
+            "DELETE FROM results WHERE visit_id IN (SELECT id FROM visits WHERE run_id IN (",
+            "DELETE FROM visits WHERE run_id IN (",
+            "DELETE FROM runs WHERE id IN (",
+        ] {
+            let mut q = QueryBuilder::<$db>::new(sql);
+            let mut list = q.separated(", ");
+            for (id,) in &ids {
+                list.push_bind(id.clone());
+            }
+            q.push(if sql.starts_with("DELETE FROM results") { "))" } else { ")" });
+            q.build().execute(&mut *tx).await?;
+        }
+        let left = month_counts(&mut *tx, site, from, to).await?;
+        let batch = super::RecordCounts {
+            runs: stored.runs - left.runs,
+            visits: stored.visits - left.visits,
+            results: stored.results - left.results,
+            chars: stored.chars - left.chars,
+        };
+        let now = purged + batch;
+        sqlx::query(
+            "UPDATE archive_months SET purged_runs = $3, purged_visits = $4, purged_results = $5,
+               purged_chars = $6 WHERE site_id = $1 AND month = $2",
+        )
+        .bind(site.to_string())
+        .bind(month.to_string())
+        .bind(now.runs)
+        .bind(now.visits)
+        .bind(now.results)
+        .bind(now.chars)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(super::Purge::Purged(batch))
+    }
+}
+
+/// What a site stores of rounds started in `[from_ms, to_ms)`, with their visits and answers.
+async fn month_counts(
+    conn: &mut $conn,
+    site: SiteId,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<super::RecordCounts> {
+    let month = "r.site_id = $1 AND r.started_at_ms >= $2 AND r.started_at_ms < $3";
+    let visits = "visits v JOIN runs r ON r.id = v.run_id";
+    let results = "results x JOIN visits v ON v.id = x.visit_id JOIN runs r ON r.id = v.run_id";
+    let sql = format!(
+        "SELECT
+           (SELECT COUNT(*) FROM runs r WHERE {month}),
+           (SELECT COUNT(*) FROM {visits} WHERE {month}),
+           (SELECT COUNT(*) FROM {results} WHERE {month}),
+           (SELECT COALESCE(SUM(LENGTH(r.data)), 0) FROM runs r WHERE {month})
+             + (SELECT COALESCE(SUM(LENGTH(v.data)), 0) FROM {visits} WHERE {month})
+             + (SELECT COALESCE(SUM(LENGTH(x.data)), 0) FROM {results} WHERE {month})"
+    );
+    let (runs, visits, results, chars): (i64, i64, i64, i64) =
+        sqlx::query_as(AssertSqlSafe(sql))
+            .bind(site.to_string())
+            .bind(from_ms)
+            .bind(to_ms)
+            .fetch_one(conn)
+            .await?;
+    Ok(super::RecordCounts { runs, visits, results, chars })
 }
 
     };
