@@ -293,6 +293,50 @@ pub async fn sheets(
     month: Month,
     now: Timestamp,
 ) -> Result<Sheets, ReportError> {
+    let judged = judge(store, site, month, now).await?;
+    Ok(Sheets {
+        site: site.clone(),
+        month,
+        made_at: now,
+        tables: lay_out(&judged.report, &judged.names),
+    })
+}
+
+/// A site's month judged at `now`, with the names its records need: what the sheets and the
+/// console's report page both show.
+pub struct Judged {
+    /// The month, judged.
+    pub report: MonthReport,
+    names: Names,
+}
+
+impl Judged {
+    /// A person's name as the report gives it.
+    pub fn person(&self, id: UserId) -> String {
+        self.names
+            .users
+            .get(&id)
+            .map_or_else(|| id.to_string(), |u| u.display_name.clone())
+    }
+
+    /// A person's username, when known.
+    pub fn username(&self, id: UserId) -> Option<&str> {
+        self.names.users.get(&id).map(|u| u.username.as_str())
+    }
+
+    /// A time in the site's zone.
+    pub fn local(&self, t: Timestamp) -> DateTime {
+        self.names.local(t)
+    }
+}
+
+/// Read a site's month from the store and judge it at `now`.
+pub async fn judge(
+    store: &dyn Store,
+    site: &Site,
+    month: Month,
+    now: Timestamp,
+) -> Result<Judged, ReportError> {
     let tz = site.tz()?;
     let (from, to) = month.range(&tz)?;
     let patrol = store.patrol_records(site.id, from, to).await?;
@@ -367,7 +411,7 @@ pub async fn sheets(
         results: patrol.results,
         issues,
     };
-    let judged = report::build(site, month, records, &routes, &staff, now)?;
+    let report = report::build(site, month, records, &routes, &staff, now)?;
     let names = Names {
         tz,
         users,
@@ -376,12 +420,7 @@ pub async fn sheets(
         zones,
         items,
     };
-    Ok(Sheets {
-        site: site.clone(),
-        month,
-        made_at: now,
-        tables: lay_out(&judged, &names),
-    })
+    Ok(Judged { report, names })
 }
 
 fn lay_out(r: &MonthReport, n: &Names) -> Vec<Table> {
@@ -859,7 +898,7 @@ impl Sheets {
     }
 
     /// The file name a download suggests: `<code>-<YYYY-MM>[-part].<ext>`.
-    fn file_name(&self, part: Option<Part>, ext: &str) -> String {
+    pub fn file_name(&self, part: Option<Part>, ext: &str) -> String {
         let part = part.map_or_else(String::new, |p| format!("-{}", p.name()));
         format!("{}-{}{part}.{ext}", self.site.code, self.month)
     }
@@ -941,7 +980,7 @@ pub struct MonthlyQuery {
     part: Option<Part>,
 }
 
-fn download(bytes: Vec<u8>, content_type: &'static str, name: &str) -> Response {
+pub(crate) fn download(bytes: Vec<u8>, content_type: &'static str, name: &str) -> Response {
     (
         [
             (header::CONTENT_TYPE, content_type.to_owned()),
@@ -957,7 +996,7 @@ fn download(bytes: Vec<u8>, content_type: &'static str, name: &str) -> Response 
 }
 
 /// Run blocking file writing off the async workers.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ReportError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
@@ -1136,6 +1175,16 @@ pub(crate) async fn archive_file(
 ) -> Result<Response, ApiError> {
     let site = readable_site(&state, &caller, id).await?;
     let month: Month = month.parse().map_err(|e| month_error(&e))?;
+    archived_file(&state, &site, month, &file).await
+}
+
+/// A file of a site's archive as a download; 404 unless the archive recorded it.
+pub(crate) async fn archived_file(
+    state: &AppState,
+    site: &Site,
+    month: Month,
+    file: &str,
+) -> Result<Response, ApiError> {
     // Only a file the archive recorded is served: a name never reaches the blob store unchecked.
     let recorded = state
         .store

@@ -553,3 +553,155 @@ mod tests {
         );
     }
 }
+
+/// The web console as a browser without JavaScript speaks it: cookies kept by hand, redirects
+/// not followed (so a test sees each 303), forms posted urlencoded.
+pub struct ConsoleClient {
+    base: String,
+    agent: ureq::Agent,
+    cookies: std::collections::BTreeMap<String, String>,
+    /// The session's form token, read from the last page that had one.
+    pub csrf: String,
+}
+
+/// A console answer: status, the `Location` of a redirect, and the body as text.
+#[derive(Debug)]
+pub struct Page {
+    /// The status.
+    pub status: u16,
+    /// Where a redirect points.
+    pub location: Option<String>,
+    /// The body.
+    pub body: String,
+}
+
+impl ConsoleClient {
+    /// A browser with no cookies yet.
+    pub fn new(base_url: &str) -> ConsoleClient {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        ConsoleClient {
+            base: base_url.trim_end_matches('/').to_owned(),
+            agent,
+            cookies: std::collections::BTreeMap::new(),
+            csrf: String::new(),
+        }
+    }
+
+    /// Signed in as `username` through the sign-in form; panics unless it lands on the queue.
+    pub fn sign_in(base_url: &str, username: &str, password: &str) -> ConsoleClient {
+        let mut c = ConsoleClient::new(base_url);
+        let form = c.get("/console/login");
+        assert_eq!(form.status, 200, "{form:?}");
+        let done = c.post(
+            "/console/login",
+            &[("username", username), ("password", password)],
+        );
+        assert_eq!(done.status, 303, "sign-in of {username}: {}", done.body);
+        let queue = c.get(done.location.as_deref().unwrap_or("/console"));
+        assert!(queue.status == 200 || queue.status == 403, "{queue:?}");
+        c
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn take(&mut self, resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Page {
+        let mut resp = resp.unwrap_or_else(|e| panic!("request failed: {e}"));
+        for v in resp.headers().get_all("set-cookie") {
+            let Some(pair) = v.to_str().ok().and_then(|s| s.split(';').next()) else {
+                continue;
+            };
+            if let Some((k, v)) = pair.split_once('=') {
+                if v.is_empty() {
+                    self.cookies.remove(k.trim());
+                } else {
+                    self.cookies.insert(k.trim().to_owned(), v.to_owned());
+                }
+            }
+        }
+        let location = resp
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let status = resp.status().as_u16();
+        let body = resp.body_mut().read_to_string().unwrap_or_default();
+        if let Some(token) = form_token(&body) {
+            self.csrf = token;
+        }
+        Page {
+            status,
+            location,
+            body,
+        }
+    }
+
+    /// GET a console path.
+    pub fn get(&mut self, path: &str) -> Page {
+        let req = self
+            .agent
+            .get(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header());
+        let resp = req.call();
+        self.take(resp)
+    }
+
+    /// GET a path's bytes (a download): status, content type and body.
+    pub fn bytes(&mut self, path: &str) -> (u16, String, Vec<u8>) {
+        let resp = self
+            .agent
+            .get(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .call();
+        let mut resp = resp.unwrap_or_else(|e| panic!("request failed: {e}"));
+        let status = resp.status().as_u16();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(256 * 1024 * 1024)
+            .read_to_vec()
+            .unwrap_or_default();
+        (status, content_type, body)
+    }
+
+    /// POST a form with the session's `csrf` field added.
+    pub fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let csrf = self.csrf.clone();
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        all.push(("csrf", &csrf));
+        self.post_raw(path, &all)
+    }
+
+    /// POST a form exactly as given (no `csrf` added).
+    pub fn post_raw(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let resp = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .send_form(fields.iter().copied());
+        self.take(resp)
+    }
+}
+
+/// The value of the first hidden `csrf` field of a page.
+pub fn form_token(html: &str) -> Option<String> {
+    let at = html.find(r#"name="csrf" value=""#)? + r#"name="csrf" value=""#.len();
+    let end = html[at..].find('"')?;
+    Some(html[at..at + end].to_owned())
+}

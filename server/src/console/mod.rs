@@ -7,6 +7,7 @@ mod desk;
 mod issue;
 mod login;
 mod queue;
+mod reports;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
@@ -53,6 +54,12 @@ pub fn router() -> Router<AppState> {
             post(desk::submit).layer(axum::extract::DefaultBodyLimit::max(desk::MAX_FORM_BYTES)),
         )
         .route("/issues/{id}/blobs/{sha}", get(issue::blob))
+        .route("/reports", get(reports::page))
+        .route("/reports/download", get(reports::download))
+        .route(
+            "/reports/archive/{site}/{month}/{file}",
+            get(reports::archived),
+        )
         .route("/assets/console.css", get(stylesheet))
         .fallback(not_found)
         .layer(axum::middleware::from_fn(remember_lang))
@@ -444,7 +451,10 @@ impl Console {
 /// What every page shows around its content.
 pub fn layout(c: &Console, title: &str, here: &str, content: Markup) -> Markup {
     let l = c.lang;
-    let nav: &[(&str, &str, &str, &[Role])] = &[("/console", "问题队列", "Queue", DESK_ROLES)];
+    let nav: &[(&str, &str, &str, &[Role])] = &[
+        ("/console", "问题队列", "Queue", DESK_ROLES),
+        ("/console/reports", "月度报表", "Reports", DESK_ROLES),
+    ];
     let other_lang = match l {
         Lang::Zh => ("en", "English"),
         Lang::En => ("zh", "中文"),

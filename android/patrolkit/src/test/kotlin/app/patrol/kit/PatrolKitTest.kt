@@ -44,12 +44,12 @@ class PatrolKitTest {
     }
 
     /** The demo's building round: the demo schedules it around the hour it starts, so it need not come first. */
-    private suspend fun PatrolRepository.buildingRound(): RouteToday =
-        routesToday().first { it.name.contains("Building") }
+    private suspend fun buildingRound(patrol: PatrolRepository): RouteToday =
+        patrol.routesToday().first { it.name.contains("Building") }
 
     /** Walk the building round; report a fault with a photo at the stairwell lights. */
     private suspend fun walkRound(patrol: PatrolRepository, labels: Map<String, String>): Issue {
-        val route = patrol.buildingRound()
+        val route = buildingRound(patrol)
         val run = patrol.startRound(route.routeId)
         var issue: Issue? = null
         for (checkpoint in route.checkpoints) {
@@ -140,7 +140,7 @@ class PatrolKitTest {
         val patrol = server.phone("patrol")
         patrol.signIn("demo-patrol", "demo")
         patrol.sync()
-        val route = patrol.buildingRound()
+        val route = buildingRound(patrol)
         val run = patrol.startRound(route.routeId)
         val token = labels.getValue(route.checkpoints.first())
         // One character of the signature changed, as a copied-and-edited label would be.
@@ -168,7 +168,7 @@ class PatrolKitTest {
         val patrol = server.phone("patrol")
         patrol.signIn("demo-patrol", "demo")
         patrol.sync()
-        val route = patrol.buildingRound()
+        val route = buildingRound(patrol)
         val run = patrol.startRound(route.routeId)
         val scan = patrol.scan(run, labels.getValue(route.checkpoints.first()))
         val titles = (1..6).map { "楼道杂物堆放 #$it" }
@@ -224,7 +224,7 @@ class PatrolKitTest {
         patrol.signIn("demo-patrol", "demo")
         val route = run {
             patrol.sync()
-            patrol.buildingRound()
+            buildingRound(patrol)
         }
         val run = patrol.startRound(route.routeId)
         val scan = patrol.scan(run, server.labels().getValue(route.checkpoints.first()))
