@@ -293,10 +293,9 @@ async fn serve(cli: &Cli, listen: Listen, demo: bool) -> CliResult {
     say(&format!("patrol-server listening on http://{addr}"));
     if demo {
         say(&format!(
-            "demo estate `{}` · 演示小区: sign in as demo-patrol, demo-tech, demo-super, demo-manager or demo-admin, password `{}`\n  curl -s -X POST http://{addr}/api/v1/auth/login -H 'content-type: application/json' -d '{{\"username\":\"demo-patrol\",\"password\":\"{}\"}}'",
-            demo::CODE,
-            demo::PASSWORD,
-            demo::PASSWORD
+            "演示小区 demo estate `{code}`\n  管理后台 console: open http://{addr}/console in a browser — 物业助理 supervisor demo-super, 管理处主任 manager demo-manager, 管理员 admin demo-admin; password `{pw}`\n  手机 phones / API: demo-patrol, demo-tech, same password\n  curl -s -X POST http://{addr}/api/v1/auth/login -H 'content-type: application/json' -d '{{\"username\":\"demo-patrol\",\"password\":\"{pw}\"}}'",
+            code = demo::CODE,
+            pw = demo::PASSWORD,
         ));
     }
     let app = api::router(state.clone(), listen.metrics.is_none(), listen.timeouts)
