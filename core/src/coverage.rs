@@ -193,9 +193,11 @@ pub enum CheckpointState {
     Visited,
     /// Visited, and a visit was flagged as implausible.
     Flagged,
+    /// Visited by some rounds and left out of others.
+    PartlyMissed,
     /// Left out of every round that finished, none visiting it.
     Missed,
-    /// No round has been there yet.
+    /// No round has been there (none finished, or none walked).
     NotYet,
 }
 
@@ -205,17 +207,21 @@ impl CheckpointState {
         match self {
             CheckpointState::Visited => Text::new("已巡", "visited"),
             CheckpointState::Flagged => Text::new("存疑", "flagged"),
+            CheckpointState::PartlyMissed => Text::new("部分漏巡", "missed by some rounds"),
             CheckpointState::Missed => Text::new("漏巡", "missed"),
-            CheckpointState::NotYet => Text::new("未巡", "not visited yet"),
+            CheckpointState::NotYet => Text::new("未巡", "not visited"),
         }
     }
 }
 
 impl CheckpointDay {
-    /// Visited, flagged, missed or not yet.
+    /// Flagged first (a doubtful visit matters most), then missed by some rounds, visited,
+    /// missed, not visited.
     pub fn state(&self) -> CheckpointState {
         if self.visits.iter().any(|v| !v.visit.flags.is_empty()) {
             CheckpointState::Flagged
+        } else if !self.visits.is_empty() && !self.missed.is_empty() {
+            CheckpointState::PartlyMissed
         } else if !self.visits.is_empty() {
             CheckpointState::Visited
         } else if !self.missed.is_empty() {

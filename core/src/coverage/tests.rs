@@ -348,6 +348,13 @@ fn checkpoints_are_visited_flagged_missed_with_reasons_or_not_yet() {
             reason: "天台门维修中".into()
         }]
     );
+    // Visited by the afternoon round after the morning one left it out.
+    let mut partly = cps[2].clone();
+    partly.visits.push(CheckpointVisit {
+        visit: visit(&walking, c[2], at("15:15")),
+        run_id: walking.id,
+    });
+    assert_eq!(partly.state(), CheckpointState::PartlyMissed);
     let counts: Vec<(u32, u32)> = d.rounds().iter().map(|x| (x.visited, x.missed)).collect();
     assert_eq!(
         counts,
