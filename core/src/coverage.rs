@@ -495,7 +495,7 @@ pub fn most_missed(
         .map(|mut c| {
             let mut r = reasons.remove(&c.checkpoint_id).unwrap_or_default();
             // Stable: equal counts keep the order they were first given in.
-            r.sort_by(|a, b| b.1.cmp(&a.1));
+            r.sort_by_key(|b| std::cmp::Reverse(b.1));
             c.reasons = r;
             c
         })
