@@ -10,6 +10,7 @@ pub mod audit;
 pub mod blob;
 pub mod bounds;
 pub mod checklist;
+pub mod coverage;
 pub mod demo;
 #[cfg(feature = "device")]
 pub mod engine;

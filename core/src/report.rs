@@ -262,13 +262,9 @@ pub fn punctuality(schedule: &Schedule, started: Timestamp, tz: &TimeZone) -> Pu
     let days = [day.yesterday().ok(), Some(day), day.tomorrow().ok()];
     let off = |slot: Timestamp| started.duration_since(slot).abs();
     let mut nearest: Option<Timestamp> = None;
-    for d in days.into_iter().flatten().filter(|d| schedule.runs_on(*d)) {
-        for time in &schedule.times {
-            // A scheduled time inside a skipped hour starts at the first instant after it.
-            let Ok(slot) = d.to_datetime(*time).to_zoned(tz.clone()) else {
-                continue;
-            };
-            let slot = slot.timestamp();
+    for d in days.into_iter().flatten() {
+        // Earliest first, so that a tie keeps the earlier.
+        for slot in schedule.slots(d, tz) {
             if nearest.is_none_or(|n| off(slot) < off(n)) {
                 nearest = Some(slot);
             }

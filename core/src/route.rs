@@ -1,6 +1,8 @@
 //! Patrol routes and when they are walked.
 
+use jiff::Timestamp;
 use jiff::civil::{Date, Time, Weekday};
+use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{CheckpointId, RouteId, SiteId};
@@ -56,6 +58,24 @@ impl Schedule {
     /// Whether the route is walked on this local date.
     pub fn runs_on(&self, date: Date) -> bool {
         self.days.is_empty() || self.days.contains(&Day::from(date.weekday()))
+    }
+
+    /// The instants of the rounds due on a local date in `tz`, earliest first; none on a day the
+    /// route is not walked. A time inside an hour the clocks skip is due at the first instant
+    /// after the gap; a time that happens twice (clocks going back) is due the first time.
+    pub fn slots(&self, date: Date, tz: &TimeZone) -> Vec<Timestamp> {
+        if !self.runs_on(date) {
+            return Vec::new();
+        }
+        let mut slots: Vec<Timestamp> = self
+            .times
+            .iter()
+            .filter_map(|t| date.to_datetime(*t).to_zoned(tz.clone()).ok())
+            .map(|z| z.timestamp())
+            .collect();
+        slots.sort();
+        slots.dedup();
+        slots
     }
 }
 

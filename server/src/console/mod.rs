@@ -3,6 +3,7 @@
 //! in with an HttpOnly SameSite=Strict cookie, a form token on every POST. Every action is an op
 //! of the session's own device, decided by core's rules through the same path as a phone's.
 
+mod coverage;
 mod desk;
 mod issue;
 mod login;
@@ -43,6 +44,7 @@ pub fn router() -> Router<AppState> {
         .route("/", get(queue::page))
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", post(login::logout))
+        .route("/coverage", get(coverage::page))
         .route("/issues/{id}", get(issue::page))
         .route("/issues/{id}/assign", post(issue::assign))
         .route("/issues/{id}/extension", post(issue::extension))
@@ -453,6 +455,7 @@ pub fn layout(c: &Console, title: &str, here: &str, content: Markup) -> Markup {
     let l = c.lang;
     let nav: &[(&str, &str, &str, &[Role])] = &[
         ("/console", "问题队列", "Queue", DESK_ROLES),
+        ("/console/coverage", "巡查覆盖", "Coverage", DESK_ROLES),
         ("/console/reports", "月度报表", "Reports", DESK_ROLES),
     ];
     let other_lang = match l {

@@ -190,6 +190,10 @@ async fn reference_data_round_trips_and_names_are_unique(store: &dyn Store) {
         store.route(estate.routes[0].id).await.unwrap().as_ref(),
         Some(&estate.routes[0])
     );
+    let mut by_name = estate.routes.clone();
+    by_name.sort_by(|a, b| a.name.cmp(&b.name));
+    assert_eq!(store.routes(site.id).await.unwrap(), by_name);
+    assert!(store.routes(SiteId::new()).await.unwrap().is_empty());
     let patroller = estate.user("demo-patrol").unwrap();
     assert!(matches!(
         store.add_user(patroller, "hash").await,

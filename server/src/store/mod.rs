@@ -299,6 +299,8 @@ pub trait Store: Send + Sync {
     async fn put_route(&self, route: &Route) -> Result<()>;
     /// A route.
     async fn route(&self, id: patrol_core::ids::RouteId) -> Result<Option<Route>>;
+    /// A site's routes, by name.
+    async fn routes(&self, site: SiteId) -> Result<Vec<Route>>;
     /// Add or update a checklist template.
     async fn put_template(&self, template: &Template) -> Result<()>;
     /// The newest checklist template for a kind of place, if the server has one.

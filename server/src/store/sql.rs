@@ -487,6 +487,16 @@ impl Store for $store {
             .await
     }
 
+    async fn routes(&self, site: SiteId) -> Result<Vec<Route>> {
+        let rows: Vec<(String,)> = sqlx::query_as("SELECT data FROM routes WHERE site_id = $1")
+            .bind(site.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        let mut routes: Vec<Route> = rows.iter().map(|(d,)| parse(d)).collect::<Result<_>>()?;
+        routes.sort_by(|a, b| (&a.name, a.id).cmp(&(&b.name, b.id)));
+        Ok(routes)
+    }
+
     async fn put_template(&self, t: &Template) -> Result<()> {
         let (_guard, mut tx) = self.begin_write().await?;
         sqlx::query(
