@@ -189,7 +189,15 @@ fn wrong_credentials() -> ApiError {
     ApiError::unauthorized("用户名或密码错误 / wrong username or password")
 }
 
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest, responses((status = 200, body = TokenResponse), (status = 400, body = ErrorBody), (status = 401, description = "Wrong username or password", body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, description = "Too many sign-ins; `Retry-After` says when to try again", body = ErrorBody)))]
+fn account_disabled() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "account_disabled",
+        "该账号已被停用，请联系系统管理员 / this account is disabled; ask your administrator",
+    )
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest, responses((status = 200, body = TokenResponse), (status = 400, body = ErrorBody), (status = 401, description = "Wrong username or password", body = ErrorBody), (status = 403, description = "The account is disabled", body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, description = "Too many sign-ins; `Retry-After` says when to try again", body = ErrorBody)))]
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
@@ -223,10 +231,14 @@ async fn login(
         tracing::info!(username = %req.username.chars().take(MAX_USERNAME_CHARS).collect::<String>(), %addr, "failed sign-in");
         return Err(wrong_credentials());
     };
+    if account.disabled {
+        tracing::info!(user = %account.user.id, %addr, "sign-in of a disabled account refused");
+        return Err(account_disabled());
+    }
     Ok(Json(tokens_for(&state, &account.user).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest, responses((status = 200, description = "A new pair; the old refresh token stops working", body = TokenResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest, responses((status = 200, description = "A new pair; the old refresh token stops working", body = TokenResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, description = "The account is disabled", body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn refresh(
     State(state): State<AppState>,
     Json(req): Json<RefreshRequest>,
@@ -241,8 +253,12 @@ async fn refresh(
         .use_refresh_token(&token_hash(&req.refresh_token), Timestamp::now())
         .await?
         .ok_or_else(invalid)?;
-    let user = state.store.user(user_id).await?.ok_or_else(invalid)?;
-    Ok(Json(tokens_for(&state, &user).await?))
+    let account = state.store.account_of(user_id).await?.ok_or_else(invalid)?;
+    // Disabling revokes the refresh tokens already; this holds even for one issued in between.
+    if account.disabled {
+        return Err(account_disabled());
+    }
+    Ok(Json(tokens_for(&state, &account.user).await?))
 }
 
 /// The ops of a push in `seq` order, each once; a push with a gap in its sequence is malformed.

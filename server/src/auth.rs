@@ -270,6 +270,19 @@ impl Passwords {
         })
     }
 
+    /// Hash a new password for storage, on the blocking pool like every check.
+    pub async fn hash(&self, password: &str) -> Result<String, ApiError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| ApiError::internal(&e))?;
+        let password = password.to_owned();
+        tokio::task::spawn_blocking(move || hash_password(&password))
+            .await
+            .map_err(|e| ApiError::internal(&e))?
+    }
+
     /// Whether `password` matches `stored`; with no account, a dummy hash is checked so that
     /// timing does not tell which usernames exist.
     pub async fn verify(&self, password: &str, stored: Option<&str>) -> bool {

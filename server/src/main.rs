@@ -1,6 +1,7 @@
 //! patrol-server: the sync server, the 3-day queue and the admin CLI (DESIGN.md §8).
 #![forbid(unsafe_code)]
 
+mod accounts;
 mod api;
 mod archive;
 mod auth;
@@ -24,10 +25,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use patrol_core::ids::UserId;
-use patrol_core::labels::{self, SiteKey};
 use patrol_core::team::Team;
-use patrol_core::user::{Role, User};
+use patrol_core::user::Role;
 
 use crate::auth::{LoginLimiter, Passwords, TokenKeys};
 use crate::blobs::Blobs;
@@ -358,24 +357,15 @@ async fn user_add(
         .read_to_string(&mut password)
         .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
     let password = password.trim_end_matches(['\n', '\r']);
-    if password.chars().count() < 8 {
-        return Err("the password must have at least 8 characters".into());
-    }
-    let user = User {
-        id: UserId::new(),
+    let passwords = Passwords::new(1).map_err(|e| format!("{e:?}"))?;
+    let new = accounts::NewUser {
         username: username.to_owned(),
-        display_name: display_name.unwrap_or(username).to_owned(),
+        display_name: display_name.map(str::to_owned),
         role,
         team,
-        site_ids: vec![site.id],
+        site: site.id,
     };
-    let problems = user.problems();
-    if !problems.is_empty() {
-        return Err(problems.join("; "));
-    }
-    let hash = auth::hash_password(password).map_err(|e| format!("{e:?}"))?;
-    store
-        .add_user(&user, &hash)
+    accounts::add(store.as_ref(), &passwords, new, password)
         .await
         .map_err(|e| e.to_string())?;
     say(&format!(
@@ -387,28 +377,16 @@ async fn user_add(
 
 async fn site_keygen(cli: &Cli, code: &str) -> CliResult {
     let store = open_store(cli).await?;
-    let mut site = store
+    let site = store
         .site_by_code(code)
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("no site with code `{code}`"))?;
-    let key = SiteKey::generate().map_err(|e| e.to_string())?;
-    site.public_key = key.public_key_base64();
-    store
-        .put_site(&site, &key.secret_base64())
+    let (_, labels) = import::rotate_key(store.as_ref(), &site)
         .await
         .map_err(|e| e.to_string())?;
-    let checkpoints = store
-        .checkpoints(site.id)
-        .await
-        .map_err(|e| e.to_string())?;
-    for mut cp in checkpoints.clone() {
-        cp.qr_token = labels::sign(site.id, cp.id, &key);
-        store.put_checkpoint(&cp).await.map_err(|e| e.to_string())?;
-    }
     say(&format!(
-        "site {code}: new label key; {} checkpoint labels re-signed — print and replace them",
-        checkpoints.len()
+        "site {code}: new label key; {labels} checkpoint labels re-signed — print and replace them"
     ));
     Ok(())
 }
@@ -416,9 +394,10 @@ async fn site_keygen(cli: &Cli, code: &str) -> CliResult {
 async fn site_import(cli: &Cli, file: &std::path::Path) -> CliResult {
     let yaml = std::fs::read_to_string(file)
         .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    let site = patrol_core::sitefile::parse(&yaml).map_err(|e| e.to_string())?;
     let store = open_store(cli).await?;
-    import::store(store.as_ref(), &site).await?;
+    let site = import::import_yaml(store.as_ref(), &yaml)
+        .await
+        .map_err(|e| e.to_string())?;
     say(&format!(
         "imported site {} ({}): {} zones, {} checkpoints with signed labels, {} routes",
         site.site.code,

@@ -170,6 +170,16 @@ pub async fn submit(
         metrics::counter!("patrol_login_failures_total").increment(1);
         return again(StatusCode::UNAUTHORIZED, wrong);
     };
+    if account.disabled {
+        tracing::info!(user = %account.user.id, "console sign-in of a disabled account refused");
+        return again(
+            StatusCode::FORBIDDEN,
+            lang.t(
+                "该账号已被停用，请联系系统管理员",
+                "This account is disabled; ask your administrator",
+            ),
+        );
+    }
     let now = Timestamp::now();
     let token = random_secret();
     let session = ConsoleSession {

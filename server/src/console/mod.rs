@@ -1,8 +1,9 @@
-//! The web console for supervisors and managers (DESIGN.md §10): server-rendered HTML (maud),
+//! The web console for supervisors and managers, and admins' set-up page (DESIGN.md §10): server-rendered HTML (maud),
 //! Chinese first with an English switch kept in a cookie, every asset served from here, signed
 //! in with an HttpOnly SameSite=Strict cookie, a form token on every POST. Every action is an op
 //! of the session's own device, decided by core's rules through the same path as a phone's.
 
+mod admin;
 mod coverage;
 mod desk;
 mod issue;
@@ -55,6 +56,18 @@ pub fn router() -> Router<AppState> {
             "/desk",
             post(desk::submit).layer(axum::extract::DefaultBodyLimit::max(desk::MAX_FORM_BYTES)),
         )
+        .route("/admin", get(admin::page))
+        .route(
+            "/admin/sites/import",
+            post(admin::import_site).layer(axum::extract::DefaultBodyLimit::max(
+                admin::MAX_IMPORT_FORM_BYTES,
+            )),
+        )
+        .route("/admin/sites/{id}/rotate-key", post(admin::rotate_key))
+        .route("/admin/users", post(admin::add_user))
+        .route("/admin/users/{id}/disable", post(admin::disable))
+        .route("/admin/users/{id}/enable", post(admin::enable))
+        .route("/admin/users/{id}/password", post(admin::password))
         .route("/issues/{id}/blobs/{sha}", get(issue::blob))
         .route("/reports", get(reports::page))
         .route("/reports/download", get(reports::download))
@@ -339,12 +352,15 @@ impl FromRequestParts<AppState> for Console {
             .await
             .map_err(|e| internal(&e))?
             .ok_or_else(|| SignIn(here.clone()).into_response())?;
+        // Disabling ends the sessions too; a disabled account is never let through regardless.
         let user = state
             .store
-            .user(session.user_id)
+            .account_of(session.user_id)
             .await
             .map_err(|e| internal(&e))?
-            .ok_or_else(|| SignIn(here.clone()).into_response())?;
+            .filter(|a| !a.disabled)
+            .ok_or_else(|| SignIn(here.clone()).into_response())?
+            .user;
         let mut sites = Vec::new();
         for id in &user.site_ids {
             if let Some(site) = state.store.site(*id).await.map_err(|e| internal(&e))? {
@@ -457,6 +473,7 @@ pub fn layout(c: &Console, title: &str, here: &str, content: Markup) -> Markup {
         ("/console", "问题队列", "Queue", DESK_ROLES),
         ("/console/coverage", "巡查覆盖", "Coverage", DESK_ROLES),
         ("/console/reports", "月度报表", "Reports", DESK_ROLES),
+        ("/console/admin", "系统管理", "Admin", admin::ADMIN_ROLES),
     ];
     let other_lang = match l {
         Lang::Zh => ("en", "English"),

@@ -1256,6 +1256,186 @@ async fn a_purge_stopped_after_a_batch_ends_as_one_uninterrupted_purge(store: &d
 }
 
 /// Runs each behaviour on SQLite, and on PostgreSQL when it is configured.
+/// A console session of a user, begun now.
+async fn session_of(store: &dyn Store, user: UserId, token: &str) -> ConsoleSession {
+    let now = Timestamp::now();
+    let s = ConsoleSession {
+        token_hash: token.into(),
+        user_id: user,
+        csrf: "csrf".into(),
+        device_id: DeviceId::new(),
+        created_at: now,
+        expires_at: now + SignedDuration::from_hours(1),
+    };
+    store.add_console_session(&s).await.unwrap();
+    s
+}
+
+async fn a_disabled_account_loses_its_sign_ins_until_enabled(store: &dyn Store) {
+    let (estate, _) = estate(store).await;
+    let patroller = estate.user("demo-patrol").unwrap();
+    let other = estate.user("demo-super").unwrap();
+    let now = Timestamp::now();
+    let later = now + SignedDuration::from_hours(1);
+    let idle = SignedDuration::from_hours(1);
+    store
+        .add_refresh_token("p1", patroller.id, later)
+        .await
+        .unwrap();
+    store
+        .add_refresh_token("o1", other.id, later)
+        .await
+        .unwrap();
+    session_of(store, patroller.id, "ps").await;
+    session_of(store, other.id, "os").await;
+    assert!(
+        !store
+            .account("demo-patrol")
+            .await
+            .unwrap()
+            .unwrap()
+            .disabled
+    );
+
+    assert!(store.set_disabled(patroller.id, true).await.unwrap());
+    assert!(
+        store
+            .account("demo-patrol")
+            .await
+            .unwrap()
+            .unwrap()
+            .disabled
+    );
+    assert!(
+        store
+            .account_of(patroller.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .disabled
+    );
+    assert_eq!(store.use_refresh_token("p1", now).await.unwrap(), None);
+    assert_eq!(store.console_session("ps", now, idle).await.unwrap(), None);
+    let listed = store.site_accounts(estate.site.id).await.unwrap();
+    assert!(listed.iter().any(|(u, off)| u.id == patroller.id && *off));
+    assert!(listed.iter().any(|(u, off)| u.id == other.id && !*off));
+    // Nobody else's sign-ins end.
+    assert_eq!(
+        store.use_refresh_token("o1", now).await.unwrap(),
+        Some(other.id)
+    );
+    assert!(
+        store
+            .console_session("os", now, idle)
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    assert!(store.set_disabled(patroller.id, false).await.unwrap());
+    assert!(
+        !store
+            .account("demo-patrol")
+            .await
+            .unwrap()
+            .unwrap()
+            .disabled
+    );
+    assert!(
+        !store.set_disabled(UserId::new(), true).await.unwrap(),
+        "no such user"
+    );
+}
+
+async fn a_new_password_ends_every_sign_in_of_its_user(store: &dyn Store) {
+    let (estate, _) = estate(store).await;
+    let patroller = estate.user("demo-patrol").unwrap();
+    let now = Timestamp::now();
+    store
+        .add_refresh_token("p1", patroller.id, now + SignedDuration::from_hours(1))
+        .await
+        .unwrap();
+    session_of(store, patroller.id, "ps").await;
+    assert!(store.set_password(patroller.id, "new-hash").await.unwrap());
+    let account = store.account("demo-patrol").await.unwrap().unwrap();
+    assert_eq!(account.password_hash, "new-hash");
+    assert!(!account.disabled);
+    assert_eq!(store.use_refresh_token("p1", now).await.unwrap(), None);
+    assert_eq!(
+        store
+            .console_session("ps", now, SignedDuration::from_hours(1))
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(!store.set_password(UserId::new(), "x").await.unwrap());
+}
+
+async fn a_user_given_a_site_works_on_it_and_the_feed_says_so(store: &dyn Store) {
+    let (estate, _) = estate(store).await;
+    let admin = estate.user("demo-admin").unwrap();
+    let key = SiteKey::generate().unwrap();
+    let other = patrol_core::demo::estate("conf2", "第二小区", &key).site;
+    store.put_site(&other, &key.secret_base64()).await.unwrap();
+    let before = store
+        .changes(&everyone(other.id), 0, 10_000)
+        .await
+        .unwrap()
+        .cursor;
+    assert!(store.add_user_site(admin.id, other.id).await.unwrap());
+    assert!(
+        store.add_user_site(admin.id, other.id).await.unwrap(),
+        "twice is once"
+    );
+    let user = store.user(admin.id).await.unwrap().unwrap();
+    assert_eq!(user.site_ids, vec![estate.site.id, other.id]);
+    let on_other = store.site_users(other.id).await.unwrap();
+    assert_eq!(
+        on_other.iter().map(|u| u.id).collect::<Vec<_>>(),
+        vec![admin.id]
+    );
+    let page = store
+        .changes(&everyone(other.id), before, 10_000)
+        .await
+        .unwrap();
+    assert!(
+        page.changes
+            .iter()
+            .any(|c| c.entity == "user" && c.id == admin.id.to_string())
+    );
+    assert!(!store.add_user_site(UserId::new(), other.id).await.unwrap());
+}
+
+async fn a_new_label_key_comes_with_every_checkpoint_resigned(store: &dyn Store) {
+    let (estate, _) = estate(store).await;
+    let v = everyone(estate.site.id);
+    let before = store.changes(&v, 0, 10_000).await.unwrap().cursor;
+    let key = SiteKey::generate().unwrap();
+    let mut site = estate.site.clone();
+    site.public_key = key.public_key_base64();
+    let mut checkpoints = store.checkpoints(site.id).await.unwrap();
+    for c in &mut checkpoints {
+        c.qr_token = patrol_core::labels::sign(site.id, c.id, &key);
+    }
+    store
+        .rekey_site(&site, &key.secret_base64(), &checkpoints)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.site_signing_key(site.id).await.unwrap(),
+        Some(key.secret_base64())
+    );
+    assert_eq!(
+        store.site(site.id).await.unwrap().unwrap().public_key,
+        site.public_key
+    );
+    assert_eq!(store.checkpoints(site.id).await.unwrap(), checkpoints);
+    let page = store.changes(&v, before, 10_000).await.unwrap();
+    let changed = |entity: &str| page.changes.iter().filter(|c| c.entity == entity).count();
+    assert_eq!(changed("site"), 1);
+    assert_eq!(changed("checkpoint"), checkpoints.len());
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -1309,4 +1489,8 @@ conformance!(
     a_month_changed_after_its_archive_is_not_purged,
     records_inside_the_retention_are_untouched_by_a_purge,
     a_purge_stopped_after_a_batch_ends_as_one_uninterrupted_purge,
+    a_disabled_account_loses_its_sign_ins_until_enabled,
+    a_new_password_ends_every_sign_in_of_its_user,
+    a_user_given_a_site_works_on_it_and_the_feed_says_so,
+    a_new_label_key_comes_with_every_checkpoint_resigned,
 );

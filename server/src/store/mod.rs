@@ -192,6 +192,8 @@ pub struct Account {
     pub user: User,
     /// Argon2 PHC string.
     pub password_hash: String,
+    /// An admin disabled the account: it may not sign in.
+    pub disabled: bool,
 }
 
 /// Filters of the queue (`GET /api/v1/issues`), inside what the caller may see.
@@ -312,6 +314,27 @@ pub trait Store: Send + Sync {
     async fn account(&self, username: &str) -> Result<Option<Account>>;
     /// A user.
     async fn user(&self, id: UserId) -> Result<Option<User>>;
+    /// A user with their password hash, by id.
+    async fn account_of(&self, id: UserId) -> Result<Option<Account>>;
+    /// The people who work on a site, by username, each with whether they are disabled.
+    async fn site_accounts(&self, site: SiteId) -> Result<Vec<(User, bool)>>;
+    /// Disable or enable an account; disabling ends its refresh tokens and console sessions in
+    /// the same transaction. False when there is no such user.
+    async fn set_disabled(&self, user: UserId, disabled: bool) -> Result<bool>;
+    /// Replace a password hash and end the user's refresh tokens and console sessions, in one
+    /// transaction. False when there is no such user.
+    async fn set_password(&self, user: UserId, password_hash: &str) -> Result<bool>;
+    /// Let a user work on one more site (the admin who imported it). False when there is no
+    /// such user.
+    async fn add_user_site(&self, user: UserId, site: SiteId) -> Result<bool>;
+    /// Store a site's new label key with every checkpoint re-signed, in one transaction, so
+    /// that phones never pull a key without the tokens it signed (or the other way round).
+    async fn rekey_site(
+        &self,
+        site: &Site,
+        signing_key: &str,
+        checkpoints: &[Checkpoint],
+    ) -> Result<()>;
 
     /// Keep a new refresh token (its hash).
     async fn add_refresh_token(

@@ -149,6 +149,19 @@ async fn feed_issue(
     Ok(())
 }
 
+/// End every refresh token and console session of a user (a disabled account, a new password).
+async fn end_sign_ins(conn: &mut $conn, user: UserId) -> Result<()> {
+    sqlx::query("UPDATE refresh_tokens SET revoked = 1 WHERE user_id = $1")
+        .bind(user.to_string())
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("UPDATE console_sessions SET ended = 1 WHERE user_id = $1")
+        .bind(user.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 async fn load<T: DeserializeOwned>(
     conn: &mut $conn,
     table: &str,
@@ -556,15 +569,17 @@ impl Store for $store {
     }
 
     async fn account(&self, username: &str) -> Result<Option<Account>> {
-        let row: Option<(String, String)> =
-            sqlx::query_as("SELECT data, password_hash FROM users WHERE username = $1")
-                .bind(username)
-                .fetch_optional(&self.pool)
-                .await?;
-        row.map(|(d, h)| {
+        let row: Option<(String, String, i64)> = sqlx::query_as(
+            "SELECT data, password_hash, disabled FROM users WHERE username = $1",
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|(d, h, off)| {
             Ok(Account {
                 user: parse(&d)?,
                 password_hash: h,
+                disabled: off != 0,
             })
         })
         .transpose()
@@ -573,6 +588,116 @@ impl Store for $store {
     async fn user(&self, id: UserId) -> Result<Option<User>> {
         self.one("SELECT data FROM users WHERE id = $1", &id.to_string())
             .await
+    }
+
+    async fn account_of(&self, id: UserId) -> Result<Option<Account>> {
+        let row: Option<(String, String, i64)> =
+            sqlx::query_as("SELECT data, password_hash, disabled FROM users WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|(d, h, off)| {
+            Ok(Account {
+                user: parse(&d)?,
+                password_hash: h,
+                disabled: off != 0,
+            })
+        })
+        .transpose()
+    }
+
+    async fn site_accounts(&self, site: SiteId) -> Result<Vec<(User, bool)>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT u.data, u.disabled FROM users u JOIN user_sites s ON s.user_id = u.id
+             WHERE s.site_id = $1 ORDER BY u.username",
+        )
+        .bind(site.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|(d, off)| Ok((parse(d)?, *off != 0)))
+            .collect()
+    }
+
+    async fn set_disabled(&self, user: UserId, disabled: bool) -> Result<bool> {
+        let (_guard, mut tx) = self.begin_write().await?;
+        let done = sqlx::query("UPDATE users SET disabled = $2 WHERE id = $1")
+            .bind(user.to_string())
+            .bind(i64::from(disabled))
+            .execute(&mut *tx)
+            .await?;
+        if disabled {
+            end_sign_ins(&mut tx, user).await?;
+        }
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_password(&self, user: UserId, password_hash: &str) -> Result<bool> {
+        let (_guard, mut tx) = self.begin_write().await?;
+        let done = sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+            .bind(user.to_string())
+            .bind(password_hash)
+            .execute(&mut *tx)
+            .await?;
+        end_sign_ins(&mut tx, user).await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn add_user_site(&self, user: UserId, site: SiteId) -> Result<bool> {
+        let (_guard, mut tx) = self.begin_write().await?;
+        let Some(mut u) = load::<User>(&mut tx, "users", Some(user.to_string())).await? else {
+            return Ok(false);
+        };
+        if !u.site_ids.contains(&site) {
+            u.site_ids.push(site);
+            sqlx::query("UPDATE users SET data = $2 WHERE id = $1")
+                .bind(user.to_string())
+                .bind(json(&u)?)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO user_sites (user_id, site_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(user.to_string())
+            .bind(site.to_string())
+            .execute(&mut *tx)
+            .await?;
+            // Everyone who pulls the user sees the new site list.
+            for s in &u.site_ids {
+                feed(&mut tx, "user", &user.to_string(), Some(*s), None).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn rekey_site(
+        &self,
+        site: &Site,
+        signing_key: &str,
+        checkpoints: &[Checkpoint],
+    ) -> Result<()> {
+        let (_guard, mut tx) = self.begin_write().await?;
+        sqlx::query("UPDATE sites SET signing_key = $2, data = $3 WHERE id = $1")
+            .bind(site.id.to_string())
+            .bind(signing_key)
+            .bind(json(site)?)
+            .execute(&mut *tx)
+            .await?;
+        feed(&mut tx, "site", &site.id.to_string(), Some(site.id), None).await?;
+        for c in checkpoints {
+            sqlx::query("UPDATE checkpoints SET data = $2 WHERE id = $1 AND site_id = $3")
+                .bind(c.id.to_string())
+                .bind(json(c)?)
+                .bind(site.id.to_string())
+                .execute(&mut *tx)
+                .await?;
+            feed(&mut tx, "checkpoint", &c.id.to_string(), Some(site.id), None).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn add_refresh_token(
