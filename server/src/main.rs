@@ -10,6 +10,7 @@ mod demo;
 mod error;
 mod extract;
 mod import;
+mod labels;
 mod queue;
 mod reports;
 mod serve;
@@ -25,7 +26,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use patrol_core::ids::UserId;
-use patrol_core::labels::{self, SiteKey};
+use patrol_core::labels::SiteKey;
 use patrol_core::team::Team;
 use patrol_core::user::{Role, User};
 
@@ -404,7 +405,7 @@ async fn site_keygen(cli: &Cli, code: &str) -> CliResult {
         .await
         .map_err(|e| e.to_string())?;
     for mut cp in checkpoints.clone() {
-        cp.qr_token = labels::sign(site.id, cp.id, &key);
+        cp.qr_token = patrol_core::labels::sign(site.id, cp.id, &key);
         store.put_checkpoint(&cp).await.map_err(|e| e.to_string())?;
     }
     say(&format!(
