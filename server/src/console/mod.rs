@@ -5,6 +5,7 @@
 
 mod desk;
 mod issue;
+mod labels;
 mod login;
 mod queue;
 
@@ -53,7 +54,15 @@ pub fn router() -> Router<AppState> {
             post(desk::submit).layer(axum::extract::DefaultBodyLimit::max(desk::MAX_FORM_BYTES)),
         )
         .route("/issues/{id}/blobs/{sha}", get(issue::blob))
+        .route("/labels", get(labels::first))
+        .route("/sites/{id}/labels", get(labels::page))
+        .route("/sites/{id}/labels.pdf", get(labels::pdf))
+        .route("/sites/{id}/labels.svg", get(labels::svg))
+        .route("/checkpoints/{id}/label.svg", get(labels::one_svg))
+        .route("/checkpoints/{id}/label.png", get(labels::one_png))
         .route("/assets/console.css", get(stylesheet))
+        // The name is `crate::labels::FONT_FILE`, as console.css asks for it.
+        .route("/assets/wqy-microhei.ttc", get(font))
         .fallback(not_found)
         .layer(axum::middleware::from_fn(remember_lang))
 }
@@ -88,6 +97,19 @@ async fn stylesheet() -> Response {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         include_str!("../../assets/console.css"),
+    )
+        .into_response()
+}
+
+/// The vendored font, for the same Chinese on every machine. It never changes under its name,
+/// so browsers keep it a year.
+async fn font() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "font/collection"),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        ],
+        crate::labels::FONT,
     )
         .into_response()
 }
@@ -444,7 +466,10 @@ impl Console {
 /// What every page shows around its content.
 pub fn layout(c: &Console, title: &str, here: &str, content: Markup) -> Markup {
     let l = c.lang;
-    let nav: &[(&str, &str, &str, &[Role])] = &[("/console", "问题队列", "Queue", DESK_ROLES)];
+    let nav: &[(&str, &str, &str, &[Role])] = &[
+        ("/console", "问题队列", "Queue", DESK_ROLES),
+        ("/console/labels", "标签", "Labels", DESK_ROLES),
+    ];
     let other_lang = match l {
         Lang::Zh => ("en", "English"),
         Lang::En => ("zh", "中文"),
