@@ -16,7 +16,7 @@ use crate::labels::{sheets_of, site_labels, zone_line};
 
 /// The site a console user asks to print: 403 for a role that does not print, 404 for a site
 /// that is not theirs.
-fn printable<'a>(c: &'a Console, id: SiteId) -> Result<&'a Site, ConsoleError> {
+fn printable(c: &Console, id: SiteId) -> Result<&Site, ConsoleError> {
     may_print(&c.actor, id).map_err(|e| match e {
         PrintAccess::RoleNotAllowed => ConsoleError::Forbidden(c.lang),
         PrintAccess::OtherSite => ConsoleError::NotFound(c.lang),
