@@ -212,18 +212,70 @@ pub fn render_png(token: &str) -> Result<Vec<u8>, RenderError> {
     Ok(out.into_inner())
 }
 
-/// A label's code alone as SVG, `size` user units square.
+/// Modules of quiet zone around a code, as the QR standard asks.
+const QUIET_ZONE: usize = 4;
+
+/// A label's code as SVG path data: the dark modules as unit squares on a `modules`-square grid
+/// that includes the quiet zone. Sheets place it with a `viewBox` of their own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeModules {
+    /// Width (and height) of the grid, quiet zone included.
+    pub modules: usize,
+    /// Path data of the dark modules, one rectangle per horizontal run.
+    pub path: String,
+}
+
+/// The code of a label as [`CodeModules`].
+pub fn code_modules(token: &str) -> Result<CodeModules, RenderError> {
+    use std::fmt::Write as _;
+    let code = qr(token)?;
+    let width = code.width();
+    let colors = code.to_colors();
+    let mut path = String::new();
+    for (y, row) in colors.chunks(width).enumerate() {
+        let mut x = 0;
+        while x < width {
+            if row[x] == qrcode::Color::Dark {
+                let run = row[x..]
+                    .iter()
+                    .take_while(|c| **c == qrcode::Color::Dark)
+                    .count();
+                // Writing to a String cannot fail.
+                let _ = write!(
+                    path,
+                    "M{} {}h{run}v1h-{run}z",
+                    x + QUIET_ZONE,
+                    y + QUIET_ZONE
+                );
+                x += run;
+            } else {
+                x += 1;
+            }
+        }
+    }
+    Ok(CodeModules {
+        modules: width + 2 * QUIET_ZONE,
+        path,
+    })
+}
+
+/// The code as an `<svg>` element at (`x`, `y`), `size` user units square, white behind it.
+fn code_element(token: &str, x: f64, y: f64, size: f64) -> Result<String, RenderError> {
+    let code = code_modules(token)?;
+    let n = code.modules;
+    Ok(format!(
+        r##"<svg x="{x}" y="{y}" width="{size}" height="{size}" viewBox="0 0 {n} {n}" shape-rendering="crispEdges"><rect width="{n}" height="{n}" fill="#fff"/><path d="{}" fill="#000"/></svg>"##,
+        code.path
+    ))
+}
+
+/// A label's code alone as an SVG document, `size` user units square.
 pub fn render_code_svg(token: &str, size: u32) -> Result<String, RenderError> {
-    let svg = qr(token)?
-        .render::<qrcode::render::svg::Color<'_>>()
-        .quiet_zone(true)
-        .min_dimensions(size, size)
-        .max_dimensions(size, size)
-        .build();
-    // Drop the XML declaration so the code can be embedded in a sheet.
-    Ok(svg
-        .find("<svg")
-        .map_or(svg.clone(), |i| svg[i..].to_owned()))
+    let size = f64::from(size);
+    let inner = code_element(token, 0.0, 0.0, size)?;
+    Ok(format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" viewBox="0 0 {size} {size}">{inner}</svg>"#
+    ))
 }
 
 /// Escape text for SVG/XML content and attributes.
@@ -248,18 +300,47 @@ pub fn render_svg(
     name_zh: &str,
     name_en: Option<&str>,
 ) -> Result<String, RenderError> {
-    let code = render_code_svg(token, 240)?;
-    let code = code.replacen("<svg", r#"<svg x="20" y="16" width="240" height="240""#, 1);
+    let code = code_element(token, 20.0, 16.0, 240.0)?;
     let en = name_en.map_or(String::new(), |en| {
         format!(
-            r#"<text x="140" y="300" font-size="13" text-anchor="middle" font-family="sans-serif">{}</text>"#,
+            r#"<text x="140" y="300" font-size="13" text-anchor="middle" font-family="{LABEL_FONTS}">{}</text>"#,
             xml_escape(en)
         )
     });
     Ok(format!(
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="280" height="320" viewBox="0 0 280 320"><rect width="280" height="320" fill="#fff"/>{code}<text x="140" y="278" font-size="17" text-anchor="middle" font-family="'Noto Sans CJK SC','Source Han Sans SC',sans-serif">{}</text>{en}</svg>"##,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="280" height="320" viewBox="0 0 280 320"><rect width="280" height="320" fill="#fff"/>{code}<text x="140" y="278" font-size="17" text-anchor="middle" font-family="{LABEL_FONTS}">{}</text>{en}</svg>"##,
         xml_escape(name_zh)
     ))
+}
+
+/// The fonts a label's names are set in: the font the server vendors first, then common CJK ones.
+pub const LABEL_FONTS: &str =
+    "'WenQuanYi Micro Hei','Noto Sans CJK SC','Source Han Sans SC',sans-serif";
+
+/// Why a person may not print a site's labels. Shown to people: Chinese, then English.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PrintAccess {
+    /// Patrol staff and technicians scan labels; they do not print them.
+    #[error(
+        "只有物业助理、管理处主任和管理员可以打印标签 / only supervisors, managers and admins print labels"
+    )]
+    RoleNotAllowed,
+    /// The site is not one of theirs: for them it does not exist.
+    #[error("找不到该小区 / no such site")]
+    OtherSite,
+}
+
+/// Whether `actor` may print the labels of `site`: supervisors, managers and admins of that site
+/// (a label in hand is a checkpoint anyone could "visit" from anywhere).
+pub fn may_print(actor: &crate::user::Actor, site: SiteId) -> Result<(), PrintAccess> {
+    use crate::user::Role;
+    if !matches!(actor.role, Role::Supervisor | Role::Manager | Role::Admin) {
+        return Err(PrintAccess::RoleNotAllowed);
+    }
+    if !actor.works_on(site) {
+        return Err(PrintAccess::OtherSite);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -439,6 +520,82 @@ mod tests {
             assert_eq!(grids.len(), 1);
             let (_, content) = grids[0].decode().unwrap();
             assert_eq!(content, token);
+        }
+    }
+
+    /// Draw [`CodeModules`] as pixels, 4 px a module, the way a printer fills the path.
+    fn raster(code: &CodeModules) -> image::GrayImage {
+        let n = code.modules as u32;
+        let mut img = image::GrayImage::from_pixel(n * 4, n * 4, image::Luma([255]));
+        for rect in code.path.split('M').filter(|r| !r.is_empty()) {
+            let (xy, rest) = rect.split_once('h').unwrap();
+            let (x, y) = xy.split_once(' ').unwrap();
+            let (x, y): (u32, u32) = (x.parse().unwrap(), y.parse().unwrap());
+            let run: u32 = rest.split_once('v').unwrap().0.parse().unwrap();
+            for px in x * 4..(x + run) * 4 {
+                for py in y * 4..(y + 1) * 4 {
+                    img.put_pixel(px, py, image::Luma([0]));
+                }
+            }
+        }
+        img
+    }
+
+    #[test]
+    fn code_modules_draw_a_code_that_reads_back() {
+        let f = fixture();
+        let token = sign(f.site.id, f.cp, &f.key);
+        let code = code_modules(&token).unwrap();
+        let mut prepared = rqrr::PreparedImage::prepare(raster(&code));
+        let grids = prepared.detect_grids();
+        assert_eq!(grids.len(), 1);
+        assert_eq!(grids[0].decode().unwrap().1, token);
+        // The quiet zone is white on every side.
+        assert!(!code.path.contains("M0 ") && !code.path.contains("M1 "));
+    }
+
+    #[test]
+    fn svg_elements_never_repeat_an_attribute() {
+        let f = fixture();
+        let token = sign(f.site.id, f.cp, &f.key);
+        for svg in [
+            render_svg(&token, "1栋大堂", Some("Building 1 lobby")).unwrap(),
+            render_code_svg(&token, 200).unwrap(),
+        ] {
+            for tag in svg.split('<').filter(|t| t.starts_with("svg ")) {
+                let tag = &tag[..tag.find('>').unwrap()];
+                let names: Vec<&str> = tag
+                    .split_whitespace()
+                    .filter_map(|a| a.split_once('=').map(|(n, _)| n))
+                    .collect();
+                let unique: BTreeSet<&str> = names.iter().copied().collect();
+                assert_eq!(unique.len(), names.len(), "{tag}");
+            }
+        }
+    }
+
+    #[test]
+    fn only_supervisors_managers_and_admins_print_their_own_sites_labels() {
+        use crate::user::{Actor, Role};
+        let site = SiteId::new();
+        let actor = |role| Actor {
+            user_id: crate::ids::UserId::new(),
+            role,
+            team: None,
+            site_ids: vec![site],
+        };
+        for role in [Role::Supervisor, Role::Manager, Role::Admin] {
+            assert_eq!(may_print(&actor(role), site), Ok(()));
+            assert_eq!(
+                may_print(&actor(role), SiteId::new()),
+                Err(PrintAccess::OtherSite)
+            );
+        }
+        for role in [Role::Patrol, Role::Technician] {
+            assert_eq!(
+                may_print(&actor(role), site),
+                Err(PrintAccess::RoleNotAllowed)
+            );
         }
     }
 

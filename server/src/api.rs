@@ -72,6 +72,7 @@ pub fn router(state: AppState, with_metrics: bool, timeouts: Timeouts) -> Router
         .layer(DefaultBodyLimit::max(MAX_PUSH_BYTES))
         .layer(limit(MAX_PUSH_BYTES))
         .merge(crate::reports::routes())
+        .merge(crate::labels::routes())
         .merge(blobs);
     if with_metrics {
         app = app.route("/metrics", get(prometheus));
@@ -619,8 +620,8 @@ async fn issue_detail(
 /// The OpenAPI document, generated from the handlers above.
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    info(title = "Patrol companion API · 巡查助手接口", description = "Sync protocol v1, auth and the 3-day queue (DESIGN.md §6–7)."),
-    paths(healthz, prometheus, openapi, login, refresh, push, pull, blob_head, blob_put, issues, issue_detail, crate::reports::monthly, crate::reports::archive_list, crate::reports::archive_file),
+    info(title = "Patrol companion API · 巡查助手接口", description = "Sync protocol v1, auth, the 3-day queue, reports and printable labels (DESIGN.md §6–7)."),
+    paths(healthz, prometheus, openapi, login, refresh, push, pull, blob_head, blob_put, issues, issue_detail, crate::reports::monthly, crate::reports::archive_list, crate::reports::archive_file, crate::labels::label_png, crate::labels::label_svg, crate::labels::sheets_svg, crate::labels::sheets_pdf),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

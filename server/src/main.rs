@@ -11,6 +11,7 @@ mod demo;
 mod error;
 mod extract;
 mod import;
+mod labels;
 mod queue;
 mod reports;
 mod serve;

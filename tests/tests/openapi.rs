@@ -46,6 +46,10 @@ fn the_document_covers_the_api_and_resolves() {
         ("/api/v1/reports/monthly", "get"),
         ("/api/v1/sites/{id}/archive", "get"),
         ("/api/v1/sites/{id}/archive/{month}/{file}", "get"),
+        ("/api/v1/checkpoints/{id}/label.png", "get"),
+        ("/api/v1/checkpoints/{id}/label.svg", "get"),
+        ("/api/v1/sites/{id}/labels.svg", "get"),
+        ("/api/v1/sites/{id}/labels.pdf", "get"),
     ] {
         assert!(
             doc["paths"][path][method].is_object(),

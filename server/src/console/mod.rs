@@ -7,6 +7,7 @@ mod admin;
 mod coverage;
 mod desk;
 mod issue;
+mod labels;
 mod login;
 mod queue;
 mod reports;
@@ -75,7 +76,15 @@ pub fn router() -> Router<AppState> {
             "/reports/archive/{site}/{month}/{file}",
             get(reports::archived),
         )
+        .route("/labels", get(labels::first))
+        .route("/sites/{id}/labels", get(labels::page))
+        .route("/sites/{id}/labels.pdf", get(labels::pdf))
+        .route("/sites/{id}/labels.svg", get(labels::svg))
+        .route("/checkpoints/{id}/label.svg", get(labels::one_svg))
+        .route("/checkpoints/{id}/label.png", get(labels::one_png))
         .route("/assets/console.css", get(stylesheet))
+        // The name is `crate::labels::FONT_FILE`, as console.css asks for it.
+        .route("/assets/wqy-microhei.ttc", get(font))
         .fallback(not_found)
         .layer(axum::middleware::from_fn(remember_lang))
 }
@@ -110,6 +119,19 @@ async fn stylesheet() -> Response {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         include_str!("../../assets/console.css"),
+    )
+        .into_response()
+}
+
+/// The vendored font, for the same Chinese on every machine. It never changes under its name,
+/// so browsers keep it a year.
+async fn font() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "font/collection"),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        ],
+        crate::labels::FONT,
     )
         .into_response()
 }
@@ -472,6 +494,7 @@ pub fn layout(c: &Console, title: &str, here: &str, content: Markup) -> Markup {
     let nav: &[(&str, &str, &str, &[Role])] = &[
         ("/console", "问题队列", "Queue", DESK_ROLES),
         ("/console/coverage", "巡查覆盖", "Coverage", DESK_ROLES),
+        ("/console/labels", "标签", "Labels", DESK_ROLES),
         ("/console/reports", "月度报表", "Reports", DESK_ROLES),
         ("/console/admin", "系统管理", "Admin", admin::ADMIN_ROLES),
     ];

@@ -1,0 +1,496 @@
+//! Printable QR labels (DESIGN.md §4, §7): one checkpoint's label as PNG or SVG, and a site's
+//! labels as A4 sheets, SVG or PDF. Sheets are written with maud (SVG is XML, every name is
+//! escaped) and the PDF is drawn from the same SVG with krilla, with the vendored font alone.
+
+use std::sync::{Arc, LazyLock};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use maud::{Markup, html};
+use patrol_core::ids::{CheckpointId, SiteId};
+use patrol_core::labels::{self, PrintAccess, code_modules, may_print};
+use patrol_core::site::{Checkpoint, Site, Zone};
+use patrol_core::user::Actor;
+use patrol_core::wire::ErrorBody;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::extract::Path;
+
+/// The font every sheet is set in, vendored (`server/assets/fonts/README.md`).
+pub const FONT: &[u8] = include_bytes!("../assets/fonts/wqy-microhei.ttc");
+/// Its family name, as SVG and CSS name it.
+pub const FONT_FAMILY: &str = "WenQuanYi Micro Hei";
+
+/// A4, in millimetres.
+const PAGE_W: f64 = 210.0;
+const PAGE_H: f64 = 297.0;
+/// Labels across and down a page.
+const COLS: usize = 3;
+const ROWS: usize = 4;
+/// One label's cell, the gap between cells, and the page's top-left margin.
+const CELL_W: f64 = 62.0;
+const CELL_H: f64 = 64.0;
+const GAP: f64 = 4.0;
+const LEFT: f64 = (PAGE_W - (COLS as f64 * CELL_W + (COLS - 1) as f64 * GAP)) / 2.0;
+const TOP: f64 = 10.0;
+/// The code, quiet zone included: 50 mm reads at arm's length.
+const CODE: f64 = 50.0;
+/// Crop marks: length and distance from the corner.
+const MARK: f64 = 2.0;
+const MARK_OFFSET: f64 = 0.5;
+
+/// The label routes of the API.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/checkpoints/{id}/label.png", get(label_png))
+        .route("/api/v1/checkpoints/{id}/label.svg", get(label_svg))
+        .route("/api/v1/sites/{id}/labels.svg", get(sheets_svg))
+        .route("/api/v1/sites/{id}/labels.pdf", get(sheets_pdf))
+}
+
+/// One label on a sheet: the checkpoint and its zone.
+#[derive(Debug, Clone)]
+pub struct SheetLabel {
+    /// The checkpoint.
+    pub checkpoint: Checkpoint,
+    /// Its zone, when the store has it.
+    pub zone: Option<Zone>,
+}
+
+/// Why sheets could not be drawn.
+#[derive(Debug, thiserror::Error)]
+pub enum SheetError {
+    /// A code could not be made.
+    #[error(transparent)]
+    Render(#[from] labels::RenderError),
+    /// Our own SVG did not parse (a bug).
+    #[error("cannot read the sheet's SVG: {0}")]
+    Svg(#[from] usvg::Error),
+    /// The PDF could not be written.
+    #[error("cannot write the PDF: {0:?}")]
+    Pdf(krilla::error::KrillaError),
+    /// The SVG could not be drawn on a page.
+    #[error("cannot draw page {0} of the PDF")]
+    Draw(usize),
+}
+
+/// `mm` with two decimals, as attributes take it.
+fn mm(v: f64) -> String {
+    format!("{v:.2}")
+}
+
+/// The site's labels in print order: by zone (building, floor, name), then by name.
+pub async fn site_labels(state: &AppState, site: SiteId) -> Result<Vec<SheetLabel>, ApiError> {
+    let zones = state.store.zones(site).await?;
+    let mut out: Vec<SheetLabel> = state
+        .store
+        .checkpoints(site)
+        .await?
+        .into_iter()
+        .map(|checkpoint| SheetLabel {
+            zone: zones.iter().find(|z| z.id == checkpoint.zone_id).cloned(),
+            checkpoint,
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        let key = |l: &SheetLabel| {
+            (
+                l.zone
+                    .as_ref()
+                    .map(|z| (z.building.clone(), z.floor.clone(), z.name.clone())),
+                l.checkpoint.name.clone(),
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+    Ok(out)
+}
+
+/// The zone line under a label: the zone's name (unless the checkpoint repeats it) and what
+/// kind of place it is.
+pub fn zone_line(zone: Option<&Zone>, checkpoint: &str) -> String {
+    zone.map_or_else(String::new, |z| {
+        let kind = z.kind.label();
+        if z.name == checkpoint {
+            format!("{} {}", kind.zh, kind.en)
+        } else {
+            format!("{} · {} {}", z.name, kind.zh, kind.en)
+        }
+    })
+}
+
+/// One label in its cell, top-left at (`x`, `y`), with crop marks at its corners.
+fn cell(label: &SheetLabel, x: f64, y: f64) -> Result<Markup, labels::RenderError> {
+    let code = code_modules(&label.checkpoint.qr_token)?;
+    let n = code.modules;
+    let cx = x + CELL_W / 2.0;
+    let corners = [
+        (x, y, -1.0, -1.0),
+        (x + CELL_W, y, 1.0, -1.0),
+        (x, y + CELL_H, -1.0, 1.0),
+        (x + CELL_W, y + CELL_H, 1.0, 1.0),
+    ];
+    Ok(html! {
+        g {
+            svg x=(mm(cx - CODE / 2.0)) y=(mm(y + 1.5)) width=(mm(CODE)) height=(mm(CODE))
+                viewBox={ "0 0 " (n) " " (n) } shape-rendering="crispEdges" {
+                rect width=(n) height=(n) fill="#fff" {}
+                path d=(code.path) fill="#000" {}
+            }
+            text x=(mm(cx)) y=(mm(y + 56.0)) font-size="3.6" text-anchor="middle" { (label.checkpoint.name) }
+            @if let Some(en) = &label.checkpoint.name_en {
+                text x=(mm(cx)) y=(mm(y + 60.0)) font-size="2.8" text-anchor="middle" { (en) }
+            }
+            text x=(mm(cx)) y=(mm(y + 63.2)) font-size="2.2" text-anchor="middle" fill="#444" { (zone_line(label.zone.as_ref(), &label.checkpoint.name)) }
+            @for (px, py, dx, dy) in corners {
+                line stroke="#000" stroke-width="0.1" x1=(mm(px + dx * MARK_OFFSET)) y1=(mm(py)) x2=(mm(px + dx * (MARK_OFFSET + MARK))) y2=(mm(py)) {}
+                line stroke="#000" stroke-width="0.1" x1=(mm(px)) y1=(mm(py + dy * MARK_OFFSET)) x2=(mm(px)) y2=(mm(py + dy * (MARK_OFFSET + MARK))) {}
+            }
+        }
+    })
+}
+
+/// The A4 pages of a site's labels, each the inside of an SVG in millimetres (0 0 210 297).
+fn pages(site: &Site, labels: &[SheetLabel]) -> Result<Vec<Markup>, labels::RenderError> {
+    let per_page = COLS * ROWS;
+    let chunks: Vec<&[SheetLabel]> = if labels.is_empty() {
+        vec![&[]]
+    } else {
+        labels.chunks(per_page).collect()
+    };
+    let total = chunks.len();
+    chunks
+        .iter()
+        .enumerate()
+        .map(|(i, chunk)| {
+            let cells = chunk
+                .iter()
+                .enumerate()
+                .map(|(k, l)| {
+                    let (col, row) = (k % COLS, k / COLS);
+                    cell(
+                        l,
+                        LEFT + col as f64 * (CELL_W + GAP),
+                        TOP + row as f64 * (CELL_H + GAP),
+                    )
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(html! {
+                rect width=(PAGE_W) height=(PAGE_H) fill="#fff" {}
+                @for c in &cells { (c) }
+                text x=(mm(PAGE_W / 2.0)) y=(mm(PAGE_H - 8.0)) font-size="2.8" text-anchor="middle" fill="#444" {
+                    (site.name) " · 巡查点标签 Checkpoint labels · 第 " (i + 1) " / " (total) " 页 · page " (i + 1) " of " (total)
+                }
+                @if chunk.is_empty() {
+                    text x=(mm(PAGE_W / 2.0)) y="40" font-size="5" text-anchor="middle" {
+                        "本小区还没有巡查点 / this site has no checkpoints yet"
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+/// The attributes every sheet's root carries: the font, and strokes off for text.
+fn root(width: f64, height: f64, content: Markup) -> String {
+    html! {
+        svg xmlns="http://www.w3.org/2000/svg" width={ (width) "mm" } height={ (height) "mm" }
+            viewBox={ "0 0 " (width) " " (height) } font-family=(labels::LABEL_FONTS) {
+            (content)
+        }
+    }
+    .into_string()
+}
+
+/// A site's sheets as one SVG document: the A4 pages stacked top to bottom (N × 297 mm), since
+/// SVG has no pages; print it with one page per 297 mm, or use the PDF.
+pub fn sheets_svg_document(site: &Site, labels: &[SheetLabel]) -> Result<String, SheetError> {
+    let pages = pages(site, labels)?;
+    let height = PAGE_H * pages.len() as f64;
+    Ok(root(
+        PAGE_W,
+        height,
+        html! {
+            @for (i, p) in pages.iter().enumerate() {
+                g transform={ "translate(0 " (PAGE_H * i as f64) ")" } { (p) }
+            }
+        },
+    ))
+}
+
+/// Only the vendored font: a sheet looks the same on every server, whatever it has installed.
+static FONTS: LazyLock<Arc<usvg::fontdb::Database>> = LazyLock::new(|| {
+    let mut db = usvg::fontdb::Database::new();
+    db.load_font_source(usvg::fontdb::Source::Binary(Arc::new(FONT)));
+    db.set_sans_serif_family(FONT_FAMILY);
+    Arc::new(db)
+});
+
+/// A site's sheets as a PDF, one A4 page each, the font embedded as a subset. CPU work: call it
+/// off the async workers.
+pub fn sheets_pdf_document(site: &Site, labels: &[SheetLabel]) -> Result<Vec<u8>, SheetError> {
+    use krilla_svg::{SurfaceExt as _, SvgSettings};
+    let pages = pages(site, labels)?;
+    let options = usvg::Options {
+        fontdb: FONTS.clone(),
+        font_family: FONT_FAMILY.to_owned(),
+        ..usvg::Options::default()
+    };
+    // A4 in points.
+    let size = krilla::geom::Size::from_wh(595.276, 841.89).ok_or(SheetError::Draw(0))?;
+    let mut document = krilla::Document::new();
+    document.set_metadata(
+        krilla::metadata::Metadata::new()
+            .title(format!("{} · 巡查点标签 Checkpoint labels", site.name))
+            .creator("patrol-server".to_owned()),
+    );
+    for (i, page) in pages.into_iter().enumerate() {
+        let tree = usvg::Tree::from_str(&root(PAGE_W, PAGE_H, page), &options)?;
+        let mut pdf_page = document.start_page_with(krilla::page::PageSettings::new(size));
+        let mut surface = pdf_page.surface();
+        surface
+            .draw_svg(&tree, size, SvgSettings::default())
+            .ok_or(SheetError::Draw(i + 1))?;
+        surface.finish();
+        pdf_page.finish();
+    }
+    document.finish().map_err(SheetError::Pdf)
+}
+
+/// The site a caller asks to print, if they may: 403 for a role that does not print, 404 for a
+/// site that is not theirs (or does not exist).
+pub async fn printable_site(state: &AppState, actor: &Actor, id: SiteId) -> Result<Site, ApiError> {
+    may_print(actor, id).map_err(|e| match e {
+        PrintAccess::RoleNotAllowed => ApiError::forbidden(e.to_string()),
+        PrintAccess::OtherSite => ApiError::not_found("site"),
+    })?;
+    state
+        .store
+        .site(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("site"))
+}
+
+/// A checkpoint a caller asks to print: 404 unless it is on one of their sites.
+async fn printable_checkpoint(
+    state: &AppState,
+    actor: &Actor,
+    id: CheckpointId,
+) -> Result<Checkpoint, ApiError> {
+    let checkpoint = state
+        .store
+        .checkpoint(id)
+        .await?
+        .filter(|c| actor.works_on(c.site_id))
+        .ok_or_else(|| ApiError::not_found("checkpoint"))?;
+    printable_site(state, actor, checkpoint.site_id).await?;
+    Ok(checkpoint)
+}
+
+/// Rendering off the async workers.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, SheetError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+        .map_err(|e| ApiError::internal(&e))
+}
+
+/// A file answer: its type, a download name, and no caching (labels change when a key does).
+pub fn file(
+    bytes: impl Into<axum::body::Body>,
+    content_type: &'static str,
+    name: &str,
+    attachment: bool,
+) -> Response {
+    let disposition = if attachment { "attachment" } else { "inline" };
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("{disposition}; filename=\"{name}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        bytes.into(),
+    )
+        .into_response()
+}
+
+/// The media type of SVG.
+pub const SVG: &str = "image/svg+xml";
+/// The media type of PDF.
+pub const PDF: &str = "application/pdf";
+
+/// One label's code as PNG.
+pub async fn png_of(checkpoint: Checkpoint) -> Result<Response, ApiError> {
+    let token = checkpoint.qr_token;
+    let png = blocking(move || Ok(labels::render_png(&token)?)).await?;
+    Ok(file(
+        png,
+        "image/png",
+        &format!("label-{}.png", checkpoint.id),
+        false,
+    ))
+}
+
+/// One label as SVG: the code and its names.
+pub fn svg_of(checkpoint: &Checkpoint) -> Result<Response, ApiError> {
+    let svg = labels::render_svg(
+        &checkpoint.qr_token,
+        &checkpoint.name,
+        checkpoint.name_en.as_deref(),
+    )
+    .map_err(|e| ApiError::internal(&e))?;
+    Ok(file(
+        svg,
+        SVG,
+        &format!("label-{}.svg", checkpoint.id),
+        false,
+    ))
+}
+
+/// A site's sheets as SVG or PDF.
+pub async fn sheets_of(state: &AppState, site: Site, pdf: bool) -> Result<Response, ApiError> {
+    let list = site_labels(state, site.id).await?;
+    if pdf {
+        let name = format!("labels-{}.pdf", site.code);
+        let bytes = blocking(move || sheets_pdf_document(&site, &list)).await?;
+        Ok(file(bytes, PDF, &name, true))
+    } else {
+        let name = format!("labels-{}.svg", site.code);
+        let svg = blocking(move || sheets_svg_document(&site, &list)).await?;
+        Ok(file(svg, SVG, &name, true))
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/checkpoints/{id}/label.png", tag = "labels", security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "The checkpoint")),
+    responses(
+        (status = 200, description = "The checkpoint's QR code (8 px modules, quiet zone included)", content((Vec<u8> = "image/png"))),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "Patrol staff and technicians do not print labels", body = ErrorBody),
+        (status = 404, description = "No such checkpoint on the caller's sites", body = ErrorBody)))]
+pub(crate) async fn label_png(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<CheckpointId>,
+) -> Result<Response, ApiError> {
+    png_of(printable_checkpoint(&state, &caller.actor, id).await?).await
+}
+
+#[utoipa::path(get, path = "/api/v1/checkpoints/{id}/label.svg", tag = "labels", security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "The checkpoint")),
+    responses(
+        (status = 200, description = "The label: the code with the checkpoint's Chinese and English names under it", content((String = "image/svg+xml"))),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "Patrol staff and technicians do not print labels", body = ErrorBody),
+        (status = 404, description = "No such checkpoint on the caller's sites", body = ErrorBody)))]
+pub(crate) async fn label_svg(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<CheckpointId>,
+) -> Result<Response, ApiError> {
+    svg_of(&printable_checkpoint(&state, &caller.actor, id).await?)
+}
+
+#[utoipa::path(get, path = "/api/v1/sites/{id}/labels.svg", tag = "labels", security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "The site")),
+    responses(
+        (status = 200, description = "Every checkpoint's label on A4 sheets (3 × 4 a page, 50 mm codes, crop marks), the pages stacked in one SVG of N × 297 mm", content((String = "image/svg+xml"))),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "Patrol staff and technicians do not print labels", body = ErrorBody),
+        (status = 404, description = "No such site among the caller's", body = ErrorBody)))]
+pub(crate) async fn sheets_svg(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<SiteId>,
+) -> Result<Response, ApiError> {
+    let site = printable_site(&state, &caller.actor, id).await?;
+    sheets_of(&state, site, false).await
+}
+
+#[utoipa::path(get, path = "/api/v1/sites/{id}/labels.pdf", tag = "labels", security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "The site")),
+    responses(
+        (status = 200, description = "The same sheets as a PDF, one A4 page each, the font embedded as a subset", content((Vec<u8> = "application/pdf"))),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "Patrol staff and technicians do not print labels", body = ErrorBody),
+        (status = 404, description = "No such site among the caller's", body = ErrorBody)))]
+pub(crate) async fn sheets_pdf(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<SiteId>,
+) -> Result<Response, ApiError> {
+    let site = printable_site(&state, &caller.actor, id).await?;
+    sheets_of(&state, site, true).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_font_has_every_character_of_the_demo_estate() {
+        let key = patrol_core::labels::SiteKey::generate().unwrap();
+        let estate = patrol_core::demo::estate("demo", "阳光花园（演示）", &key);
+        let face = ttf_parser::Face::parse(FONT, 0).unwrap();
+        let mut texts: Vec<String> = vec![
+            estate.site.name.clone(),
+            "巡查点标签 Checkpoint labels · 第 1 / 2 页 · page 1 of 2".to_owned(),
+            "本小区还没有巡查点 / this site has no checkpoints yet".to_owned(),
+        ];
+        for cp in &estate.checkpoints {
+            texts.push(cp.name.clone());
+            texts.extend(cp.name_en.clone());
+        }
+        for z in &estate.zones {
+            texts.push(zone_line(Some(z), ""));
+        }
+        for t in texts {
+            for ch in t.chars() {
+                assert!(face.glyph_index(ch).is_some(), "no glyph for {ch:?} in {t}");
+            }
+        }
+    }
+
+    #[test]
+    fn sheets_hold_twelve_labels_a_page_and_parse() {
+        let key = patrol_core::labels::SiteKey::generate().unwrap();
+        let estate = patrol_core::demo::estate("demo", "阳光花园", &key);
+        let list: Vec<SheetLabel> = estate
+            .checkpoints
+            .iter()
+            .map(|c| SheetLabel {
+                checkpoint: c.clone(),
+                zone: estate.zone_of(c.id).cloned(),
+            })
+            .collect();
+        let svg = sheets_svg_document(&estate.site, &list).unwrap();
+        assert!(svg.contains(r#"height="594mm""#), "17 labels are two pages");
+        assert!(svg.contains("第 2 / 2 页"));
+        for c in &estate.checkpoints {
+            assert!(svg.contains(&c.name));
+        }
+        // Every crop mark: 8 lines a label.
+        assert_eq!(svg.matches("<line ").count(), 8 * list.len());
+        let options = usvg::Options {
+            fontdb: FONTS.clone(),
+            ..usvg::Options::default()
+        };
+        usvg::Tree::from_str(&svg, &options).unwrap();
+        let pdf = sheets_pdf_document(&estate.site, &list).unwrap();
+        assert!(pdf.starts_with(b"%PDF-"));
+    }
+}
