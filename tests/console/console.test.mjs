@@ -245,12 +245,25 @@ test('the label sheet prints as a PDF whose every code scans', async () => {
   assert.equal(pdf.headers()['content-type'], 'application/pdf');
   const file = join(data, 'labels.pdf');
   writeFileSync(file, await pdf.body());
-  execFileSync('pdftoppm', ['-r', '150', '-png', file, join(data, 'sheet')]);
-  const pages = execFileSync('sh', ['-c', `ls ${data}/sheet*.png`]).toString().trim().split('\n');
+  // One label at a time, as a phone reads them: each cell of the sheet's 3 × 4 grid (62 × 64 mm
+  // cells, 4 mm apart, from 8 mm left and 10 mm down) cut out at 150 dpi and scanned alone.
+  const pageCount = Number(execFileSync('pdfinfo', [file]).toString().match(/^Pages:\s+(\d+)/m)[1]);
+  assert.equal(pageCount, 2, '17 labels at 12 a page');
+  const px = (mm) => String(Math.floor(mm * 150 / 25.4));
   const codes = new Set();
-  for (const png of pages) {
-    const out = execFileSync('zbarimg', ['--raw', '-q', png]).toString().trim().split('\n');
-    for (const c of out) codes.add(c);
+  for (let p = 1; p <= pageCount; p++) {
+    for (let cell = 0; cell < 12; cell++) {
+      const [x, y] = [8 + (cell % 3) * 66, 10 + Math.floor(cell / 3) * 68];
+      const out = join(data, 'cell');
+      execFileSync('pdftoppm', ['-f', `${p}`, '-l', `${p}`, '-r', '150', '-x', px(x), '-y', px(y),
+        '-W', px(62), '-H', px(64), '-png', '-singlefile', file, out]);
+      let text = '';
+      try { text = execFileSync('zbarimg', ['--raw', '-q', `${out}.png`]).toString().trim(); } catch { /* no code: exit 4 */ }
+      const expected = (p - 1) * 12 + cell < 17 ? 1 : 0;
+      const found = text ? text.split('\n') : [];
+      assert.equal(found.length, expected, `page ${p} cell ${cell}: ${found}`);
+      for (const c of found) codes.add(c);
+    }
   }
   assert.equal(codes.size, 17, 'every checkpoint of the demo estate, once');
   for (const c of codes) assert.match(c, /^PTRL1\./);
