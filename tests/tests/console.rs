@@ -34,6 +34,12 @@ const TABLE: &[(&str, [&str; 7])] = &[
     ("GET /console/reports/download own",     ["403",  "403", "403",  "200", "200",  "200", "303:login"]),
     ("GET /console/reports/download other",   ["404",  "404", "404",  "404", "404",  "404", "303:login"]),
     ("GET /console/reports?month=2999-01",    ["403",  "403", "403",  "400", "400",  "400", "303:login"]),
+    ("GET /console/sites/own/labels",         ["403",  "403", "403",  "200", "200",  "200", "303:login"]),
+    ("GET /console/sites/other/labels",       ["403",  "403", "403",  "404", "404",  "404", "303:login"]),
+    ("GET /console/sites/other/labels.pdf",   ["403",  "403", "403",  "404", "404",  "404", "303:login"]),
+    ("GET /console/coverage",                 ["403",  "403", "403",  "200", "200",  "200", "303:login"]),
+    ("GET /console/coverage?site=other",      ["403",  "403", "403",  "404", "404",  "404", "303:login"]),
+    ("GET /console/admin",                    ["403",  "403", "403",  "403", "403",  "200", "303:login"]),
     ("GET /console/desk/new",                 ["200",  "403", "403",  "200", "200",  "403", "303:login"]),
     ("POST /console/issues/own/assign",       ["403",  "403", "403",  "303", "303",  "403", "303:login"]),
     ("POST /console/issues/own/assign nocsrf",["403",  "403", "403",  "403", "403",  "403", "303:login"]),
@@ -128,6 +134,18 @@ impl World {
         };
         let page = match row {
             "GET /console?site=other" => c.get(&format!("/console?site={}", self.other_site)),
+            "GET /console/coverage?site=other" => {
+                c.get(&format!("/console/coverage?site={}", self.other_site))
+            }
+            "GET /console/sites/own/labels" => {
+                c.get(&format!("/console/sites/{}/labels", self.own_site))
+            }
+            "GET /console/sites/other/labels" => {
+                c.get(&format!("/console/sites/{}/labels", self.other_site))
+            }
+            "GET /console/sites/other/labels.pdf" => {
+                c.get(&format!("/console/sites/{}/labels.pdf", self.other_site))
+            }
             "GET /console/reports?site=other" => {
                 c.get(&format!("/console/reports?site={}", self.other_site))
             }
@@ -201,6 +219,12 @@ fn another_sites_issues_never_show_and_a_signed_out_session_is_gone() {
         !reports.body.contains("翠湖苑"),
         "another site among the reports"
     );
+    let labels = c.get("/console/labels");
+    assert_eq!(labels.status, 303, "to the person's one site");
+    let labels = c.get(&labels.location.unwrap());
+    assert_eq!(labels.status, 200);
+    assert!(labels.body.contains("labels.pdf"), "the sheet to print");
+    assert!(!labels.body.contains(&w.other_site) && !labels.body.contains("翠湖苑"));
 
     // Signed out, the same cookie opens nothing.
     let out = c.post("/console/logout", &[]);
