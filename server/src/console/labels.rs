@@ -87,7 +87,7 @@ pub async fn page(
         @if list.is_empty() {
             p { (l.t("本小区还没有巡查点。", "This site has no checkpoints yet.")) }
         }
-        @for (zone, items) in &groups {
+        div.zones { @for (zone, items) in &groups {
             section.zone {
                 h2 { (zone) }
                 div.label-grid {
@@ -103,7 +103,7 @@ pub async fn page(
                     }
                 }
             }
-        }
+        } }
     };
     Ok(layout(
         &c,
