@@ -5,76 +5,12 @@
 //! site's id is not found, and a date that is no date is a clear 400 in both languages.
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-use std::time::Duration;
+use patrol_e2e::{ConsoleClient, Http, OTHER_SITE_PASSWORD, Server, add_other_site};
 
-use patrol_e2e::{Http, OTHER_SITE_PASSWORD, Server, add_other_site};
-
-/// A browser signed in to the console: its session cookie.
-struct Browser {
-    base: String,
-    agent: ureq::Agent,
-    cookie: String,
-}
-
-/// A response as the tests read it: status and body.
-type Page = (u16, String);
-
-fn cookie_of(resp: &ureq::http::Response<ureq::Body>, name: &str) -> Option<String> {
-    resp.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.split(';').next())
-        .find(|kv| kv.starts_with(&format!("{name}=")))
-        .map(str::to_owned)
-}
-
-impl Browser {
-    /// Sign in through the form as a person would.
-    fn sign_in(base: &str, username: &str, password: &str) -> Browser {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .timeout_global(Some(Duration::from_secs(60)))
-            .build()
-            .into();
-        let mut form = agent.get(format!("{base}/console/login")).call().unwrap();
-        let login_cookie = cookie_of(&form, "patrol_login").expect("sign-in form cookie");
-        let html = form.body_mut().read_to_string().unwrap();
-        let marker = "name=\"csrf\" value=\"";
-        let at = html.find(marker).expect("a csrf field") + marker.len();
-        let csrf = &html[at..at + html[at..].find('"').unwrap()];
-        let resp = agent
-            .post(format!("{base}/console/login"))
-            .header("cookie", &login_cookie)
-            .send_form([
-                ("username", username),
-                ("password", password),
-                ("csrf", csrf),
-                ("next", "/console"),
-            ])
-            .unwrap();
-        assert_eq!(resp.status().as_u16(), 303, "sign-in of {username}");
-        let cookie = cookie_of(&resp, "patrol_session").expect("a session cookie");
-        Browser {
-            base: base.to_owned(),
-            agent,
-            cookie,
-        }
-    }
-
-    fn get(&self, path: &str) -> Page {
-        let mut resp = self
-            .agent
-            .get(format!("{}{path}", self.base))
-            .header("cookie", &self.cookie)
-            .call()
-            .unwrap();
-        (
-            resp.status().as_u16(),
-            resp.body_mut().read_to_string().unwrap(),
-        )
-    }
+/// A console page as the tests read it: status and body.
+fn get(b: &mut ConsoleClient, path: &str) -> (u16, String) {
+    let page = ConsoleClient::get(b, path);
+    (page.status, page.body)
 }
 
 fn first_site(http: &Http, username: &str, password: &str) -> String {
@@ -104,8 +40,11 @@ fn a_supervisor_reads_today_s_coverage_and_others_may_not() {
     let local = jiff::Timestamp::now().to_zoned(tz);
     let (today, hour) = (local.date(), local.hour());
 
-    let sup = Browser::sign_in(&server.base_url, "demo-super", "demo");
-    let (status, page) = sup.get(&format!("/console/coverage?site={demo}&date={today}"));
+    let mut sup = ConsoleClient::sign_in(&server.base_url, "demo-super", "demo");
+    let (status, page) = get(
+        &mut sup,
+        &format!("/console/coverage?site={demo}&date={today}"),
+    );
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("巡查覆盖"), "the page's title");
     assert!(page.contains("楼栋巡查 / Building round"), "{page}");
@@ -133,7 +72,7 @@ fn a_supervisor_reads_today_s_coverage_and_others_may_not() {
         );
     }
     // The same page in English, and the date by default today in the site's zone.
-    let (status, en) = sup.get("/console/coverage?lang=en");
+    let (status, en) = get(&mut sup, "/console/coverage?lang=en");
     assert_eq!(status, 200);
     assert!(
         en.contains(&format!("value=\"{today}\"")),
@@ -152,18 +91,27 @@ fn a_supervisor_reads_today_s_coverage_and_others_may_not() {
         "a link to the day before"
     );
 
-    let (status, page) = sup.get(&format!("/console/coverage?site={demo}&date=2026-13-01"));
+    let (status, page) = get(
+        &mut sup,
+        &format!("/console/coverage?site={demo}&date=2026-13-01"),
+    );
     assert_eq!(status, 400);
     assert!(
         page.contains("日期格式应为 YYYY-MM-DD") && page.contains("the date must be YYYY-MM-DD"),
         "{page}"
     );
-    let (status, _) = sup.get(&format!("/console/coverage?site={other}&date={today}"));
+    let (status, _) = get(
+        &mut sup,
+        &format!("/console/coverage?site={other}&date={today}"),
+    );
     assert_eq!(status, 404, "another site is not theirs to know of");
 
     for who in ["demo-tech", "demo-patrol"] {
-        let b = Browser::sign_in(&server.base_url, who, "demo");
-        let (status, _) = b.get(&format!("/console/coverage?site={demo}&date={today}"));
+        let mut b = ConsoleClient::sign_in(&server.base_url, who, "demo");
+        let (status, _) = get(
+            &mut b,
+            &format!("/console/coverage?site={demo}&date={today}"),
+        );
         assert_eq!(status, 403, "{who}");
     }
 }
