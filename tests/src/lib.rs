@@ -705,3 +705,31 @@ pub fn form_token(html: &str) -> Option<String> {
     let end = html[at..].find('"')?;
     Some(html[at..at + end].to_owned())
 }
+
+/// The id of the first pulled entity of a kind that `pick` accepts, from a pull's JSON answer.
+pub fn pulled_id(
+    changes: &serde_json::Value,
+    entity: &str,
+    pick: impl Fn(&serde_json::Value) -> bool,
+) -> String {
+    changes["changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["entity"] == entity && c["data"].is_object() && pick(&c["data"]))
+        .and_then(|c| c["id"].as_str())
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("no {entity} in the pull"))
+}
+
+/// The demo's building round as a signed-in, synced engine has it today. Picked by name: the
+/// demo schedules it around the hour it starts, so it is not always the day's first route.
+pub fn building_round(engine: &patrol_core::engine::Engine) -> patrol_core::route::Route {
+    engine
+        .routes_today()
+        .unwrap_or_else(|e| panic!("routes today: {e}"))
+        .into_iter()
+        .find(|r| r.route.name.contains("Building"))
+        .unwrap_or_else(|| panic!("the demo's building round runs today"))
+        .route
+}

@@ -5,7 +5,7 @@
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use patrol_core::blob::sha256_hex;
-use patrol_e2e::{Http, OTHER_SITE_PASSWORD, Server, add_other_site, op};
+use patrol_e2e::{Http, OTHER_SITE_PASSWORD, Server, add_other_site, op, pulled_id};
 use serde_json::{Value, json};
 
 /// The callers, in the order of the table's columns.
@@ -71,16 +71,6 @@ fn jwt_secret(dir: &std::path::Path) -> String {
     .unwrap()
 }
 
-fn first(changes: &Value, entity: &str, pick: impl Fn(&Value) -> bool) -> String {
-    changes["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["entity"] == entity && c["data"].is_object() && pick(&c["data"]))
-        .map(|c| c["id"].as_str().unwrap().to_owned())
-        .unwrap_or_else(|| panic!("no {entity}"))
-}
-
 fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
     add_other_site(dir.path());
@@ -88,8 +78,8 @@ fn world() -> World {
     let http = Http::new(&server.base_url);
     let theirs = http.token("cuihu-patrol", OTHER_SITE_PASSWORD);
     let (_, pulled) = http.get("/api/v1/sync/pull?limit=2000", Some(&theirs));
-    let other_site = first(&pulled, "site", |_| true);
-    let other_route = first(&pulled, "route", |_| true);
+    let other_site = pulled_id(&pulled, "site", |_| true);
+    let other_route = pulled_id(&pulled, "route", |_| true);
     // An engineering job on the other site.
     let other_issue = uuid::Uuid::now_v7().to_string();
     let report = op(
@@ -103,9 +93,9 @@ fn world() -> World {
     assert_eq!(body["results"][0]["status"], "applied", "{body}");
     let ours = http.token("demo-super", "demo");
     let (_, pulled) = http.get("/api/v1/sync/pull?limit=2000", Some(&ours));
-    let own_site = first(&pulled, "site", |_| true);
-    let own_route = first(&pulled, "route", |_| true);
-    let own_issue = first(&pulled, "issue", |i| i["team"] == "engineering");
+    let own_site = pulled_id(&pulled, "site", |_| true);
+    let own_route = pulled_id(&pulled, "route", |_| true);
+    let own_issue = pulled_id(&pulled, "issue", |i| i["team"] == "engineering");
     World {
         _dir: dir,
         server,

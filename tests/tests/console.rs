@@ -5,8 +5,8 @@
 //! archive never shown.
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-use patrol_e2e::{ConsoleClient, Http, OTHER_SITE_PASSWORD, Server, add_other_site, op};
-use serde_json::{Value, json};
+use patrol_e2e::{ConsoleClient, Http, OTHER_SITE_PASSWORD, Server, add_other_site, op, pulled_id};
+use serde_json::json;
 
 /// The callers, in the order of the table's columns.
 const CALLERS: [&str; 7] = [
@@ -58,16 +58,6 @@ struct World {
     technician: String,
 }
 
-fn first(changes: &Value, entity: &str, pick: impl Fn(&Value) -> bool) -> String {
-    changes["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["entity"] == entity && c["data"].is_object() && pick(&c["data"]))
-        .map(|c| c["id"].as_str().unwrap().to_owned())
-        .unwrap_or_else(|| panic!("no {entity}"))
-}
-
 fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
     add_other_site(dir.path());
@@ -75,7 +65,7 @@ fn world() -> World {
     let http = Http::new(&server.base_url);
     let theirs = http.token("cuihu-patrol", OTHER_SITE_PASSWORD);
     let (_, pulled) = http.get("/api/v1/sync/pull?limit=2000", Some(&theirs));
-    let other_site = first(&pulled, "site", |_| true);
+    let other_site = pulled_id(&pulled, "site", |_| true);
     let other_issue = uuid::Uuid::now_v7().to_string();
     let report = op(
         1,
@@ -88,12 +78,12 @@ fn world() -> World {
     assert_eq!(body["results"][0]["status"], "applied", "{body}");
     let ours = http.token("demo-super", "demo");
     let (_, pulled) = http.get("/api/v1/sync/pull?limit=2000", Some(&ours));
-    let own_site = first(&pulled, "site", |_| true);
+    let own_site = pulled_id(&pulled, "site", |_| true);
     // An open engineering job of the demo, waiting for a decision on its extension.
-    let own_issue = first(&pulled, "issue", |i| {
+    let own_issue = pulled_id(&pulled, "issue", |i| {
         i["team"] == "engineering" && i["extension"].is_object()
     });
-    let technician = first(&pulled, "user", |u| u["username"] == "demo-tech");
+    let technician = pulled_id(&pulled, "user", |u| u["username"] == "demo-tech");
     World {
         _dir: dir,
         server,

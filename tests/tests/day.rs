@@ -13,7 +13,7 @@ use patrol_core::engine::{Clock, Engine, JobsScope, ReportDraft};
 use patrol_core::issue::{Category, Source, Status};
 use patrol_core::patrol::{Missed, Outcome};
 use patrol_core::sync::{CancelToken, SyncClient, SyncReport, SyncStage};
-use patrol_e2e::{Backend, ChaosProxy, Server};
+use patrol_e2e::{Backend, ChaosProxy, Server, building_round};
 
 /// A device clock that runs `skew` ahead of the real one.
 struct Skewed(SignedDuration);
@@ -193,13 +193,7 @@ fn a_day_from_patrol_to_sign_off(backend: &Backend, chaos: bool) -> Fingerprint 
     let first = sync(&client, &patrol);
     assert!(first.pulled >= 17, "the estate arrives: {first:?}");
     // The building round, whatever the hour: the demo schedules it around the time it starts.
-    let route = patrol
-        .routes_today()
-        .unwrap()
-        .into_iter()
-        .find(|r| r.route.name.contains("Building"))
-        .expect("the demo's building round runs today")
-        .route;
+    let route = building_round(&patrol);
     let run = patrol.start_round(route.id).unwrap();
     let skipped = *route.checkpoint_ids.last().unwrap();
     let mut reported = None;

@@ -22,7 +22,7 @@ use patrol_core::issue::{Issue, Source, Status};
 use patrol_core::patrol::{Missed, Outcome, PatrolRun};
 use patrol_core::report::Month;
 use patrol_core::sync::{CancelToken, SyncClient};
-use patrol_e2e::{Http, OTHER_SITE_PASSWORD, Server, add_other_site, admin};
+use patrol_e2e::{Http, OTHER_SITE_PASSWORD, Server, add_other_site, admin, building_round};
 use serde_json::Value;
 
 const SHEETS: [&str; 5] = [
@@ -72,13 +72,7 @@ fn jpeg(seed: u8) -> Vec<u8> {
 /// reason), answer every item as normal — except, when `fault` is given, the first stairwell
 /// light, which is a fault with a photo, reported with that title.
 fn walk(engine: &Engine, fault: Option<&str>) -> (PatrolRun, Option<Issue>) {
-    let route = engine
-        .routes_today()
-        .unwrap()
-        .into_iter()
-        .find(|r| r.route.name.contains("Building"))
-        .expect("the demo's building round runs today")
-        .route;
+    let route = building_round(engine);
     let run = engine.start_round(route.id).unwrap();
     let skipped = *route.checkpoint_ids.last().unwrap();
     let mut reported = None;
