@@ -132,6 +132,13 @@ pub struct AuditEntry {
     /// Why it was escalated.
     #[serde(default)]
     pub escalation: Option<EscalationReason>,
+    /// The previous entry's `hash` (for the first entry, the issue id): the server sets it when
+    /// it stores the entry (DESIGN.md §12).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev: Option<String>,
+    /// SHA-256 of the JCS of the entry without this field, set with `prev`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
 }
 
 impl AuditEntry {
@@ -163,6 +170,8 @@ impl AuditEntry {
             due_before: None,
             due_after: None,
             escalation: None,
+            prev: None,
+            hash: None,
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod demo;
 #[cfg(feature = "device")]
 pub mod engine;
 pub mod error;
+pub mod evidence;
 pub mod ids;
 pub mod issue;
 pub mod labels;

@@ -69,6 +69,7 @@ pub fn router(state: AppState, with_metrics: bool, timeouts: Timeouts) -> Router
         .route("/api/v1/sync/pull", get(pull))
         .route("/api/v1/issues", get(issues))
         .route("/api/v1/issues/{id}", get(issue_detail))
+        .route("/api/v1/issues/{id}/evidence.json", get(issue_evidence))
         .layer(DefaultBodyLimit::max(MAX_PUSH_BYTES))
         .layer(limit(MAX_PUSH_BYTES))
         .merge(crate::reports::routes())
@@ -617,11 +618,92 @@ async fn issue_detail(
     }))
 }
 
+/// A sign-off or seal: the signed claim, its Ed25519 signature and the key's id.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // the document's shape of `patrol_core::evidence::Signed`
+struct SignedDoc {
+    /// The claim; the signature is over its RFC 8785 (JCS) form.
+    signed: serde_json::Value,
+    /// Ed25519, base64url without padding.
+    signature: String,
+    /// Key id, a key of `public_keys`.
+    key_id: String,
+}
+
+/// An issue's evidence (DESIGN.md §12), verifiable offline.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // the document's shape of `patrol_core::evidence::Evidence`
+struct EvidenceDoc {
+    issue: IssueView,
+    /// The trail as stored, oldest first: each entry with `prev` and `hash` (SHA-256 hex of
+    /// the JCS of the entry without `hash`; the first entry's `prev` is the issue id).
+    audit: Vec<serde_json::Value>,
+    /// Sign-offs of accepted fixes, oldest first.
+    signoffs: Vec<SignedDoc>,
+    /// Key id → base64url Ed25519 public key.
+    public_keys: std::collections::BTreeMap<String, String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/issues/{id}/evidence.json", tag = "queue", security(("bearer" = [])), params(("id" = String, Path, format = Uuid)), responses((status = 200, body = EvidenceDoc), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, description = "No such issue, or not one the caller may see", body = ErrorBody)))]
+async fn issue_evidence(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<IssueId>,
+) -> Result<axum::response::Response, ApiError> {
+    let issue = state
+        .store
+        .issue(id)
+        .await?
+        .filter(|i| may_see(&caller.actor, i))
+        .ok_or_else(|| ApiError::not_found("issue"))?;
+    let evidence = evidence_of(&state, issue).await?;
+    Ok(evidence_download(&evidence, id))
+}
+
+/// An issue's evidence, the issue as the API shows it.
+pub(crate) async fn evidence_of(
+    state: &AppState,
+    issue: patrol_core::issue::Issue,
+) -> Result<patrol_core::evidence::Evidence, ApiError> {
+    let id = issue.id;
+    let mut evidence = state
+        .store
+        .evidence(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("issue"))?;
+    evidence.issue =
+        serde_json::to_value(IssueView::from(issue)).map_err(crate::store::StoreError::from)?;
+    Ok(evidence)
+}
+
+/// The evidence file as a download named after the issue.
+pub(crate) fn evidence_download(
+    evidence: &patrol_core::evidence::Evidence,
+    id: IssueId,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let body = serde_json::to_vec_pretty(evidence).unwrap_or_default();
+    (
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/json".to_owned(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"evidence-{id}.json\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
 /// The OpenAPI document, generated from the handlers above.
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "Patrol companion API · 巡查助手接口", description = "Sync protocol v1, auth, the 3-day queue, reports and printable labels (DESIGN.md §6–7)."),
-    paths(healthz, prometheus, openapi, login, refresh, push, pull, blob_head, blob_put, issues, issue_detail, crate::reports::monthly, crate::reports::archive_list, crate::reports::archive_file, crate::labels::label_png, crate::labels::label_svg, crate::labels::sheets_svg, crate::labels::sheets_pdf),
+    paths(healthz, prometheus, openapi, login, refresh, push, pull, blob_head, blob_put, issues, issue_detail, issue_evidence, crate::reports::monthly, crate::reports::archive_list, crate::reports::archive_file, crate::labels::label_png, crate::labels::label_svg, crate::labels::sheets_svg, crate::labels::sheets_pdf),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

@@ -112,6 +112,32 @@ enum Command {
         #[command(subcommand)]
         command: ArchiveCommand,
     },
+    /// Check the evidence: every issue's audit hash chain, every signed sign-off and every
+    /// sealed round in the database (or one exported file). Exits 0 when all of it verifies,
+    /// 1 naming the first entry that does not.
+    VerifyAudit {
+        /// Only this issue's trail and sign-offs.
+        #[arg(long, conflicts_with = "file")]
+        issue: Option<String>,
+        /// An exported file instead of the database: an issue's evidence.json, or a month's
+        /// seals.json from the archive.
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+    /// The server's Ed25519 key that signs sign-offs and round seals.
+    EvidenceKey {
+        #[command(subcommand)]
+        command: EvidenceKeyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum EvidenceKeyCommand {
+    /// List the keys: id, public key, when made, when retired.
+    List,
+    /// Make a new signing key. The old key's secret is destroyed; its public half is kept, so
+    /// what it signed still verifies.
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -458,6 +484,102 @@ async fn archive_run(cli: &Cli, options: archive::Options) -> CliResult {
     }
 }
 
+async fn verify_audit(cli: &Cli, issue: Option<&str>, file: Option<&std::path::Path>) -> CliResult {
+    use patrol_core::evidence::{Evidence, SealsFile, verify_evidence, verify_seals_file};
+    let failed = |f: patrol_core::evidence::Fault| {
+        say(&format!("verify-audit: FAILED: {f}"));
+        Err(format!("evidence does not verify: {f}"))
+    };
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
+        if value.get("seals").is_some() {
+            let f: SealsFile = serde_json::from_value(value)
+                .map_err(|e| format!("{} is not a seals file: {e}", path.display()))?;
+            return match verify_seals_file(&f) {
+                Ok(n) => {
+                    say(&format!(
+                        "verified: {} {}: {n} sealed rounds",
+                        f.site, f.month
+                    ));
+                    Ok(())
+                }
+                Err(fault) => failed(fault),
+            };
+        }
+        let e: Evidence = serde_json::from_value(value)
+            .map_err(|e| format!("{} is not an evidence file: {e}", path.display()))?;
+        return match verify_evidence(&e) {
+            Ok(v) => {
+                say(&format!(
+                    "verified: issue {}: {} audit entries, {} sign-offs, chain head {}",
+                    v.issue_id, v.entries, v.signoffs, v.head
+                ));
+                Ok(())
+            }
+            Err(fault) => failed(fault),
+        };
+    }
+    let issue = issue
+        .map(|i| {
+            i.parse::<patrol_core::ids::IssueId>()
+                .map_err(|_| format!("`{i}` is not an issue id"))
+        })
+        .transpose()?;
+    let store = open_store(cli).await?;
+    if let Some(id) = issue
+        && store.issue(id).await.map_err(|e| e.to_string())?.is_none()
+    {
+        return Err(format!("no issue {id}"));
+    }
+    let check = store
+        .verify_audit(issue)
+        .await
+        .map_err(|e| format!("cannot read the evidence: {e}"))?;
+    match check.fault {
+        None => {
+            say(&format!(
+                "verified: {} issues, {} audit entries, {} sign-offs, {} sealed rounds",
+                check.issues, check.entries, check.signoffs, check.seals
+            ));
+            Ok(())
+        }
+        Some(fault) => failed(fault),
+    }
+}
+
+async fn evidence_keys(cli: &Cli, rotate: bool) -> CliResult {
+    let store = open_store(cli).await?;
+    if rotate {
+        let key = store
+            .rotate_evidence_key()
+            .await
+            .map_err(|e| format!("cannot rotate the evidence key: {e}"))?;
+        say(&format!(
+            "new evidence key {} (public {}); earlier keys keep their public half",
+            key.key_id, key.public_key
+        ));
+        return Ok(());
+    }
+    let keys = store.evidence_keys().await.map_err(|e| e.to_string())?;
+    if keys.is_empty() {
+        say("no evidence key yet: the first sign-off or finished round makes one");
+    }
+    for k in keys {
+        let state = match k.retired_at {
+            None => "current".to_owned(),
+            Some(t) => format!("retired {t}"),
+        };
+        say(&format!(
+            "{}  {}  made {}  {state}",
+            k.key_id, k.public_key, k.created_at
+        ));
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -517,6 +639,12 @@ async fn main() -> ExitCode {
                 max_batches: *max_batches,
             };
             archive_run(&cli, options).await
+        }
+        Command::VerifyAudit { issue, file } => {
+            verify_audit(&cli, issue.as_deref(), file.as_deref()).await
+        }
+        Command::EvidenceKey { command } => {
+            evidence_keys(&cli, matches!(command, EvidenceKeyCommand::Rotate)).await
         }
     };
     match result {

@@ -5,6 +5,7 @@
 mod archive;
 #[cfg(test)]
 mod conformance;
+mod evidence;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -27,6 +28,7 @@ use patrol_core::user::User;
 use patrol_core::wire::{Change, QueueCursor};
 
 pub use self::archive::{ArchiveFile, ArchivedMonth, PatrolRecords, Purge, RecordCounts};
+pub use self::evidence::{AuditCheck, EvidenceKey};
 pub use self::postgres::PgStore;
 
 fn json<T: serde::Serialize>(v: &T) -> Result<String> {
@@ -58,6 +60,9 @@ pub enum StoreError {
     /// A unique name is taken.
     #[error("already exists: {0}")]
     Conflict(String),
+    /// Evidence could not be hashed or signed.
+    #[error("evidence: {0}")]
+    Evidence(#[from] patrol_core::evidence::EvidenceError),
 }
 
 impl StoreError {
@@ -392,6 +397,28 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<Issue>>;
     /// An issue's audit trail, oldest first.
     async fn audit(&self, issue: IssueId) -> Result<Vec<AuditEntry>>;
+
+    /// An issue's evidence as DESIGN.md §12 exports it: the issue, its trail as stored, its
+    /// sign-offs and every public key the server has signed with.
+    async fn evidence(&self, issue: IssueId) -> Result<Option<patrol_core::evidence::Evidence>>;
+
+    /// Check the hash chains, sign-offs and round seals as stored (one issue's trail and
+    /// sign-offs when given; every issue and every round otherwise); stops at the first failure.
+    async fn verify_audit(&self, issue: Option<IssueId>) -> Result<AuditCheck>;
+
+    /// The server's evidence keys, oldest first.
+    async fn evidence_keys(&self) -> Result<Vec<EvidenceKey>>;
+
+    /// Replace the evidence signing key: the old one's secret is dropped, its public half kept.
+    async fn rotate_evidence_key(&self) -> Result<EvidenceKey>;
+
+    /// The seals of a site's rounds that started in `[from, to)`, with their records.
+    async fn sealed_rounds(
+        &self,
+        site: SiteId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<patrol_core::evidence::SealedRound>>;
     /// Active issues across all sites (for escalation).
     async fn active_issues(&self) -> Result<Vec<Issue>>;
 

@@ -180,15 +180,7 @@ async fn load<T: DeserializeOwned>(
 async fn write(conn: &mut $conn, w: &Write) -> Result<()> {
     match w {
         Write::Issue(i) => put_issue(conn, i).await,
-        Write::Audit(a) => {
-            sqlx::query("INSERT INTO audit (id, issue_id, data) VALUES ($1, $2, $3)")
-                .bind(a.id.to_string())
-                .bind(a.issue_id.to_string())
-                .bind(json(a)?)
-                .execute(conn)
-                .await?;
-            Ok(())
-        }
+        Write::Audit(a) => append_audit(conn, a).await,
         Write::Run(r) => {
             sqlx::query(
                 "INSERT INTO runs (id, site_id, route_id, patroller_id, started_at_ms, data)
@@ -201,8 +193,11 @@ async fn write(conn: &mut $conn, w: &Write) -> Result<()> {
             .bind(r.patroller_id.to_string())
             .bind(ms(r.started_at))
             .bind(json(r)?)
-            .execute(conn)
+            .execute(&mut *conn)
             .await?;
+            if r.finished_at.is_some() {
+                seal_round(conn, &r.id.to_string(), &r.site_id.to_string()).await?;
+            }
             Ok(())
         }
         Write::Visit(v) => {
@@ -319,7 +314,7 @@ impl Store for $store {
         sqlx::migrate!($migrations)
             .run(&self.pool)
             .await?;
-        Ok(())
+        self.upgrade_evidence().await
     }
 
     async fn secret(
@@ -904,6 +899,130 @@ impl Store for $store {
         rows.iter().map(|(d,)| parse(d)).collect()
     }
 
+    async fn evidence(&self, issue: IssueId) -> Result<Option<patrol_core::evidence::Evidence>> {
+        let mut conn = self.pool.acquire().await?;
+        let row: Option<(String,)> = sqlx::query_as("SELECT data FROM issues WHERE id = $1")
+            .bind(issue.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
+        let Some((data,)) = row else { return Ok(None) };
+        let id = issue.to_string();
+        let audit = trail(&mut conn, &id).await?;
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT signed, signature, key_id FROM signoffs WHERE issue_id = $1 ORDER BY seq",
+        )
+        .bind(&id)
+        .fetch_all(&mut *conn)
+        .await?;
+        let signoffs = rows
+            .into_iter()
+            .map(|(signed, signature, key_id)| {
+                Ok(ev::Signed { signed: parse(&signed)?, signature, key_id })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Some(ev::Evidence {
+            issue: parse(&data)?,
+            audit,
+            signoffs,
+            public_keys: public_keys(&mut conn).await?,
+        }))
+    }
+
+    async fn verify_audit(&self, issue: Option<IssueId>) -> Result<super::AuditCheck> {
+        let mut conn = self.pool.acquire().await?;
+        let mut check = super::AuditCheck::default();
+        if let Some(f) = check_keys(&mut conn).await? {
+            check.fault = Some(f);
+            return Ok(check);
+        }
+        let keys = public_keys(&mut conn).await?;
+        let issues: Vec<(String,)> = match issue {
+            Some(id) => sqlx::query_as("SELECT id FROM issues WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_all(&mut *conn)
+                .await?,
+            None => sqlx::query_as("SELECT id FROM issues ORDER BY id")
+                .fetch_all(&mut *conn)
+                .await?,
+        };
+        for (id,) in &issues {
+            check.issues += 1;
+            if let Some(f) = check_issue(&mut conn, id, &keys, &mut check).await? {
+                check.fault = Some(f);
+                return Ok(check);
+            }
+        }
+        if issue.is_none() {
+            check.fault = check_seals(&mut conn, &keys, &mut check).await?;
+        }
+        Ok(check)
+    }
+
+    async fn evidence_keys(&self) -> Result<Vec<super::EvidenceKey>> {
+        let rows: Vec<(String, String, i64, Option<i64>)> = sqlx::query_as(
+            "SELECT key_id, public_key, created_ms, retired_ms FROM evidence_keys ORDER BY created_ms, key_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(key_id, public_key, created, retired)| super::EvidenceKey {
+                key_id,
+                public_key,
+                created_at: Timestamp::from_millisecond(created).unwrap_or_default(),
+                retired_at: retired.and_then(|r| Timestamp::from_millisecond(r).ok()),
+            })
+            .collect())
+    }
+
+    async fn rotate_evidence_key(&self) -> Result<super::EvidenceKey> {
+        let (_guard, mut tx) = self.begin_write().await?;
+        let now = Timestamp::now();
+        sqlx::query("UPDATE evidence_keys SET secret = NULL, retired_ms = $1 WHERE secret IS NOT NULL")
+            .bind(ms(now))
+            .execute(&mut *tx)
+            .await?;
+        let key = new_key(&mut tx).await?;
+        tx.commit().await?;
+        Ok(super::EvidenceKey {
+            key_id: key.key_id(),
+            public_key: key.public_base64(),
+            created_at: now,
+            retired_at: None,
+        })
+    }
+
+    async fn sealed_rounds(
+        &self,
+        site: SiteId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<ev::SealedRound>> {
+        let mut conn = self.pool.acquire().await?;
+        let seals: Vec<(String, String, String, String, String)> = sqlx::query_as(
+            "SELECT s.run_id, s.signed, s.signature, s.key_id, s.records FROM seals s
+             JOIN runs r ON r.id = s.run_id
+             WHERE r.site_id = $1 AND r.started_at_ms >= $2 AND r.started_at_ms < $3
+             ORDER BY r.started_at_ms, r.id",
+        )
+        .bind(site.to_string())
+        .bind(ms(from))
+        .bind(ms(to))
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut out = Vec::with_capacity(seals.len());
+        for (run_id, signed, signature, key_id, records) in seals {
+            let seal = read_seal(&signed, signature, key_id, &records)?;
+            let rows = round_rows(&mut conn, &run_id)
+                .await?
+                .into_iter()
+                .map(|(table, id, row)| ev::SealedRow { table, id, row })
+                .collect();
+            out.push(ev::SealedRound { run_id, seal, rows });
+        }
+        Ok(out)
+    }
+
     async fn active_issues(&self) -> Result<Vec<Issue>> {
         let rows: Vec<(String,)> =
             sqlx::query_as("SELECT data FROM issues WHERE status <> 'closed' ORDER BY due_at_ms")
@@ -1435,7 +1554,9 @@ impl Store for $store {
         if ids.is_empty() {
             return Ok(super::Purge::Purged(super::RecordCounts::default()));
         }
+        // The month's archive carries the seals of its rounds (`seals.json`).
         for sql in [
+            "DELETE FROM seals WHERE run_id IN (",
             "DELETE FROM results WHERE visit_id IN (SELECT id FROM visits WHERE run_id IN (",
             "DELETE FROM visits WHERE run_id IN (",
             "DELETE FROM runs WHERE id IN (",
@@ -1502,6 +1623,7 @@ async fn month_counts(
     Ok(super::RecordCounts { runs, visits, results, chars })
 }
 
+super::evidence::evidence_sql!($store, $db, $conn);
     };
 }
 
