@@ -15,7 +15,7 @@ use patrol_core::team::Team;
 
 use super::*;
 
-fn issue(site: SiteId, team: Team, due: Timestamp, reporter: UserId) -> Issue {
+pub(super) fn issue(site: SiteId, team: Team, due: Timestamp, reporter: UserId) -> Issue {
     Issue {
         id: IssueId::new(),
         site_id: site,
@@ -44,14 +44,14 @@ fn issue(site: SiteId, team: Team, due: Timestamp, reporter: UserId) -> Issue {
 }
 
 /// One device's ops, numbered from 1 as a phone numbers them.
-struct Device {
+pub(super) struct Device {
     id: DeviceId,
     user: UserId,
     seq: u64,
 }
 
 impl Device {
-    async fn new(store: &dyn Store, user: UserId) -> Device {
+    pub(super) async fn new(store: &dyn Store, user: UserId) -> Device {
         let id = DeviceId::new();
         store
             .touch_device(id, user, 0, Timestamp::now())
@@ -61,7 +61,7 @@ impl Device {
     }
 
     /// The next op's meta.
-    fn next(&mut self) -> OpMeta {
+    pub(super) fn next(&mut self) -> OpMeta {
         self.seq += 1;
         self.at(self.seq)
     }
@@ -97,8 +97,13 @@ async fn ids(store: &dyn Store, v: &Visibility, entity: &str) -> Vec<String> {
 }
 
 /// A migrated store holding the demo estate, its users and the standard templates.
-async fn estate(store: &dyn Store) -> (Estate, SiteKey) {
+pub(super) async fn estate(store: &dyn Store) -> (Estate, SiteKey) {
     store.migrate().await.unwrap();
+    load_estate(store).await
+}
+
+/// The demo estate's reference data and users, in a store already migrated.
+pub(super) async fn load_estate(store: &dyn Store) -> (Estate, SiteKey) {
     let key = SiteKey::generate().unwrap();
     let estate = patrol_core::demo::estate("conf", "一致性小区", &key);
     store
@@ -121,7 +126,10 @@ async fn estate(store: &dyn Store) -> (Estate, SiteKey) {
 }
 
 /// A round of `route` begun now by the demo patroller.
-fn round_of(estate: &Estate, route: &patrol_core::route::Route) -> patrol_core::patrol::PatrolRun {
+pub(super) fn round_of(
+    estate: &Estate,
+    route: &patrol_core::route::Route,
+) -> patrol_core::patrol::PatrolRun {
     let patroller = patrol_core::user::Actor::from(estate.user("demo-patrol").unwrap());
     patrol_core::round::start(
         &patroller,

@@ -37,7 +37,7 @@ pub struct AuditCheck {
 /// Free functions and store methods over one backend's connection type, expanded inside
 /// `sql_store!` so both backends share them.
 macro_rules! evidence_sql {
-    ($store:ident, $db:ty, $conn:ty) => {
+    ($store:ident, $db:ty, $conn:ty, $migrations:literal) => {
 use patrol_core::evidence as ev;
 
 /// The hash at the head of an issue's trail (the issue id when it has none), linking any
@@ -423,6 +423,34 @@ async fn check_keys(conn: &mut $conn) -> Result<Option<ev::Fault>> {
         }
     }
     Ok(None)
+}
+
+#[cfg(test)]
+#[async_trait]
+impl super::evidence_tests::Raw for $store {
+    async fn migrate_to(&self, version: i64) {
+        sqlx::migrate!($migrations)
+            .run_to(version, &self.pool)
+            .await
+            .unwrap_or_else(|e| panic!("migrate to {version}: {e}"));
+    }
+
+    async fn raw(&self, sql: &str, binds: &[&str]) {
+        let mut q = sqlx::query(AssertSqlSafe(sql.to_owned()));
+        for b in binds {
+            q = q.bind(b.to_string());
+        }
+        q.execute(&self.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    async fn strings(&self, sql: &str) -> Vec<(String, String)> {
+        sqlx::query_as(AssertSqlSafe(sql.to_owned()))
+            .fetch_all(&self.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
 }
 
 impl $store {

@@ -6,6 +6,8 @@ mod archive;
 #[cfg(test)]
 mod conformance;
 mod evidence;
+#[cfg(test)]
+mod evidence_tests;
 mod postgres;
 mod sql;
 mod sqlite;

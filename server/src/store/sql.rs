@@ -1623,7 +1623,7 @@ async fn month_counts(
     Ok(super::RecordCounts { runs, visits, results, chars })
 }
 
-super::evidence::evidence_sql!($store, $db, $conn);
+super::evidence::evidence_sql!($store, $db, $conn, $migrations);
     };
 }
 
