@@ -656,7 +656,9 @@ async fn issue_evidence(
         .await?
         .filter(|i| may_see(&caller.actor, i))
         .ok_or_else(|| ApiError::not_found("issue"))?;
-    let evidence = evidence_of(&state, issue).await?;
+    let evidence = evidence_of(&state, issue)
+        .await?
+        .ok_or_else(|| ApiError::not_found("issue"))?;
     Ok(evidence_download(&evidence, id))
 }
 
@@ -664,16 +666,12 @@ async fn issue_evidence(
 pub(crate) async fn evidence_of(
     state: &AppState,
     issue: patrol_core::issue::Issue,
-) -> Result<patrol_core::evidence::Evidence, ApiError> {
-    let id = issue.id;
-    let mut evidence = state
-        .store
-        .evidence(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("issue"))?;
-    evidence.issue =
-        serde_json::to_value(IssueView::from(issue)).map_err(crate::store::StoreError::from)?;
-    Ok(evidence)
+) -> Result<Option<patrol_core::evidence::Evidence>, crate::store::StoreError> {
+    let Some(mut evidence) = state.store.evidence(issue.id).await? else {
+        return Ok(None);
+    };
+    evidence.issue = serde_json::to_value(IssueView::from(issue))?;
+    Ok(Some(evidence))
 }
 
 /// The evidence file as a download named after the issue.

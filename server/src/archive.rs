@@ -211,9 +211,27 @@ async fn write_month(
     let (xlsx, csv) =
         tokio::task::spawn_blocking(move || Ok::<_, ReportError>((sheets.xlsx()?, sheets.csv()?)))
             .await??;
+    // The seals of the month's rounds, with the records they cover, so an auditor can check
+    // the rounds from the archive alone once the records are purged (`verify-audit --file`).
+    let seals = patrol_core::evidence::SealsFile {
+        site: site.code.clone(),
+        month: month.to_string(),
+        seals: store.sealed_rounds(site.id, from, to).await?,
+        public_keys: store
+            .evidence_keys()
+            .await?
+            .into_iter()
+            .map(|k| (k.key_id, k.public_key))
+            .collect(),
+    };
+    let seals = serde_json::to_vec_pretty(&seals).map_err(crate::store::StoreError::from)?;
+    let seals_name = format!("seals{}.json", stem.trim_start_matches("report"));
     let mut files = Vec::new();
-    for (ext, bytes) in [("xlsx", xlsx), ("csv", csv)] {
-        let name = format!("{stem}.{ext}");
+    for (name, bytes) in [
+        (format!("{stem}.xlsx"), xlsx),
+        (format!("{stem}.csv"), csv),
+        (seals_name, seals),
+    ] {
         let file = ArchiveFile {
             name: name.clone(),
             bytes: bytes.len() as u64,

@@ -1201,6 +1201,8 @@ pub(crate) async fn archived_file(
         .map_err(|e| ApiError::internal(&e))?;
     let content_type = if recorded.name.ends_with(".xlsx") {
         XLSX
+    } else if recorded.name.ends_with(".json") {
+        "application/json"
     } else {
         CSV
     };

@@ -710,7 +710,7 @@ fn rounds_past_the_retention_are_archived_then_purged_and_a_stopped_purge_finish
     let recent_month = Month::of(recent.started_at, &shanghai());
     assert!(
         out.contains(&format!(
-            "archived demo {old_month} (version 1): report.xlsx, report.csv"
+            "archived demo {old_month} (version 1): report.xlsx, report.csv, seals.json"
         )),
         "{out}"
     );
@@ -750,6 +750,27 @@ fn rounds_past_the_retention_are_archived_then_purged_and_a_stopped_purge_finish
     let (ok, out) = admin(&data, &["archive", "run"], "");
     assert!(ok && out.contains("nothing to archive or purge"), "{out}");
 
+    // The purged rounds' seals live on in the archive and still verify; what is left in the
+    // database verifies too.
+    let seals_file = data.join(format!("blobs/archive/demo/{old_month}/seals.json"));
+    let seals: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&seals_file).unwrap()).unwrap();
+    let sealed: Vec<&str> = seals["seals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["run_id"].as_str())
+        .collect();
+    assert!(sealed.contains(&first.id.to_string().as_str()), "{seals}");
+    let (ok, out) = admin(
+        &data,
+        &["verify-audit", "--file", seals_file.to_str().unwrap()],
+        "",
+    );
+    assert!(ok && out.contains("sealed rounds"), "{out}");
+    let (ok, out) = admin(&data, &["verify-audit"], "");
+    assert!(ok, "{out}");
+
     // The archive lists and downloads; the issue found on the purged round is still there.
     let server = Server::start_demo(&data);
     let http = Http::new(&server.base_url);
@@ -771,7 +792,7 @@ fn rounds_past_the_retention_are_archived_then_purged_and_a_stopped_purge_finish
         .iter()
         .map(|f| f["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["report.csv", "report.xlsx"]);
+    assert_eq!(names, ["report.csv", "report.xlsx", "seals.json"]);
     assert!(
         months
             .iter()

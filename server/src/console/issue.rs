@@ -41,6 +41,19 @@ pub struct View {
     print: Option<String>,
 }
 
+/// `GET /console/issues/{id}/evidence.json`: the issue's evidence file, as the API exports it.
+pub async fn evidence(
+    State(state): State<AppState>,
+    c: Console,
+    Path(id): Path<IssueId>,
+) -> Result<Response, ConsoleError> {
+    let issue = visible(&state, &c, id).await?;
+    let evidence = crate::api::evidence_of(&state, issue)
+        .await?
+        .ok_or(ConsoleError::NotFound(c.lang))?;
+    Ok(crate::api::evidence_download(&evidence, id))
+}
+
 /// `GET /console/issues/{id}`.
 pub async fn page(
     State(state): State<AppState>,
@@ -88,7 +101,8 @@ async fn render(
             .unwrap_or_else(|| "—".to_owned()),
     };
     let markup = if print {
-        facts.printable()
+        let evidence = crate::api::evidence_of(state, issue.clone()).await?;
+        facts.printable(evidence.as_ref())
     } else {
         let content = html! {
             @if let Some(r) = &refusal { p.error role="alert" { (r) } }
@@ -323,8 +337,11 @@ impl Facts<'_> {
     }
 
     /// The record an office files: facts, the whole trail and the sign-off, without the forms.
-    fn printable(&self) -> Markup {
+    fn printable(&self, evidence: Option<&patrol_core::evidence::Evidence>) -> Markup {
         let l = self.c.lang;
+        let head = self.audit.last().and_then(|e| e.hash.clone());
+        let signoffs = evidence.map_or(&[][..], |e| e.signoffs.as_slice());
+        let file = format!("evidence-{}.json", self.issue.id);
         let sign_off = self
             .audit
             .iter()
@@ -350,6 +367,38 @@ impl Facts<'_> {
                                 @if let Some(sig) = &s.signature { (self.photo(sig, "signature")) }
                             } @else {
                                 p { (l.t("尚未验收。", "Not signed off yet.")) }
+                            }
+                        }
+                        section.evidence {
+                            h2 { (l.t("防篡改核验", "Tamper evidence")) }
+                            dl {
+                                dt { (l.t("记录链头（SHA-256）", "Chain head (SHA-256)")) }
+                                dd.hash { code { (head.as_deref().unwrap_or("—")) } }
+                                dt { (l.t("记录条数", "Entries")) }
+                                dd { (self.audit.len()) }
+                                @for s in signoffs {
+                                    dt { (l.t("验收签章", "Signed sign-off")) }
+                                    dd.hash {
+                                        (l.t("服务器密钥 ", "server key ")) code { (s.key_id) }
+                                        " · " (l.t("签章 ", "signature ")) code { (s.signature.get(..16).unwrap_or(&s.signature)) "…" }
+                                    }
+                                }
+                            }
+                            p {
+                                (l.t(
+                                    "核验方法：下载证据文件 ",
+                                    "To verify: download the evidence file ",
+                                ))
+                                a href={ "/console/issues/" (self.issue.id) "/evidence.json" } { (file) }
+                                (l.t(
+                                    "，运行 patrol-server verify-audit --file ",
+                                    ", run patrol-server verify-audit --file ",
+                                ))
+                                code { (file) }
+                                (l.t(
+                                    "；或用任何 SHA-256、JCS（RFC 8785）和 Ed25519 工具离线核验：每条记录的 hash 是去掉 hash 字段后规范化 JSON 的 SHA-256，prev 是上一条的 hash（第一条为问题编号），最后一条的 hash 应与上面的链头一致。",
+                                    "; or check it offline with any SHA-256, JCS (RFC 8785) and Ed25519 tool: each entry's hash is the SHA-256 of its canonical JSON without the hash field, prev is the previous entry's hash (the issue id for the first), and the last hash must equal the chain head above.",
+                                ))
                             }
                         }
                         p.printed { (l.t("打印时间 ", "Printed ")) (self.when(Timestamp::now())) }

@@ -48,6 +48,7 @@ pub fn router() -> Router<AppState> {
         .route("/logout", post(login::logout))
         .route("/coverage", get(coverage::page))
         .route("/issues/{id}", get(issue::page))
+        .route("/issues/{id}/evidence.json", get(issue::evidence))
         .route("/issues/{id}/assign", post(issue::assign))
         .route("/issues/{id}/extension", post(issue::extension))
         .route("/issues/{id}/comment", post(issue::comment))
