@@ -387,6 +387,31 @@ fn a_day_from_patrol_to_sign_off(backend: &Backend, chaos: bool) -> Fingerprint 
             "{a}"
         );
     }
+    // The evidence: the chain links the seven entries, the acceptance is signed over its head
+    // and names the fault's and the fix's photos and the signature image.
+    let evidence: patrol_core::evidence::Evidence = serde_json::from_value(get(
+        &server,
+        &boss,
+        &format!("/api/v1/issues/{}/evidence.json", issue.id),
+    ))
+    .unwrap();
+    let verified = patrol_core::evidence::verify_evidence(&evidence).unwrap();
+    assert_eq!((verified.entries, verified.signoffs), (7, 1));
+    assert_eq!(evidence.audit[6]["hash"], verified.head.as_str());
+    let signed = &evidence.signoffs[0].signed;
+    assert_eq!(signed["chain_head"], verified.head.as_str());
+    assert_eq!(signed["signature"], audit[6]["signature"]);
+    let photos: Vec<&str> = signed["photos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    for a in &audit[..6] {
+        for p in a["photos"].as_array().unwrap() {
+            assert!(photos.contains(&p.as_str().unwrap()), "{p} is signed");
+        }
+    }
     // Everyone's phone agrees after a last sync.
     sync(&client, &patrol);
     assert_eq!(
