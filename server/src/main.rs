@@ -538,16 +538,30 @@ async fn verify_audit(cli: &Cli, issue: Option<&str>, file: Option<&std::path::P
         .verify_audit(issue)
         .await
         .map_err(|e| format!("cannot read the evidence: {e}"))?;
-    match check.fault {
-        None => {
-            say(&format!(
-                "verified: {} issues, {} audit entries, {} sign-offs, {} sealed rounds",
-                check.issues, check.entries, check.signoffs, check.seals
-            ));
-            Ok(())
-        }
-        Some(fault) => failed(fault),
+    if let Some(fault) = check.fault {
+        return failed(fault);
     }
+    // The photos and signature images the records name: their bytes must still hash to their
+    // names (blobs are content-addressed), so a picture swapped on disk is found too.
+    let blobs = open_blobs(cli)?;
+    for (subject, sha) in &check.photos {
+        let what = match blobs.get(sha).await {
+            Ok(bytes) if patrol_core::blob::sha256_hex(&bytes) == *sha => continue,
+            Ok(_) => format!("photo {sha} was changed (its bytes no longer hash to its name)"),
+            Err(object_store::Error::NotFound { .. }) => format!("photo {sha} is missing"),
+            Err(e) => return Err(format!("cannot read photo {sha}: {e}")),
+        };
+        return failed(patrol_core::evidence::Fault::new(subject.clone(), what));
+    }
+    say(&format!(
+        "verified: {} issues, {} audit entries, {} sign-offs, {} sealed rounds, {} photos",
+        check.issues,
+        check.entries,
+        check.signoffs,
+        check.seals,
+        check.photos.len()
+    ));
+    Ok(())
 }
 
 async fn evidence_keys(cli: &Cli, rotate: bool) -> CliResult {

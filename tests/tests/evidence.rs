@@ -250,6 +250,35 @@ fn every_changed_byte_is_named(backend: &Backend) {
     }
     let (code, out) = verify_audit(&data, url.as_deref(), &[]);
     assert_eq!(code, 0, "restored, it verifies again: {out}");
+
+    // A photo or signature image changed or lost in the blob store is found too.
+    let (_, photos) = db
+        .rows("SELECT id, data FROM audit WHERE data LIKE '%\"photos\":[\"%' ORDER BY seq LIMIT 1")
+        [0]
+    .clone();
+    let entry: serde_json::Value = serde_json::from_str(&photos).unwrap();
+    let sha = entry["photos"][0].as_str().unwrap().to_owned();
+    let file = data
+        .join("blobs")
+        .join(&sha[..2])
+        .join(format!("{sha}.jpg"));
+    let bytes = std::fs::read(&file).unwrap();
+    let mut changed = bytes.clone();
+    let mid = changed.len() / 2;
+    changed[mid] ^= 0x01;
+    std::fs::write(&file, &changed).unwrap();
+    let (code, out) = verify_audit(&data, url.as_deref(), &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(&format!("photo {sha} was changed")), "{out}");
+    std::fs::remove_file(&file).unwrap();
+    let (code, out) = verify_audit(&data, url.as_deref(), &[]);
+    assert!(
+        code == 1 && out.contains(&format!("photo {sha} is missing")),
+        "{out}"
+    );
+    std::fs::write(&file, &bytes).unwrap();
+    let (code, out) = verify_audit(&data, url.as_deref(), &[]);
+    assert_eq!(code, 0, "{out}");
 }
 
 #[test]

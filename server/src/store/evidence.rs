@@ -32,6 +32,17 @@ pub struct AuditCheck {
     pub seals: usize,
     /// The first failure, if any.
     pub fault: Option<Fault>,
+    /// Every photo and signature image the checked records name, each once, with the first
+    /// record that names it: the caller checks the blobs' bytes against their names.
+    pub photos: Vec<(String, String)>,
+}
+
+impl AuditCheck {
+    pub(super) fn photo(&mut self, subject: &str, sha: &str) {
+        if !self.photos.iter().any(|(_, s)| s == sha) {
+            self.photos.push((subject.to_owned(), sha.to_owned()));
+        }
+    }
 }
 
 /// Free functions and store methods over one backend's connection type, expanded inside
@@ -310,6 +321,16 @@ async fn check_issue(
         if value.get("hash").and_then(|v| v.as_str()) != hash.as_deref() {
             return Ok(Some(ev::Fault::new(subject, "its hash column differs from the entry")));
         }
+        let named = value
+            .get("photos")
+            .and_then(|p| p.as_array())
+            .into_iter()
+            .flatten()
+            .chain(value.get("signature"))
+            .filter_map(|p| p.as_str());
+        for sha in named {
+            check.photo(&subject, sha);
+        }
         entries.push(value);
     }
     if let Err(f) = ev::verify_chain(issue, &entries) {
@@ -385,6 +406,12 @@ async fn check_seals(
         let rows = round_rows(conn, &run).await?;
         if let Err(f) = ev::verify_seal(&run, &seal, &rows, keys) {
             return Ok(Some(f));
+        }
+        for (table, id, row) in &rows {
+            let photos = row.pointer("/data/photos").and_then(|p| p.as_array());
+            for sha in photos.into_iter().flatten().filter_map(|p| p.as_str()) {
+                check.photo(&format!("round {run}, {} {id}", table.trim_end_matches('s')), sha);
+            }
         }
         check.seals += 1;
     }
