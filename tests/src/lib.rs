@@ -1,4 +1,9 @@
-//! What the end-to-end tests share: starting the real server binary on a free port.
+//! What the end-to-end tests share: starting the real server binary on a free port, reading a
+//! phone's stored state, and the disks that fail under it.
+
+pub mod device_state;
+pub mod small_disk;
+pub mod sqlite_faults;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
