@@ -135,6 +135,8 @@ pub fn thumbnail_path(dir: &Path, id: &str) -> PathBuf {
 const TEMP_PREFIX: &str = ".tmp-";
 
 /// Write a file so that it appears whole or not at all: temp file, fsync, rename, fsync dir.
+/// A failure removes what it wrote, the temp file included, so that a full disk is not left
+/// fuller by the attempt.
 fn write_atomic(dir: &Path, target: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if target.exists() {
         return Ok(());
@@ -144,21 +146,37 @@ fn write_atomic(dir: &Path, target: &Path, bytes: &[u8]) -> std::io::Result<()> 
         .and_then(|n| n.to_str())
         .unwrap_or("photo");
     let temp = dir.join(format!("{TEMP_PREFIX}{}-{name}", std::process::id()));
-    {
-        let mut f = File::create(&temp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
+    let written = File::create(&temp)
+        .and_then(|mut f| {
+            f.write_all(bytes)?;
+            f.sync_all()
+        })
+        .and_then(|()| fs::rename(&temp, target));
+    if let Err(e) = written {
+        let _ = fs::remove_file(&temp);
+        return Err(e);
     }
-    fs::rename(&temp, target)?;
-    File::open(dir)?.sync_all()
+    if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
+        let _ = fs::remove_file(target);
+        return Err(e);
+    }
+    Ok(())
 }
 
 /// Keep a photo and its thumbnail in `dir`. Doing it twice is harmless. The thumbnail goes
-/// first, so a photo under its final name always has its thumbnail.
+/// first, so a photo under its final name always has its thumbnail. When the photo cannot be
+/// written, a thumbnail written for it goes again.
 pub fn store(dir: &Path, photo: &NormalisedPhoto) -> Result<(), PhotoError> {
     fs::create_dir_all(dir)?;
-    write_atomic(dir, &thumbnail_path(dir, &photo.id), &photo.thumbnail)?;
-    write_atomic(dir, &photo_path(dir, &photo.id), &photo.jpeg)?;
+    let thumbnail = thumbnail_path(dir, &photo.id);
+    let had_thumbnail = thumbnail.exists();
+    write_atomic(dir, &thumbnail, &photo.thumbnail)?;
+    if let Err(e) = write_atomic(dir, &photo_path(dir, &photo.id), &photo.jpeg) {
+        if !had_thumbnail {
+            let _ = fs::remove_file(&thumbnail);
+        }
+        return Err(e.into());
+    }
     Ok(())
 }
 
