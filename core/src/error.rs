@@ -141,6 +141,24 @@ impl Error {
     }
 }
 
+#[cfg(feature = "device")]
+impl Error {
+    /// Whether a failed write may have been committed all the same: an fsync failed after the
+    /// transaction was written out in full, and a crash before the next write would bring it
+    /// back from the WAL. Every other failure of a write leaves it undone.
+    pub fn commit_uncertain(&self) -> bool {
+        match self {
+            Error::Store(e) => e.sqlite_error().is_some_and(|e| {
+                matches!(
+                    e.extended_code,
+                    rusqlite::ffi::SQLITE_IOERR_FSYNC | rusqlite::ffi::SQLITE_IOERR_DIR_FSYNC
+                )
+            }),
+            _ => false,
+        }
+    }
+}
+
 impl From<RuleError> for Error {
     /// A rule's refusal; a time or a limit it passed on keeps its own variant.
     fn from(e: RuleError) -> Self {
@@ -266,5 +284,18 @@ mod tests {
             .into();
             assert!(matches!(db, Error::Store(_)), "{db:?}");
         }
+    }
+
+    #[cfg(feature = "device")]
+    #[test]
+    fn only_a_failed_fsync_leaves_a_commit_in_doubt() {
+        let sqlite = |code| -> Error {
+            rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None).into()
+        };
+        assert!(sqlite(rusqlite::ffi::SQLITE_IOERR_FSYNC).commit_uncertain());
+        assert!(sqlite(rusqlite::ffi::SQLITE_IOERR_DIR_FSYNC).commit_uncertain());
+        assert!(!sqlite(rusqlite::ffi::SQLITE_IOERR_WRITE).commit_uncertain());
+        assert!(!sqlite(rusqlite::ffi::SQLITE_FULL).commit_uncertain());
+        assert!(!Error::StorageFull.commit_uncertain());
     }
 }

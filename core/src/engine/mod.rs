@@ -74,6 +74,7 @@ impl std::fmt::Debug for EngineOptions {
 pub struct Engine {
     store: Store,
     photo_dir: PathBuf,
+    photo_lock: std::sync::Mutex<()>,
     clock: Arc<dyn Clock>,
     device_id: DeviceId,
 }
@@ -132,6 +133,7 @@ impl Engine {
         Ok(Engine {
             store,
             photo_dir,
+            photo_lock: std::sync::Mutex::new(()),
             clock,
             device_id,
         })

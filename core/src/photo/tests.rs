@@ -276,8 +276,10 @@ fn decompression_bombs_are_refused_from_the_header() {
 fn stored_photos_appear_whole_and_only_once() {
     let dir = tempfile::tempdir().unwrap();
     let photo = normalise(&jpeg_of(&sensor_picture(300, 200))).unwrap();
-    store(dir.path(), &photo).unwrap();
-    store(dir.path(), &photo).unwrap();
+    let first = store(dir.path(), &photo).unwrap();
+    let again = store(dir.path(), &photo).unwrap();
+    assert_eq!(first.files().len(), 2);
+    assert!(again.files().is_empty(), "{again:?}");
     assert_eq!(
         fs::read(photo_path(dir.path(), &photo.id)).unwrap(),
         photo.jpeg
@@ -322,7 +324,8 @@ fn a_photo_the_disk_cannot_take_leaves_nothing_behind() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
     // With room again, the same photo is kept whole.
-    store(dir.path(), &photo).unwrap();
+    let written = store(dir.path(), &photo).unwrap();
+    assert_eq!(written.files().len(), 2);
     assert_eq!(
         fs::read(photo_path(dir.path(), &photo.id)).unwrap(),
         photo.jpeg
