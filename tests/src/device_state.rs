@@ -261,8 +261,12 @@ impl DeviceState {
                     .push(format!("photo file {id}.jpg is not whole")),
                 Err(e) => self.problems.push(format!("photo file {id}.jpg: {e}")),
             }
-            if !thumbnails.contains(id) {
-                self.problems.push(format!("photo {id} has no thumbnail"));
+            match std::fs::read(dir.join(format!("{id}.thumb.jpg"))) {
+                Ok(bytes) if bytes.ends_with(&[0xFF, 0xD9]) => {}
+                Ok(_) => self
+                    .problems
+                    .push(format!("the thumbnail of {id} is not whole")),
+                Err(_) => self.problems.push(format!("photo {id} has no thumbnail")),
             }
             if !self.photos.contains(id) {
                 self.unqueued_photo_files.insert(id.clone());

@@ -10,6 +10,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Where to make temp folders for tests that kill processes or fail I/O on purpose: `/dev/shm`
+/// (a tmpfs) when there is one, else the temp folder. A killed process loses nothing the page
+/// cache holds, so an fsync to a real disk proves nothing there and costs milliseconds each.
+pub fn in_memory_temp_root() -> PathBuf {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    }
+}
+
 /// A running `patrol-server serve`, stopped when dropped.
 pub struct Server {
     child: Child,

@@ -372,13 +372,7 @@ fn walk_with_fault(base: &Path, dir: &Path, vfs: &FaultyVfs, fault: Fault, nth: 
 fn every_failed_write_fsync_or_read_fails_one_step_cleanly_and_the_engine_recovers() {
     let started = Instant::now();
     // The walk is taken some four hundred times; on a tmpfs a photo's fsyncs cost nothing.
-    let shm = Path::new("/dev/shm");
-    let root = if shm.is_dir() {
-        tempfile::tempdir_in(shm)
-    } else {
-        tempfile::tempdir()
-    }
-    .unwrap();
+    let root = tempfile::tempdir_in(patrol_e2e::in_memory_temp_root()).unwrap();
     let base = prepared_phone(&root.path().join("base"));
     let vfs = FaultyVfs::register(Fsync::Skipped);
 
