@@ -103,10 +103,10 @@ fn assert_holds(db: &Path, photo_dir: &Path, saved: &[Saved], when: &str) -> Dev
     state
 }
 
-/// A round under way, checkpoint by checkpoint.
+/// A round under way: its checkpoints' labels, scanned in turn.
 struct Round {
     run: RunId,
-    route_checkpoints: Vec<String>,
+    tokens: Vec<String>,
     next: usize,
 }
 
@@ -114,20 +114,20 @@ fn start(engine: &Engine, saved: &mut Vec<Saved>) -> Round {
     let route = engine.routes().unwrap().into_iter().next().unwrap();
     let run = engine.start_round(route.id).unwrap();
     saved.push(Saved::Run(run.to_string()));
-    let route_checkpoints = route
+    let tokens = route
         .checkpoint_ids
         .iter()
         .map(|id| engine.checkpoint(*id).unwrap().unwrap().qr_token)
         .collect();
     Round {
         run,
-        route_checkpoints,
+        tokens,
         next: 0,
     }
 }
 
 fn scan_next(engine: &Engine, round: &mut Round) -> patrol_core::Result<ScanResult> {
-    let token = &round.route_checkpoints[round.next % round.route_checkpoints.len()];
+    let token = &round.tokens[round.next % round.tokens.len()];
     let scan = engine.scan(round.run, token)?;
     round.next += 1;
     Ok(scan)
@@ -322,6 +322,10 @@ fn a_full_phone(disk: &SmallDisk) {
     let mut round = start(&engine, &mut saved);
     let scan = scan_next(&engine, &mut round).unwrap();
     saved.push(Saved::Visit(scan.visit_id.to_string()));
+    seed += 1;
+    let photo = engine.add_photo(&noisy_jpeg(seed)).unwrap();
+    saved.push(Saved::Photo(photo.clone()));
+    saved.extend(report(&engine, &scan, vec![photo]).unwrap());
     let ops = engine.pending_ops(10_000).unwrap();
     let seqs: Vec<u64> = ops.iter().map(|op| op.seq).collect();
     assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
