@@ -2,8 +2,9 @@
 //! reads, writes and fsyncs of every file SQLite opens through it, and can be told to fail from
 //! the Nth of one kind on — a write with `SQLITE_IOERR_WRITE`, or with `SQLITE_FULL` after
 //! writing only half (a disk that filled up mid-write), an fsync with `SQLITE_IOERR_FSYNC`, a
-//! read with `SQLITE_IOERR_READ` — until it is healed. The engine opens its database on it by
-//! name (`EngineOptions::vfs`).
+//! read with `SQLITE_IOERR_READ` — until it is healed. An fsync that does not fail is not done:
+//! these tests kill processes and fail calls, they cut no power. The engine opens its database
+//! on it by name (`EngineOptions::vfs`).
 //!
 //! This is the only unsafe code of the workspace outside uniffi's: the VFS is C's interface, so
 //! there is no safe way to stand between SQLite and its files.
@@ -77,7 +78,6 @@ struct Plan {
     fail_from: [AtomicU64; 3],
     code: [AtomicI32; 3],
     failed: AtomicU64,
-    fsync: Fsync,
 }
 
 impl Plan {
@@ -91,16 +91,6 @@ impl Plan {
         self.failed.fetch_add(1, Ordering::SeqCst);
         Some(self.code[i].load(Ordering::SeqCst))
     }
-}
-
-/// Whether an fsync that does not fail reaches the disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fsync {
-    /// Passed on to the real file.
-    Real,
-    /// Counted and answered, but not done: for tests that cut no power, where each real fsync
-    /// costs milliseconds for nothing.
-    Skipped,
 }
 
 /// A registered fault-injecting VFS. Registration lasts as long as the process: SQLite keeps
@@ -142,7 +132,7 @@ struct FaultyFile {
 
 impl FaultyVfs {
     /// Register a new one, under a name of its own, over the default VFS.
-    pub fn register(fsync: Fsync) -> FaultyVfs {
+    pub fn register() -> FaultyVfs {
         static NEXT: AtomicU32 = AtomicU32::new(1);
         let name = format!("patrol-faulty-{}", NEXT.fetch_add(1, Ordering::SeqCst));
         let plan: &'static Plan = Box::leak(Box::new(Plan {
@@ -150,7 +140,6 @@ impl FaultyVfs {
             fail_from: [NEVER, NEVER, NEVER].map(AtomicU64::new),
             code: Default::default(),
             failed: AtomicU64::new(0),
-            fsync,
         }));
         let c_name = CString::new(name.clone()).expect("no NUL in a VFS name");
         // SAFETY: sqlite3_vfs_find initialises SQLite if needed and returns the default VFS,
@@ -349,16 +338,15 @@ unsafe extern "C" fn x_truncate(file: *mut ffi::sqlite3_file, size: ffi::sqlite3
     forward!(file, xTruncate, ffi::SQLITE_IOERR_TRUNCATE, size)
 }
 
-unsafe extern "C" fn x_sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
+unsafe extern "C" fn x_sync(file: *mut ffi::sqlite3_file, _flags: c_int) -> c_int {
     // SAFETY: an opened FaultyFile (see `parts`).
     let (_, _, plan) = unsafe { parts(file) };
-    if let Some(code) = plan.hit(Io::Sync) {
-        return code;
+    match plan.hit(Io::Sync) {
+        Some(code) => code,
+        // Counted and answered but not done: these tests cut no power (a killed process loses
+        // nothing the page cache holds), and each real fsync costs milliseconds.
+        None => ffi::SQLITE_OK,
     }
-    if plan.fsync == Fsync::Skipped {
-        return ffi::SQLITE_OK;
-    }
-    forward!(file, xSync, ffi::SQLITE_IOERR_FSYNC, flags)
 }
 
 unsafe extern "C" fn x_file_size(

@@ -20,7 +20,7 @@ use patrol_core::labels::SiteKey;
 use patrol_core::patrol::{Missed, Outcome};
 use patrol_core::route::Route;
 use patrol_e2e::device_state::{DeviceState, Saved};
-use patrol_e2e::sqlite_faults::{Fault, FaultyVfs, Fsync, Io};
+use patrol_e2e::sqlite_faults::{Fault, FaultyVfs, Io};
 
 /// The steps of the walk, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -374,7 +374,7 @@ fn every_failed_write_fsync_or_read_fails_one_step_cleanly_and_the_engine_recove
     // The walk is taken some four hundred times; on a tmpfs a photo's fsyncs cost nothing.
     let root = tempfile::tempdir_in(patrol_e2e::in_memory_temp_root()).unwrap();
     let base = prepared_phone(&root.path().join("base"));
-    let vfs = FaultyVfs::register(Fsync::Skipped);
+    let vfs = FaultyVfs::register();
 
     // A walk without faults: how many calls of each kind it makes.
     let db = copy_phone(&base, &root.path().join("dry"));
