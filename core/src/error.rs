@@ -41,7 +41,7 @@ pub enum Error {
     Flow(#[from] FlowError),
     /// A photo was refused.
     #[error(transparent)]
-    Photo(#[from] crate::blob::PhotoError),
+    Photo(crate::blob::PhotoError),
     /// A sync stopped.
     #[cfg(feature = "device")]
     #[error(transparent)]
@@ -49,10 +49,15 @@ pub enum Error {
     /// Nobody is signed in on this phone.
     #[error("请先登录 / sign in first")]
     NotSignedIn,
+    /// The phone's storage is full: the step was not saved, what was saved before is kept.
+    #[error(
+        "手机存储空间已满，本次操作未保存；请清理空间后重试，之前保存的记录不受影响 / the phone's storage is full, so this was not saved; free some space and try again — what was saved before is kept"
+    )]
+    StorageFull,
     /// The device database failed.
     #[cfg(feature = "device")]
     #[error("本机数据库错误 / device database error: {0}")]
-    Store(#[from] rusqlite::Error),
+    Store(rusqlite::Error),
     /// The device database was written by a newer version of the app.
     #[error(
         "数据库版本 {found} 高于本应用支持的 {supported}，请升级应用 / database version {found} is newer than this app supports ({supported}); update the app"
@@ -77,7 +82,47 @@ pub enum Error {
     Json(#[from] serde_json::Error),
     /// A file could not be read or written.
     #[error("文件读写失败 / file error: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
+}
+
+/// Whether a file error says the storage is full (or the user's share of it is used up).
+fn is_storage_full(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
+}
+
+// A full disk gets its own variant wherever it is met, in the database or in a photo file: it
+// is the one failure the person can fix themselves, and it must not read as damaged data.
+
+#[cfg(feature = "device")]
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DiskFull) => Error::StorageFull,
+            _ => Error::Store(e),
+        }
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        if is_storage_full(&e) {
+            Error::StorageFull
+        } else {
+            Error::Io(e)
+        }
+    }
+}
+
+impl From<crate::blob::PhotoError> for Error {
+    fn from(e: crate::blob::PhotoError) -> Self {
+        match e {
+            crate::blob::PhotoError::Io(io) if is_storage_full(&io) => Error::StorageFull,
+            other => Error::Photo(other),
+        }
+    }
 }
 
 impl Error {
@@ -93,6 +138,24 @@ impl Error {
             Error::Answer(e) => e.code(),
             _ => return None,
         })
+    }
+}
+
+#[cfg(feature = "device")]
+impl Error {
+    /// Whether a failed write may have been committed all the same: an fsync failed after the
+    /// transaction was written out in full, and a crash before the next write would bring it
+    /// back from the WAL. Every other failure of a write leaves it undone.
+    pub fn commit_uncertain(&self) -> bool {
+        match self {
+            Error::Store(e) => e.sqlite_error().is_some_and(|e| {
+                matches!(
+                    e.extended_code,
+                    rusqlite::ffi::SQLITE_IOERR_FSYNC | rusqlite::ffi::SQLITE_IOERR_DIR_FSYNC
+                )
+            }),
+            _ => false,
+        }
     }
 }
 
@@ -176,4 +239,63 @@ pub enum SyncError {
     /// Another user's work is still waiting to be sent from this phone.
     #[error("请先同步上一位用户的数据 / sync the previous user's work first")]
     OtherUsersWorkPending,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn says_storage_full(e: &Error) {
+        assert!(matches!(e, Error::StorageFull), "{e:?}");
+        let text = e.to_string();
+        assert!(text.contains("存储空间已满"), "{text}");
+        assert!(text.contains("storage is full"), "{text}");
+    }
+
+    #[test]
+    fn a_full_disk_is_said_so_wherever_it_is_met() {
+        says_storage_full(&std::io::Error::from(std::io::ErrorKind::StorageFull).into());
+        says_storage_full(&std::io::Error::from(std::io::ErrorKind::QuotaExceeded).into());
+        says_storage_full(
+            &crate::blob::PhotoError::Io(std::io::ErrorKind::StorageFull.into()).into(),
+        );
+        #[cfg(feature = "device")]
+        says_storage_full(
+            &rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+                None,
+            )
+            .into(),
+        );
+    }
+
+    #[test]
+    fn other_file_and_database_failures_keep_their_own_words() {
+        let io: Error = std::io::Error::from(std::io::ErrorKind::PermissionDenied).into();
+        assert!(matches!(io, Error::Io(_)), "{io:?}");
+        let photo: Error = crate::blob::PhotoError::Truncated.into();
+        assert!(matches!(photo, Error::Photo(_)), "{photo:?}");
+        #[cfg(feature = "device")]
+        {
+            let db: Error = rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR_WRITE),
+                None,
+            )
+            .into();
+            assert!(matches!(db, Error::Store(_)), "{db:?}");
+        }
+    }
+
+    #[cfg(feature = "device")]
+    #[test]
+    fn only_a_failed_fsync_leaves_a_commit_in_doubt() {
+        let sqlite = |code| -> Error {
+            rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None).into()
+        };
+        assert!(sqlite(rusqlite::ffi::SQLITE_IOERR_FSYNC).commit_uncertain());
+        assert!(sqlite(rusqlite::ffi::SQLITE_IOERR_DIR_FSYNC).commit_uncertain());
+        assert!(!sqlite(rusqlite::ffi::SQLITE_IOERR_WRITE).commit_uncertain());
+        assert!(!sqlite(rusqlite::ffi::SQLITE_FULL).commit_uncertain());
+        assert!(!Error::StorageFull.commit_uncertain());
+    }
 }

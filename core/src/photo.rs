@@ -135,31 +135,75 @@ pub fn thumbnail_path(dir: &Path, id: &str) -> PathBuf {
 const TEMP_PREFIX: &str = ".tmp-";
 
 /// Write a file so that it appears whole or not at all: temp file, fsync, rename, fsync dir.
-fn write_atomic(dir: &Path, target: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Returns whether it wrote the file (false: it was there already). A failure removes what it
+/// wrote, the temp file included, so that a full disk is not left fuller by the attempt.
+fn write_atomic(dir: &Path, target: &Path, bytes: &[u8]) -> std::io::Result<bool> {
     if target.exists() {
-        return Ok(());
+        return Ok(false);
     }
     let name = target
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("photo");
     let temp = dir.join(format!("{TEMP_PREFIX}{}-{name}", std::process::id()));
-    {
-        let mut f = File::create(&temp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
+    let written = File::create(&temp)
+        .and_then(|mut f| {
+            f.write_all(bytes)?;
+            f.sync_all()
+        })
+        .and_then(|()| fs::rename(&temp, target));
+    if let Err(e) = written {
+        let _ = fs::remove_file(&temp);
+        return Err(e);
     }
-    fs::rename(&temp, target)?;
-    File::open(dir)?.sync_all()
+    if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
+        let _ = fs::remove_file(target);
+        return Err(e);
+    }
+    Ok(true)
+}
+
+/// The files [`store`] wrote (not those that were there already), so that a step that fails
+/// after storing a photo can take them back.
+#[derive(Debug, Default)]
+#[must_use = "a step that fails after storing a photo removes the files it wrote"]
+pub struct Written(Vec<PathBuf>);
+
+impl Written {
+    /// The files, in the order they were written.
+    pub fn files(&self) -> &[PathBuf] {
+        &self.0
+    }
+
+    /// Remove them, the photo before its thumbnail, so a photo never lacks its thumbnail.
+    pub fn remove(self) {
+        for path in self.0.iter().rev() {
+            let _ = fs::remove_file(path);
+        }
+    }
 }
 
 /// Keep a photo and its thumbnail in `dir`. Doing it twice is harmless. The thumbnail goes
-/// first, so a photo under its final name always has its thumbnail.
-pub fn store(dir: &Path, photo: &NormalisedPhoto) -> Result<(), PhotoError> {
+/// first, so a photo under its final name always has its thumbnail. On failure nothing of it
+/// is left that was not there before.
+pub fn store(dir: &Path, photo: &NormalisedPhoto) -> Result<Written, PhotoError> {
     fs::create_dir_all(dir)?;
-    write_atomic(dir, &thumbnail_path(dir, &photo.id), &photo.thumbnail)?;
-    write_atomic(dir, &photo_path(dir, &photo.id), &photo.jpeg)?;
-    Ok(())
+    let mut written = Written::default();
+    let files = [
+        (thumbnail_path(dir, &photo.id), &photo.thumbnail),
+        (photo_path(dir, &photo.id), &photo.jpeg),
+    ];
+    for (path, bytes) in files {
+        match write_atomic(dir, &path, bytes) {
+            Ok(true) => written.0.push(path),
+            Ok(false) => {}
+            Err(e) => {
+                written.remove();
+                return Err(e.into());
+            }
+        }
+    }
+    Ok(written)
 }
 
 /// Remove temp files a crash left behind.

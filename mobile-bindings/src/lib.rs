@@ -41,6 +41,10 @@ pub enum PatrolError {
     /// The sync was cancelled; what it finished stays done.
     #[error("{0}")]
     Cancelled(String),
+    /// The phone's storage is full: the step was not saved, what was saved before is kept.
+    /// Ask the person to free some space; the same step works again then.
+    #[error("{0}")]
+    StorageFull(String),
     /// Something is wrong with the phone's data or the app.
     #[error("{0}")]
     Internal(String),
@@ -61,6 +65,7 @@ impl From<patrol_core::Error> for PatrolError {
             | E::Flow(_)
             | E::Photo(_) => PatrolError::Refused(message),
             E::NotSignedIn => PatrolError::SignedOut(message),
+            E::StorageFull => PatrolError::StorageFull(message),
             E::Sync(S::Unauthorized | S::BadCredentials) => PatrolError::SignedOut(message),
             E::Sync(S::Network(_)) => PatrolError::Network(message),
             E::Sync(S::Cancelled) => PatrolError::Cancelled(message),

@@ -1,9 +1,26 @@
-//! What the end-to-end tests share: starting the real server binary on a free port.
+//! What the end-to-end tests share: starting the real server binary on a free port, reading a
+//! phone's stored state, and the disks that fail under it.
+
+pub mod device_state;
+pub mod small_disk;
+pub mod sqlite_faults;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// Where to make temp folders for tests that kill processes or fail I/O on purpose: `/dev/shm`
+/// (a tmpfs) when there is one, else the temp folder. A killed process loses nothing the page
+/// cache holds, so an fsync to a real disk proves nothing there and costs milliseconds each.
+pub fn in_memory_temp_root() -> PathBuf {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    }
+}
 
 /// A running `patrol-server serve`, stopped when dropped.
 pub struct Server {

@@ -43,10 +43,38 @@ impl Clock for SystemClock {
     }
 }
 
+/// How to open the engine; the default is what the apps use.
+#[derive(Clone)]
+pub struct EngineOptions {
+    /// Where the engine gets the time.
+    pub clock: Arc<dyn Clock>,
+    /// The registered name of the SQLite VFS to keep the database on; `None` is the platform's
+    /// own. The fault-injection tests give one that fails writes on purpose.
+    pub vfs: Option<String>,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            clock: Arc::new(SystemClock),
+            vfs: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for EngineOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineOptions")
+            .field("vfs", &self.vfs)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The device engine.
 pub struct Engine {
     store: Store,
     photo_dir: PathBuf,
+    photo_lock: std::sync::Mutex<()>,
     clock: Arc<dyn Clock>,
     device_id: DeviceId,
 }
@@ -75,7 +103,19 @@ impl Engine {
 
     /// Open with a given clock.
     pub fn open_with_clock(db_path: &Path, clock: Arc<dyn Clock>) -> Result<Engine> {
-        let store = Store::open(db_path)?;
+        Engine::open_with(
+            db_path,
+            EngineOptions {
+                clock,
+                ..EngineOptions::default()
+            },
+        )
+    }
+
+    /// Open with the given options.
+    pub fn open_with(db_path: &Path, options: EngineOptions) -> Result<Engine> {
+        let EngineOptions { clock, vfs } = options;
+        let store = Store::open_on(db_path, vfs.as_deref())?;
         let photo_dir = db_path
             .parent()
             .unwrap_or_else(|| Path::new("."))
@@ -93,6 +133,7 @@ impl Engine {
         Ok(Engine {
             store,
             photo_dir,
+            photo_lock: std::sync::Mutex::new(()),
             clock,
             device_id,
         })

@@ -5,26 +5,40 @@ use std::path::PathBuf;
 use rusqlite::params;
 
 use super::{Engine, ms};
-use crate::error::{FlowError, Result};
+use crate::error::{Error, FlowError, Result};
 
 impl Engine {
     /// Take a camera image: normalise it (orientation applied, metadata stripped, resized),
     /// keep it and its thumbnail, and queue it for upload. Returns its id (SHA-256 hex).
     ///
     /// The files are written (atomically) before the row is committed, so a row never points
-    /// at a missing or half-written file.
+    /// at a missing or half-written file. When the row cannot be committed the files this call
+    /// wrote are removed again: on a full phone a refused photo must not keep its space.
     pub fn add_photo(&self, bytes: &[u8]) -> Result<String> {
         let photo = crate::photo::normalise(bytes)?;
-        crate::photo::store(&self.photo_dir, &photo)?;
+        // One photo at a time, so that a failed call never removes a file that a call storing
+        // the same picture at the same moment has just committed a row for.
+        let _one = self.photo_lock.lock().map_err(|_| Error::Poisoned)?;
+        let written = crate::photo::store(&self.photo_dir, &photo)?;
         let now = self.now();
-        self.store.write(|tx| {
+        let committed = self.store.write(|tx| {
             tx.execute(
                 "INSERT OR IGNORE INTO photos (id, bytes, created_at_ms) VALUES (?1, ?2, ?3)",
                 params![photo.id, photo.jpeg.len() as i64, ms(now)],
             )?;
             Ok(())
-        })?;
-        Ok(photo.id)
+        });
+        match committed {
+            Ok(()) => Ok(photo.id),
+            // A failed fsync leaves open whether the commit happened: after a crash the row may
+            // come back from the WAL, and a queued photo without its file would stop every
+            // sync. Files without a row are only wasted space.
+            Err(e) if e.commit_uncertain() => Err(e),
+            Err(e) => {
+                written.remove();
+                Err(e)
+            }
+        }
     }
 
     /// Where a photo's normalised JPEG is.

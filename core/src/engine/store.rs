@@ -35,14 +35,20 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 impl Store {
     /// Open (creating if needed) and bring the schema up to date.
     pub fn open(path: &Path) -> Result<Store> {
-        let writer = Connection::open(path)?;
+        Store::open_on(path, None)
+    }
+
+    /// Open on a named SQLite VFS (`None`: the default one).
+    pub fn open_on(path: &Path, vfs: Option<&str>) -> Result<Store> {
+        let open = |flags: OpenFlags| match vfs {
+            Some(vfs) => Connection::open_with_flags_and_vfs(path, flags, vfs),
+            None => Connection::open_with_flags(path, flags),
+        };
+        let writer = open(OpenFlags::default())?;
         writer.pragma_update(None, "journal_mode", "WAL")?;
         configure(&writer)?;
         migrate(&writer, SCHEMA_VERSION)?;
-        let reader = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
+        let reader = open(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
         configure(&reader)?;
         Ok(Store {
             writer: Mutex::new(writer),

@@ -276,8 +276,10 @@ fn decompression_bombs_are_refused_from_the_header() {
 fn stored_photos_appear_whole_and_only_once() {
     let dir = tempfile::tempdir().unwrap();
     let photo = normalise(&jpeg_of(&sensor_picture(300, 200))).unwrap();
-    store(dir.path(), &photo).unwrap();
-    store(dir.path(), &photo).unwrap();
+    let first = store(dir.path(), &photo).unwrap();
+    let again = store(dir.path(), &photo).unwrap();
+    assert_eq!(first.files().len(), 2);
+    assert!(again.files().is_empty(), "{again:?}");
     assert_eq!(
         fs::read(photo_path(dir.path(), &photo.id)).unwrap(),
         photo.jpeg
@@ -295,4 +297,37 @@ fn stored_photos_appear_whole_and_only_once() {
     fs::write(dir.path().join(".tmp-123-x.jpg"), b"half").unwrap();
     assert_eq!(clean_temp_files(dir.path()).unwrap(), 1);
     assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_photo_the_disk_cannot_take_leaves_nothing_behind() {
+    // The photo's temp file leads to /dev/full, where every write fails for want of space:
+    // the thumbnail is written, the photo is not. What the attempt wrote must go again, or a
+    // full phone gets fuller with every try.
+    let dir = tempfile::tempdir().unwrap();
+    let photo = normalise(&jpeg_of(&sensor_picture(300, 200))).unwrap();
+    let temp = dir.path().join(format!(
+        "{TEMP_PREFIX}{}-{}.jpg",
+        std::process::id(),
+        photo.id
+    ));
+    std::os::unix::fs::symlink("/dev/full", &temp).unwrap();
+    let err = store(dir.path(), &photo).unwrap_err();
+    assert!(
+        matches!(&err, PhotoError::Io(e) if e.kind() == std::io::ErrorKind::StorageFull),
+        "{err:?}"
+    );
+    let left: Vec<String> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    // With room again, the same photo is kept whole.
+    let written = store(dir.path(), &photo).unwrap();
+    assert_eq!(written.files().len(), 2);
+    assert_eq!(
+        fs::read(photo_path(dir.path(), &photo.id)).unwrap(),
+        photo.jpeg
+    );
 }

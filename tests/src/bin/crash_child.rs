@@ -1,5 +1,7 @@
 //! The crash test's worker: walks rounds on the device engine as fast as it can, with photos,
-//! faults and reports, until the test kills it with SIGKILL. It is not a tool for people.
+//! faults and reports — a fault's photo, sometimes a second one, a report with the fault's
+//! photos and sometimes a wider shot, and problems seen on the way reported on their own with
+//! photos of their own — until the test kills it with SIGKILL. It is not a tool for people.
 //!
 //! Usage: patrol-crash-child <database path> <seed>
 
@@ -7,7 +9,7 @@ use std::process::ExitCode;
 
 use patrol_core::checklist::{Answer, ItemKind};
 use patrol_core::engine::{Engine, ReportDraft};
-use patrol_core::issue::Source;
+use patrol_core::issue::{Category, Source};
 use patrol_core::patrol::{Missed, Outcome};
 
 fn main() -> ExitCode {
@@ -38,7 +40,9 @@ impl Rng {
     }
 
     fn chance(&mut self, one_in: u64) -> bool {
-        self.next().is_multiple_of(one_in)
+        // The high half: xorshift's low bits follow each other from one draw to the next (with
+        // them a fault was hardly ever followed by a second photo).
+        (self.next() >> 32).is_multiple_of(one_in)
     }
 }
 
@@ -80,6 +84,26 @@ fn walk_forever(db: &std::path::Path, seed: u64) -> patrol_core::Result<()> {
                 });
                 continue;
             }
+            // A problem seen on the way there, not on any checklist: reported on its own.
+            if rng.chance(3) {
+                // A close-up and a wider shot.
+                let photos = (0..2)
+                    .map(|_| engine.add_photo(&photo(&mut rng)))
+                    .collect::<patrol_core::Result<Vec<_>>>()?;
+                engine.report(ReportDraft {
+                    site_id: Some(cp.site_id),
+                    visit_id: None,
+                    item_key: None,
+                    zone_id: Some(cp.zone_id),
+                    category: Some(Category::Facility),
+                    severity: None,
+                    title: format!("{}附近：楼道灯不亮", cp.name),
+                    note: Some("巡查途中发现".into()),
+                    photos,
+                    fixed_on_spot: false,
+                    source: Source::Patrol,
+                })?;
+            }
             let scan = engine.scan(run, &cp.qr_token)?;
             for item in &scan.template.items {
                 let fault = rng.chance(6);
@@ -99,10 +123,16 @@ fn walk_forever(db: &std::path::Path, seed: u64) -> patrol_core::Result<()> {
                 };
                 if fault {
                     answer.photos = vec![engine.add_photo(&photo(&mut rng))?];
+                    if rng.chance(2) {
+                        answer.photos.push(engine.add_photo(&photo(&mut rng))?);
+                    }
                 }
-                let photos = answer.photos.clone();
+                let mut photos = answer.photos.clone();
                 engine.answer(scan.visit_id, &item.key, answer)?;
                 if fault && rng.chance(2) {
+                    if rng.chance(2) {
+                        photos.push(engine.add_photo(&photo(&mut rng))?);
+                    }
                     engine.report(ReportDraft {
                         site_id: None,
                         visit_id: Some(scan.visit_id),

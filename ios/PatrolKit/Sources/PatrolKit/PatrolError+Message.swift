@@ -7,17 +7,19 @@ extension PatrolError {
     public var message: String {
         switch self {
         case let .Label(message), let .Refused(message), let .Network(message),
-             let .SignedOut(message), let .Cancelled(message), let .Internal(message):
+             let .SignedOut(message), let .Cancelled(message), let .StorageFull(message),
+             let .Internal(message):
             return message
         }
     }
 
-    /// Whether trying again later may work by itself (network back, a cancelled sync).
+    /// Whether trying again later may work by itself (network back, a cancelled sync). A full
+    /// phone needs the person to free space first.
     public var isRetryable: Bool {
         switch self {
         case .Network, .Cancelled:
             return true
-        case .Label, .Refused, .SignedOut, .Internal:
+        case .Label, .Refused, .SignedOut, .StorageFull, .Internal:
             return false
         }
     }
