@@ -211,6 +211,7 @@ pub fn check_op(body: &OpBody) -> Result<(), BoundError> {
         OpBody::ExtensionDecide(b) => check_opt(F::Note, b.note.as_deref(), MAX_TEXT_CHARS),
         OpBody::IssueComment(b) => check_len(F::Comment, &b.text, MAX_TEXT_CHARS),
         OpBody::IssueFollowUp(b) => check_opt(F::Note, b.note.as_deref(), MAX_TEXT_CHARS),
+        OpBody::AlertAck(b) => check_opt(F::Note, b.note.as_deref(), MAX_TEXT_CHARS),
     }
 }
 

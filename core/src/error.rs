@@ -2,6 +2,7 @@
 //! engine's and sync client's own. This module depends on the rule modules' error types and on
 //! nothing that depends on it.
 
+use crate::alert::AlertError;
 use crate::bounds::BoundError;
 use crate::checklist::{AnswerError, CatalogueError};
 #[cfg(feature = "device")]
@@ -29,6 +30,9 @@ pub enum Error {
     /// A step of a round breaks the patrol rules.
     #[error(transparent)]
     Round(RoundError),
+    /// An alert cannot be acknowledged.
+    #[error(transparent)]
+    Alert(AlertError),
     /// A checklist answer cannot be saved.
     #[error(transparent)]
     Answer(#[from] AnswerError),
@@ -135,6 +139,7 @@ impl Error {
             Error::Label(e) => e.code(),
             Error::Rule(e) => e.code(),
             Error::Round(e) => e.code(),
+            Error::Alert(e) => e.code(),
             Error::Answer(e) => e.code(),
             _ => return None,
         })
@@ -179,6 +184,16 @@ impl From<RoundError> for Error {
             RoundError::Answer(a) => Error::Answer(a),
             RoundError::Bound(b) => Error::Bound(b),
             other => Error::Round(other),
+        }
+    }
+}
+
+impl From<AlertError> for Error {
+    /// An acknowledgement's refusal; a limit it passed keeps its own variant.
+    fn from(e: AlertError) -> Self {
+        match e {
+            AlertError::Bound(b) => Error::Bound(b),
+            other => Error::Alert(other),
         }
     }
 }

@@ -88,4 +88,6 @@ id_type!(
     DeviceId,
     /// One sync operation.
     OpId,
+    /// An alert raised by the server (DESIGN.md §11).
+    AlertId,
 );

@@ -6,6 +6,7 @@
 //! `sitefile` feature, which the server turns on.
 #![forbid(unsafe_code)]
 
+pub mod alert;
 pub mod audit;
 pub mod blob;
 pub mod bounds;

@@ -61,8 +61,9 @@ impl Schedule {
     }
 
     /// The instants of the rounds due on a local date in `tz`, earliest first; none on a day the
-    /// route is not walked. A time inside an hour the clocks skip is due at the first instant
-    /// after the gap; a time that happens twice (clocks going back) is due the first time.
+    /// route is not walked. A time inside an hour the clocks skip is due as much later as the
+    /// gap is long (02:30 in a gap from 02:00 to 03:00 is due at 03:30); a time that happens
+    /// twice (clocks going back) is due the first time.
     pub fn slots(&self, date: Date, tz: &TimeZone) -> Vec<Timestamp> {
         if !self.runs_on(date) {
             return Vec::new();

@@ -5,10 +5,11 @@ use jiff::Timestamp;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::alert::Alert;
 use crate::checklist::Template;
 use crate::ids::{
-    CheckpointId, DeviceId, IssueId, OpId, ResultId, RouteId, RunId, SiteId, UserId, VisitId,
-    ZoneId,
+    AlertId, CheckpointId, DeviceId, IssueId, OpId, ResultId, RouteId, RunId, SiteId, UserId,
+    VisitId, ZoneId,
 };
 use crate::issue::{Category, Issue, Severity, Source};
 use crate::patrol::{Missed, Outcome, VisitMethod};
@@ -326,6 +327,17 @@ pub struct IssueFollowUp {
     pub note: Option<String>,
 }
 
+/// `alert.ack`: a person attended to an alert (DESIGN.md §11).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertAck {
+    /// The alert.
+    pub alert_id: AlertId,
+    /// Who attended and what was done (required; refused `note_required` when blank).
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
 /// Every op kind with its body.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -370,11 +382,14 @@ pub enum OpBody {
     /// The resident is called back.
     #[serde(rename = "issue.followup")]
     IssueFollowUp(IssueFollowUp),
+    /// An alert is acknowledged.
+    #[serde(rename = "alert.ack")]
+    AlertAck(AlertAck),
 }
 
 impl OpBody {
     /// Every op kind of protocol version 1.
-    pub const KINDS: [&'static str; 13] = [
+    pub const KINDS: [&'static str; 14] = [
         "patrol.start",
         "patrol.visit",
         "patrol.result",
@@ -388,6 +403,7 @@ impl OpBody {
         "issue.extension.decide",
         "issue.comment",
         "issue.followup",
+        "alert.ack",
     ];
 
     /// A kind as a client sent it, from the closed set of protocol kinds: itself when it is one,
@@ -416,6 +432,7 @@ impl OpBody {
             OpBody::ExtensionDecide(_) => "issue.extension.decide",
             OpBody::IssueComment(_) => "issue.comment",
             OpBody::IssueFollowUp(_) => "issue.followup",
+            OpBody::AlertAck(_) => "alert.ack",
         }
     }
 
@@ -439,6 +456,7 @@ impl OpBody {
             OpBody::ExtensionDecide(b) => json(b),
             OpBody::IssueComment(b) => json(b),
             OpBody::IssueFollowUp(b) => json(b),
+            OpBody::AlertAck(b) => json(b),
         }
     }
 
@@ -597,7 +615,7 @@ pub struct PullResponse {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
-    /// Entity kind: `site`, `zone`, `checkpoint`, `template`, `route`, `user`, `issue`.
+    /// Entity kind: `site`, `zone`, `checkpoint`, `template`, `route`, `user`, `issue`, `alert`.
     pub entity: String,
     /// Its id.
     pub id: String,
@@ -625,6 +643,8 @@ pub enum Entity {
     User(User),
     /// An issue.
     Issue(Issue),
+    /// An alert (DESIGN.md §11).
+    Alert(Alert),
 }
 
 /// Why a change could not be read.
@@ -653,6 +673,7 @@ impl Change {
             Entity::Route(r) => ("route", r.id.to_string(), json(r)),
             Entity::User(u) => ("user", u.id.to_string(), json(u)),
             Entity::Issue(i) => ("issue", i.id.to_string(), json(i)),
+            Entity::Alert(a) => ("alert", a.id.to_string(), json(a)),
         };
         if let (Entity::Issue(i), Some(obj)) = (entity, data.as_object_mut()) {
             obj.insert("escalated".into(), i.escalated().into());
@@ -697,6 +718,7 @@ impl Change {
             "route" => Entity::Route(read(self, data)?),
             "user" => Entity::User(read(self, data)?),
             "issue" => Entity::Issue(read(self, data)?),
+            "alert" => Entity::Alert(read(self, data)?),
             _ => return Ok(None),
         }))
     }

@@ -4,6 +4,7 @@
 //!
 //! The phone calls it from a background thread; it is `Send + Sync`.
 
+mod alerts;
 mod jobs;
 mod outbox;
 mod patrol;

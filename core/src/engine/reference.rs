@@ -77,10 +77,14 @@ fn apply_change(tx: &Transaction<'_>, change: &Change) -> Result<()> {
         "route" => "routes",
         "user" => "users",
         "issue" => "issues",
+        "alert" => "alerts",
         _ => return Ok(()), // a kind from a newer server: nothing here uses it
     };
     let Some(entity) = change.decode()? else {
         if table == "issues" && has_pending_ops(tx, &change.id)? {
+            return Ok(());
+        }
+        if table == "alerts" && super::alerts::has_pending_ack(tx, &change.id)? {
             return Ok(());
         }
         tx.execute(&format!("DELETE FROM {table} WHERE id = ?1"), [&change.id])?;
@@ -132,6 +136,11 @@ fn apply_change(tx: &Transaction<'_>, change: &Change) -> Result<()> {
         Entity::Issue(i) => {
             if !has_pending_ops(tx, &change.id)? {
                 put_issue(tx, &i)?;
+            }
+        }
+        Entity::Alert(a) => {
+            if !super::alerts::has_pending_ack(tx, &change.id)? {
+                super::alerts::put_alert(tx, &a)?;
             }
         }
     }

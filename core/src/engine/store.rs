@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_records.sql"),
     include_str!("migrations/002_photos_and_rejections.sql"),
+    include_str!("migrations/003_alerts.sql"),
 ];
 
 /// The schema version this build writes.

@@ -93,6 +93,10 @@ fn every_body() -> Vec<OpBody> {
             satisfied: true,
             note: Some("住户表示满意".into()),
         }),
+        OpBody::AlertAck(AlertAck {
+            alert_id: crate::ids::AlertId::new(),
+            note: Some("保安队王师傅 08:40 到场，燃气阀已关闭".into()),
+        }),
     ]
 }
 
