@@ -386,10 +386,11 @@ async fn pull(
     let cursor = patrol_core::wire::pull_cursor(q.since.as_deref())
         .ok_or_else(|| ApiError::bad_request("无效的同步游标 / invalid cursor"))?;
     let limit = page_limit(q.limit, 500, 2000)?;
-    let page = state
+    let mut page = state
         .store
         .changes(&Visibility::of(&caller.actor), cursor, limit)
         .await?;
+    crate::alerts::screen(&caller.actor, &mut page.changes);
     Ok(Json(PullResponse {
         changes: page.changes,
         cursor: page.cursor.to_string(),

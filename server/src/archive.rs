@@ -119,11 +119,11 @@ pub async fn run_once(
 
 /// Run [`run_once`] every `every` until the task is dropped; the first pass at once, to catch
 /// up on months that ended while the server was down.
-pub async fn run(store: Arc<dyn Store>, blobs: Blobs, every: Duration) {
+pub async fn run(store: Arc<dyn Store>, blobs: Blobs, clock: crate::clock::Clock, every: Duration) {
     let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
-        match run_once(store.as_ref(), &blobs, Timestamp::now(), Options::default()).await {
+        match run_once(store.as_ref(), &blobs, clock.now(), Options::default()).await {
             Ok(pass) => {
                 for w in &pass.written {
                     tracing::info!(site = %w.site, month = %w.month, version = w.version, "month archived");

@@ -2,10 +2,12 @@
 #![forbid(unsafe_code)]
 
 mod accounts;
+mod alerts;
 mod api;
 mod archive;
 mod auth;
 mod blobs;
+mod clock;
 mod console;
 mod demo;
 mod error;
@@ -94,6 +96,14 @@ enum Command {
         /// Seconds a whole request may take, upload included.
         #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=3600))]
         request_timeout: u64,
+        /// Seconds between two alert passes (missed rounds, overdue issues).
+        #[arg(long, default_value_t = 30, env = "PATROL_ALERT_INTERVAL", value_parser = clap::value_parser!(u64).range(1..=3600))]
+        alert_interval: u64,
+        /// For tests only: background work (escalation, alerts, the archive) takes "now" from
+        /// the RFC 3339 instant in this file, read again at every pass, instead of the system
+        /// clock.
+        #[arg(long, env = "PATROL_TEST_CLOCK", value_name = "FILE")]
+        test_clock: Option<PathBuf>,
     },
     /// Create or upgrade the database schema.
     Migrate,
@@ -244,7 +254,13 @@ struct Listen {
     timeouts: api::Timeouts,
 }
 
-async fn serve(cli: &Cli, listen: Listen, demo: bool) -> CliResult {
+/// How `serve` runs its background work.
+struct Background {
+    clock: clock::Clock,
+    alert_interval: Duration,
+}
+
+async fn serve(cli: &Cli, listen: Listen, demo: bool, background: Background) -> CliResult {
     let store = open_store(cli).await?;
     let secret = store
         .secret("jwt", &auth::random_secret)
@@ -285,13 +301,30 @@ async fn serve(cli: &Cli, listen: Listen, demo: bool) -> CliResult {
         None => None,
     };
     // Catch up on what fell due while the server was down before taking requests.
-    queue::escalate_due(store.as_ref(), jiff::Timestamp::now())
+    let clock = background.clock;
+    if matches!(clock, clock::Clock::File(_)) {
+        tracing::warn!(now = %clock.now(), "background work runs on the test clock");
+    }
+    queue::escalate_due(store.as_ref(), clock.now())
         .await
         .map_err(|e| format!("escalation pass failed: {e}"))?;
-    let escalation = tokio::spawn(queue::run(store.clone(), Duration::from_secs(60)));
+    alerts::raise_due(store.as_ref(), clock.now())
+        .await
+        .map_err(|e| format!("alert pass failed: {e}"))?;
+    let escalation = tokio::spawn(queue::run(
+        store.clone(),
+        clock.clone(),
+        Duration::from_secs(60),
+    ));
+    let alerting = tokio::spawn(alerts::run(
+        store.clone(),
+        clock.clone(),
+        background.alert_interval,
+    ));
     let archiving = tokio::spawn(archive::run(
         store,
         state.blobs.clone(),
+        clock,
         Duration::from_secs(15 * 60),
     ));
     let limiter = state.limiter.clone();
@@ -329,6 +362,7 @@ async fn serve(cli: &Cli, listen: Listen, demo: bool) -> CliResult {
         .layer(tower_http::trace::TraceLayer::new_for_http());
     serve::run(listener, app, listen.timeouts.headers, shutdown_signal()).await;
     escalation.abort();
+    alerting.abort();
     archiving.abort();
     forgetting.abort();
     if let Some(t) = metrics_task {
@@ -611,6 +645,8 @@ async fn main() -> ExitCode {
             demo,
             header_timeout,
             request_timeout,
+            alert_interval,
+            test_clock,
         } => {
             let listen = Listen {
                 addr: *listen,
@@ -620,7 +656,13 @@ async fn main() -> ExitCode {
                     request: Duration::from_secs(*request_timeout),
                 },
             };
-            serve(&cli, listen, *demo).await
+            let background = Background {
+                clock: test_clock
+                    .clone()
+                    .map_or(clock::Clock::System, clock::Clock::file),
+                alert_interval: Duration::from_secs(*alert_interval),
+            };
+            serve(&cli, listen, *demo, background).await
         }
         Command::Migrate => open_store(&cli)
             .await

@@ -50,12 +50,12 @@ pub fn reason_label(reason: patrol_core::issue::EscalationReason) -> &'static st
     }
 }
 
-/// Run [`escalate_due`] every `every` until the task is dropped.
-pub async fn run(store: Arc<dyn Store>, every: Duration) {
+/// Run [`escalate_due`] every `every` by `clock` until the task is dropped.
+pub async fn run(store: Arc<dyn Store>, clock: crate::clock::Clock, every: Duration) {
     let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
-        if let Err(e) = escalate_due(store.as_ref(), Timestamp::now()).await {
+        if let Err(e) = escalate_due(store.as_ref(), clock.now()).await {
             tracing::error!(error = %e, "escalation pass failed");
         }
     }

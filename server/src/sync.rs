@@ -7,6 +7,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use jiff::{SignedDuration, Timestamp};
+use patrol_core::alert::{self, AlertError};
 use patrol_core::audit::AuditEntry;
 use patrol_core::blob::{BlobInfo, BlobUse};
 use patrol_core::checklist::{Answer, Catalogue, Template};
@@ -29,6 +30,10 @@ fn refuse_rule(e: &RuleError) -> Decision {
 }
 
 fn refuse_round(e: &RoundError) -> Decision {
+    Decision::Reject(Refusal::new(e.code(), e.to_string()))
+}
+
+fn refuse_alert(e: &AlertError) -> Decision {
     Decision::Reject(Refusal::new(e.code(), e.to_string()))
 }
 
@@ -441,7 +446,14 @@ async fn apply_body(
                 match round.finish(&ctx.actor, &s.visits, &b.missed, at, &name_of) {
                     Ok(mut finished) => {
                         finished.flags = round::merge_flags(finished.flags, &b.flags);
-                        Decision::Apply(vec![Write::Run(finished)])
+                        // A round that left checkpoints out or was flagged is an alert, raised
+                        // with the round so that the supervisor's pull never has one alone.
+                        let tz = site.tz().unwrap_or(jiff::tz::TimeZone::UTC);
+                        let incomplete =
+                            alert::on_finish(&finished, route, &s.visits, &tz, ctx.server_at);
+                        let mut writes = vec![Write::Run(finished)];
+                        writes.extend(incomplete.map(Write::Alert));
+                        Decision::Apply(writes)
                     }
                     Err(e) => refuse_round(&e),
                 }
@@ -498,6 +510,9 @@ async fn apply_body(
                     Ok(t) => {
                         let mut writes = vec![Write::Audit(ctx.stamp(t.audit, device_at))];
                         let issue = escalate_at_once(t.issue, now, &mut writes);
+                        // Urgent and major issues raise their alert in the report's own
+                        // transaction: never an issue without its alert, never twice.
+                        writes.extend(alert::on_report(&issue, now).map(Write::Alert));
                         writes.insert(0, Write::Issue(issue));
                         Decision::Apply(writes)
                     }
@@ -569,6 +584,25 @@ async fn apply_body(
                 note: b.note,
             };
             transition(store, ctx, meta, b.issue_id, action, at).await
+        }
+        OpBody::AlertAck(b) => {
+            let ctx = &*ctx;
+            // Decided on the alert as it is inside the transaction: of two people acknowledging
+            // at once (a phone and the console), the second is told it was done.
+            let decide = move |s: &Snapshot| {
+                let Some(stored) = &s.alert else {
+                    return refuse_alert(&AlertError::UnknownAlert);
+                };
+                match alert::ack(&ctx.actor, stored, b.note.as_deref(), at) {
+                    Ok(acked) => Decision::Apply(vec![Write::Alert(acked)]),
+                    Err(e) => refuse_alert(&e),
+                }
+            };
+            let keys = Keys {
+                alert: Some(b.alert_id),
+                ..Keys::default()
+            };
+            ctx.commit(store, meta, keys, &decide).await
         }
     }
 }

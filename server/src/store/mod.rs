@@ -2,6 +2,9 @@
 //! of here: the sync layer decides what an op does (with core's state machine) and the store
 //! applies that decision atomically, exactly once per `op_id`.
 
+#[cfg(test)]
+mod alert_tests;
+mod alerts;
 mod archive;
 #[cfg(test)]
 mod conformance;
@@ -29,6 +32,7 @@ use patrol_core::team::Team;
 use patrol_core::user::User;
 use patrol_core::wire::{Change, QueueCursor};
 
+pub use self::alerts::AlertStore;
 pub use self::archive::{ArchiveFile, ArchivedMonth, PatrolRecords, Purge, RecordCounts};
 pub use self::evidence::{AuditCheck, EvidenceKey};
 pub use self::postgres::PgStore;
@@ -107,6 +111,8 @@ pub struct Keys {
     pub visit: Option<VisitId>,
     /// Also load every visit of the round.
     pub run_visits: bool,
+    /// The alert it acknowledges.
+    pub alert: Option<patrol_core::ids::AlertId>,
 }
 
 /// The current state an op is decided on.
@@ -120,6 +126,8 @@ pub struct Snapshot {
     pub visit: Option<Visit>,
     /// The round's visits in the order they were made, if asked for.
     pub visits: Vec<Visit>,
+    /// The alert, if asked for and present.
+    pub alert: Option<patrol_core::alert::Alert>,
 }
 
 /// A row to write.
@@ -135,6 +143,8 @@ pub enum Write {
     Visit(Visit),
     /// Insert or replace the answer to an item at a visit.
     Result(ItemResult),
+    /// Raise an alert not raised before (by its once key), or store its acknowledgement.
+    Alert(patrol_core::alert::Alert),
 }
 
 /// A refusal for good: a machine-readable code and its words for people.
@@ -271,9 +281,9 @@ pub struct ChangePage {
     pub more: bool,
 }
 
-/// Everything the server stores.
+/// Everything the server stores (alerts through [`AlertStore`]).
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: AlertStore + Send + Sync {
     /// Bring the schema up to date.
     async fn migrate(&self) -> Result<()>;
 

@@ -93,3 +93,4 @@ impl PgStore {
 }
 
 sql_store!(PgStore, Postgres, PgConnection, "migrations/postgres");
+super::alerts::alerts_sql!(PgStore, Postgres, PgConnection);

@@ -70,6 +70,7 @@ impl $store {
             run: load::<PatrolRun>(&mut tx, "runs", run_id.map(|r| r.to_string())).await?,
             visit,
             visits,
+            alert: load(&mut tx, "alerts", keys.alert.map(|a| a.to_string())).await?,
         };
         let outcome = match decide(&snapshot) {
             Decision::Apply(writes) => {
@@ -181,6 +182,7 @@ async fn write(conn: &mut $conn, w: &Write) -> Result<()> {
     match w {
         Write::Issue(i) => put_issue(conn, i).await,
         Write::Audit(a) => append_audit(conn, a).await,
+        Write::Alert(a) => put_alert(conn, a).await.map(|_| ()),
         Write::Run(r) => {
             sqlx::query(
                 "INSERT INTO runs (id, site_id, route_id, patroller_id, started_at_ms, data)
@@ -1218,6 +1220,7 @@ impl Store for $store {
                 "template" => "templates",
                 "user" => "users",
                 "issue" => "issues",
+                "alert" => "alerts",
                 _ => continue,
             };
             let data: Option<(String,)> = sqlx::query_as(AssertSqlSafe(format!(

@@ -67,3 +67,4 @@ impl SqliteStore {
 }
 
 sql_store!(SqliteStore, Sqlite, SqliteConnection, "migrations/sqlite");
+super::alerts::alerts_sql!(SqliteStore, Sqlite, SqliteConnection);
