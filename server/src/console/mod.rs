@@ -4,6 +4,7 @@
 //! of the session's own device, decided by core's rules through the same path as a phone's.
 
 mod admin;
+mod alerts;
 mod coverage;
 mod desk;
 mod issue;
@@ -47,6 +48,8 @@ pub fn router() -> Router<AppState> {
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", post(login::logout))
         .route("/coverage", get(coverage::page))
+        .route("/alerts", get(alerts::page))
+        .route("/alerts/{id}/ack", post(alerts::ack))
         .route("/issues/{id}", get(issue::page))
         .route("/issues/{id}/evidence.json", get(issue::evidence))
         .route("/issues/{id}/assign", post(issue::assign))
@@ -494,6 +497,7 @@ pub fn layout(c: &Console, title: &str, here: &str, content: Markup) -> Markup {
     let l = c.lang;
     let nav: &[(&str, &str, &str, &[Role])] = &[
         ("/console", "问题队列", "Queue", DESK_ROLES),
+        ("/console/alerts", "提醒", "Alerts", DESK_ROLES),
         ("/console/coverage", "巡查覆盖", "Coverage", DESK_ROLES),
         ("/console/labels", "标签", "Labels", DESK_ROLES),
         ("/console/reports", "月度报表", "Reports", DESK_ROLES),

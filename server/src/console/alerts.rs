@@ -1,0 +1,212 @@
+//! Open alerts of the person's sites and their acknowledgement (DESIGN §10–11:
+//! `GET /console/alerts`, `POST /console/alerts/{id}/ack` with `note` and `csrf`). An
+//! acknowledgement is an `alert.ack` op of the session's device, decided by core's rule
+//! ([`patrol_core::alert::ack`]) exactly as a phone's; once acknowledged an alert is no longer
+//! open anywhere.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, html};
+use patrol_core::alert::{self, Alert, AlertKind};
+use patrol_core::ids::{AlertId, SiteId};
+use patrol_core::wire::{AlertAck, OpBody};
+use serde::Deserialize;
+
+use super::{Console, ConsoleError, DESK_ROLES, Lang, layout, local};
+use crate::AppState;
+
+/// The page's query: one of the person's sites, or all of them.
+#[derive(Debug, Default, Deserialize)]
+pub struct AlertsQuery {
+    site: Option<String>,
+}
+
+/// The acknowledgement as posted.
+#[derive(Debug, Deserialize)]
+pub struct AckForm {
+    csrf: Option<String>,
+    note: Option<String>,
+}
+
+/// `GET /console/alerts`.
+pub async fn page(
+    State(state): State<AppState>,
+    c: Console,
+    Query(q): Query<AlertsQuery>,
+) -> Result<Response, ConsoleError> {
+    c.require(DESK_ROLES)?;
+    let only = match q.site.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) => Some(
+            s.parse::<SiteId>()
+                .ok()
+                .and_then(|id| c.site(id))
+                .ok_or(ConsoleError::NotFound(c.lang))?
+                .id,
+        ),
+        None => None,
+    };
+    render(&state, &c, only, None, StatusCode::OK).await
+}
+
+/// The open alerts the person sees, newest first.
+async fn open_alerts(
+    state: &AppState,
+    c: &Console,
+    only: Option<SiteId>,
+) -> Result<Vec<Alert>, ConsoleError> {
+    let mut open = Vec::new();
+    for site in c.sites.iter().filter(|s| only.is_none_or(|o| o == s.id)) {
+        open.extend(state.store.site_alerts(site.id, true).await?);
+    }
+    open.retain(|a| alert::may_see(&c.actor, a));
+    open.sort_by_key(|a| std::cmp::Reverse((a.raised_at, a.id)));
+    Ok(open)
+}
+
+async fn render(
+    state: &AppState,
+    c: &Console,
+    only: Option<SiteId>,
+    problem: Option<(AlertId, String)>,
+    status: StatusCode,
+) -> Result<Response, ConsoleError> {
+    let l = c.lang;
+    let open = open_alerts(state, c, only).await?;
+    let title = l.t("待处理提醒", "Open alerts");
+    let content = html! {
+        h1 { (title) " " small.muted { "(" (open.len()) ")" } }
+        @if c.sites.len() > 1 {
+            form.filters method="get" action="/console/alerts" {
+                label { (l.t("小区", "Site"))
+                    select name="site" {
+                        option value="" { (l.t("全部", "All")) }
+                        @for s in &c.sites {
+                            option value=(s.id) selected[only == Some(s.id)] { (s.name) }
+                        }
+                    }
+                }
+                button type="submit" { (l.t("筛选", "Filter")) }
+            }
+        }
+        @if let Some((_, why)) = &problem {
+            p.error role="alert" { (why) }
+        }
+        @if open.is_empty() {
+            p.empty { (l.t("没有待处理的提醒。", "No open alerts.")) }
+        } @else {
+            table.alerts {
+                thead { tr {
+                    th { (l.t("类型", "Kind")) }
+                    th { (l.t("时间", "Raised")) }
+                    th { (l.t("内容", "What")) }
+                    th { (l.t("确认处理", "Acknowledge")) }
+                } }
+                tbody {
+                    @for a in &open {
+                        (row(c, a, problem.as_ref().filter(|(id, _)| *id == a.id).is_some()))
+                    }
+                }
+            }
+        }
+    };
+    let page = layout(c, title, "/console/alerts", content);
+    Ok((status, page).into_response())
+}
+
+fn kind_class(kind: AlertKind) -> &'static str {
+    match kind {
+        AlertKind::Urgent | AlertKind::Overdue | AlertKind::RoundMissed => "sev-urgent",
+        AlertKind::Major | AlertKind::RoundIncomplete => "sev-major",
+    }
+}
+
+fn row(c: &Console, a: &Alert, failed: bool) -> Markup {
+    let l = c.lang;
+    let site = c.site(a.site_id);
+    let text = match l {
+        Lang::Zh => &a.text_zh,
+        Lang::En => &a.text_en,
+    };
+    let link = if let Some(issue) = a.issue_id {
+        Some((
+            format!("/console/issues/{issue}"),
+            l.t("查看问题", "Open the issue"),
+        ))
+    } else {
+        // A round's alert opens the coverage of the round's day.
+        let at = a.slot_at.unwrap_or(a.raised_at);
+        site.and_then(|s| s.tz().ok()).map(|tz| {
+            (
+                format!(
+                    "/console/coverage?site={}&date={}",
+                    a.site_id,
+                    at.to_zoned(tz).date()
+                ),
+                l.t("查看巡查覆盖", "Open the coverage"),
+            )
+        })
+    };
+    html! {
+        tr id={ "alert-" (a.id) } class=[failed.then_some("due-soon")] {
+            td { span class=(kind_class(a.kind)) { (l.of(&a.kind.label())) } }
+            td.when {
+                (local(a.raised_at, site))
+                @if c.sites.len() > 1 { br; small.muted { (site.map_or("", |s| s.name.as_str())) } }
+            }
+            td.title {
+                (text)
+                @if let Some((href, words)) = link { br; a href=(href) { (words) } }
+            }
+            td {
+                form method="post" action={ "/console/alerts/" (a.id) "/ack" } {
+                    (c.csrf_field())
+                    label { (l.t("处理说明（谁到场、做了什么）", "Note: who attended, what was done"))
+                        textarea name="note" rows="2" cols="32" maxlength=(patrol_core::bounds::MAX_TEXT_CHARS) required {}
+                    }
+                    button type="submit" { (l.t("确认处理", "Acknowledge")) }
+                }
+            }
+        }
+    }
+}
+
+/// `POST /console/alerts/{id}/ack`.
+pub async fn ack(
+    State(state): State<AppState>,
+    c: Console,
+    Path(id): Path<AlertId>,
+    axum::Form(f): axum::Form<AckForm>,
+) -> Result<Response, ConsoleError> {
+    c.check_form(f.csrf.as_deref())?;
+    c.require(DESK_ROLES)?;
+    // Another site's alert, or one the person may not see, is not theirs to know of.
+    state
+        .store
+        .alert(id)
+        .await?
+        .filter(|a| c.site(a.site_id).is_some() && alert::may_see(&c.actor, a))
+        .ok_or(ConsoleError::NotFound(c.lang))?;
+    let result = c
+        .act(
+            &state,
+            OpBody::AlertAck(AlertAck {
+                alert_id: id,
+                note: f.note,
+            }),
+        )
+        .await?;
+    match Console::refusal(&result) {
+        None => Ok(Redirect::to("/console/alerts").into_response()),
+        Some(why) => {
+            render(
+                &state,
+                &c,
+                None,
+                Some((id, why)),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}
