@@ -58,6 +58,7 @@ impl From<patrol_core::Error> for PatrolError {
         match &e {
             E::Label(_) => PatrolError::Label(message),
             E::Rule(_)
+            | E::Alert(_)
             | E::Answer(_)
             | E::Round(_)
             | E::Bound(_)
@@ -247,6 +248,22 @@ mirror_enum! {
         Touch,
         /// 调查了解.
         Ask,
+    }
+}
+
+mirror_enum! {
+    /// What an alert is about.
+    AlertKind = patrol_core::alert::AlertKind {
+        /// 紧急问题: security, at once.
+        Urgent,
+        /// 重大问题: the manager, at once.
+        Major,
+        /// 问题逾期: an issue past its due time.
+        Overdue,
+        /// 漏巡: a scheduled round not started within its grace.
+        RoundMissed,
+        /// 巡查不完整: a round finished with checkpoints missed or flagged.
+        RoundIncomplete,
     }
 }
 
@@ -540,6 +557,60 @@ pub struct Issue {
     pub reported_by: String,
     /// Against its due time by the phone's clock; none once closed.
     pub sla: Option<SlaState>,
+}
+
+/// An alert raised by the server, as the phone keeps it.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct Alert {
+    /// Id.
+    pub id: String,
+    /// Site id.
+    pub site_id: String,
+    /// What it is about.
+    pub kind: AlertKind,
+    /// The issue, for issue alerts.
+    pub issue_id: Option<String>,
+    /// The route, for round alerts.
+    pub route_id: Option<String>,
+    /// The round, for an incomplete round.
+    pub run_id: Option<String>,
+    /// The scheduled start of a missed round, RFC 3339.
+    pub slot_at: Option<String>,
+    /// When it was raised, RFC 3339.
+    pub raised_at: String,
+    /// What it says, Chinese.
+    pub text_zh: String,
+    /// What it says, English.
+    pub text_en: String,
+    /// Who acknowledged it (user id).
+    pub acked_by: Option<String>,
+    /// When, RFC 3339.
+    pub acked_at: Option<String>,
+    /// Their note.
+    pub note: Option<String>,
+}
+
+impl From<patrol_core::alert::Alert> for Alert {
+    fn from(a: patrol_core::alert::Alert) -> Self {
+        fn text(t: Option<impl ToString>) -> Option<String> {
+            t.map(|t| t.to_string())
+        }
+        Alert {
+            id: a.id.to_string(),
+            site_id: a.site_id.to_string(),
+            kind: a.kind.into(),
+            issue_id: a.issue_id.map(|i| i.to_string()),
+            route_id: a.route_id.map(|r| r.to_string()),
+            run_id: a.run_id.map(|r| r.to_string()),
+            slot_at: text(a.slot_at),
+            raised_at: a.raised_at.to_string(),
+            text_zh: a.text_zh,
+            text_en: a.text_en,
+            acked_by: a.acked_by.map(|u| u.to_string()),
+            acked_at: text(a.acked_at),
+            note: a.note,
+        }
+    }
 }
 
 /// How far a round has got.
@@ -1007,5 +1078,18 @@ impl PatrolApp {
             .engine
             .decide_extension(id("issue", &issue_id)?, approved, note)?;
         Ok(self.issue(&issue))
+    }
+
+    /// The open alerts pulled for the signed-in user, newest first.
+    pub fn alerts(&self) -> R<Vec<Alert>> {
+        Ok(self.engine.alerts()?.into_iter().map(Into::into).collect())
+    }
+
+    /// Acknowledge an alert with a note (who attended, what was done); it goes on the next sync.
+    pub fn ack_alert(&self, alert_id: String, note: String) -> R<Alert> {
+        Ok(self
+            .engine
+            .ack_alert(id("alert", &alert_id)?, &note)?
+            .into())
     }
 }

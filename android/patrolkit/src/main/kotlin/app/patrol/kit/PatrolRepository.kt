@@ -1,5 +1,6 @@
 package app.patrol.kit
 
+import app.patrol.kit.ffi.Alert
 import app.patrol.kit.ffi.ChecklistItem
 import app.patrol.kit.ffi.Issue
 import app.patrol.kit.ffi.MissedReason
@@ -155,6 +156,13 @@ class PatrolRepository(
 
     suspend fun decideExtension(issueId: String, approved: Boolean, note: String?): Issue =
         call { app.decideExtension(issueId, approved, note) }
+
+    /** Open alerts pulled for the signed-in person (urgent issues, missed rounds…), newest first. */
+    suspend fun alerts(): List<Alert> = call { app.alerts() }
+
+    /** Acknowledge an alert: who attended and what was done. It goes to the server on the next sync. */
+    suspend fun acknowledgeAlert(alertId: String, note: String): Alert =
+        call { app.ackAlert(alertId, note.trim()) }
 
     suspend fun pending(): Pending = call { app.pending() }
 

@@ -1,13 +1,17 @@
 package app.patrol.kit
 
+import app.patrol.kit.ffi.AlertKind
 import app.patrol.kit.ffi.Issue
+import app.patrol.kit.ffi.IssueCategory
 import app.patrol.kit.ffi.IssueStatus
 import app.patrol.kit.ffi.ItemKind
 import app.patrol.kit.ffi.Outcome
 import app.patrol.kit.ffi.PatrolException
+import app.patrol.kit.ffi.ReportInput
 import app.patrol.kit.ffi.Role
 import app.patrol.kit.ffi.RouteToday
 import app.patrol.kit.ffi.ScanFlag
+import app.patrol.kit.ffi.Severity
 import app.patrol.kit.ffi.SlaState
 import app.patrol.kit.ffi.SyncPhase
 import app.patrol.kit.ffi.Team
@@ -132,6 +136,42 @@ class PatrolKitTest {
         val signOff = assertNotNull(audit.map { it.asJsonObject }.firstOrNull { it["kind"].asString == "issue.verify" }, "$audit")
         assertEquals(listOf(onSite), signOff["photos"].asJsonArray.map { it.asString })
         listOf(patrol, tech, boss).forEach { it.close() }
+    }
+
+    @Test
+    fun anUrgentReportIsAnAlertTheSupervisorAcknowledgesFromThePhone() = runBlocking {
+        val patrol = server.phone("patrol")
+        patrol.signIn("demo-patrol", "demo")
+        patrol.sync()
+        val site = assertNotNull(patrol.session()).sites.first()
+        val issue = patrol.report(
+            ReportInput(
+                siteId = site, visitId = null, itemKey = null, category = IssueCategory.SECURITY,
+                severity = Severity.URGENT, title = "地下车库有燃气味", note = null,
+                photos = emptyList(), fixedOnSpot = false,
+            ),
+        )
+        patrol.sync()
+
+        val boss = server.phone("boss")
+        val me = boss.signIn("demo-super", "demo")
+        boss.sync()
+        val alert = boss.alerts().single { it.issueId == issue.id }
+        assertEquals(AlertKind.URGENT, alert.kind)
+        assertTrue(alert.textZh.contains("地下车库有燃气味"), alert.textZh)
+        assertFailsWith<PatrolException.Refused> { boss.acknowledgeAlert(alert.id, "  ") }
+        val acked = boss.acknowledgeAlert(alert.id, " 保安已到场，阀门已关 ")
+        assertEquals(me.userId to "保安已到场，阀门已关", acked.ackedBy to acked.note)
+        assertTrue(boss.alerts().none { it.id == alert.id }, "no longer open on the phone")
+        assertEquals(1uL, boss.sync().applied)
+
+        // On the server the acknowledgement is the supervisor's, with the note.
+        val pulled = server.get("/api/v1/sync/pull?limit=2000", server.token("demo-manager"))["changes"].asJsonArray
+            .map { it.asJsonObject }
+            .single { it["entity"].asString == "alert" && it["id"].asString == alert.id }["data"].asJsonObject
+        assertEquals(me.userId, pulled["acked_by"].asString)
+        assertEquals("保安已到场，阀门已关", pulled["note"].asString)
+        listOf(patrol, boss).forEach { it.close() }
     }
 
     @Test
