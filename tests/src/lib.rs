@@ -111,6 +111,22 @@ impl Drop for Database {
     }
 }
 
+/// A throw-away PostgreSQL database for tests that start several servers on one database (as
+/// an estate group runs them behind a load balancer); dropped with the value, after its servers.
+pub struct SharedDatabase(Database);
+
+impl SharedDatabase {
+    /// A new empty database on the PostgreSQL server at `admin_url`.
+    pub fn create(admin_url: &str) -> SharedDatabase {
+        SharedDatabase(Database::create(admin_url))
+    }
+
+    /// Its URL, for `--database-url`.
+    pub fn url(&self) -> String {
+        self.0.url()
+    }
+}
+
 /// Where the server binary is: `PATROL_SERVER_BIN`, or beside the test executable in the
 /// target folder (`./scripts/test` builds it before the tests run).
 pub fn server_binary() -> PathBuf {

@@ -46,6 +46,9 @@ const TABLE: &[(&str, [&str; 7])] = &[
     ("POST /console/issues/other/assign",     ["403",  "403", "403",  "404", "404",  "403", "303:login"]),
     ("POST /console/issues/own/extension",    ["403",  "403", "403",  "403", "303",  "403", "303:login"]),
     ("POST /console/logout nocsrf",           ["403",  "403", "403",  "403", "403",  "403", "303:login"]),
+    ("GET /console/alerts",                   ["403",  "403", "403",  "200", "200",  "200", "303:login"]),
+    ("POST /console/alerts/own/ack nocsrf",   ["403",  "403", "403",  "403", "403",  "403", "303:login"]),
+    ("POST /console/alerts/other/ack",        ["403",  "403", "403",  "404", "404",  "404", "303:login"]),
 ];
 
 struct World {
@@ -56,6 +59,24 @@ struct World {
     own_issue: String,
     other_issue: String,
     technician: String,
+    own_alert: String,
+    other_alert: String,
+}
+
+/// Report an urgent issue as `token`'s phone; the id of the alert it raised, as `viewer` pulls it.
+fn urgent_alert(http: &Http, token: &str, site: &str, viewer: &str) -> String {
+    let issue = uuid::Uuid::now_v7().to_string();
+    let report = op(
+        1,
+        "issue.report",
+        json!({"issue_id": issue, "site_id": site, "category": "security",
+               "severity": "urgent", "title": "车库有燃气味",
+               "observed_at": jiff::Timestamp::now(), "source": "patrol"}),
+    );
+    let (_, body) = http.push(token, &uuid::Uuid::now_v7().to_string(), &[report]);
+    assert_eq!(body["results"][0]["status"], "applied", "{body}");
+    let (_, pulled) = http.get("/api/v1/sync/pull?limit=2000", Some(viewer));
+    pulled_id(&pulled, "alert", |a| a["issue_id"] == issue.as_str())
 }
 
 fn world() -> World {
@@ -84,6 +105,13 @@ fn world() -> World {
         i["team"] == "engineering" && i["extension"].is_object()
     });
     let technician = pulled_id(&pulled, "user", |u| u["username"] == "demo-tech");
+    let own_alert = urgent_alert(&http, &http.token("demo-patrol", "demo"), &own_site, &ours);
+    let other_alert = urgent_alert(
+        &http,
+        &theirs,
+        &other_site,
+        &http.token("cuihu-super", OTHER_SITE_PASSWORD),
+    );
     World {
         _dir: dir,
         server,
@@ -92,6 +120,8 @@ fn world() -> World {
         own_issue,
         other_issue,
         technician,
+        own_alert,
+        other_alert,
     }
 }
 
@@ -163,6 +193,14 @@ impl World {
                 &[("approved", "false"), ("note", "配件已到，按原期限完成")],
             ),
             "POST /console/logout nocsrf" => c.post_raw("/console/logout", &[]),
+            "POST /console/alerts/own/ack nocsrf" => c.post_raw(
+                &format!("/console/alerts/{}/ack", self.own_alert),
+                &[("note", "已到场")],
+            ),
+            "POST /console/alerts/other/ack" => c.post(
+                &format!("/console/alerts/{}/ack", self.other_alert),
+                &[("note", "已到场")],
+            ),
             get => c.get(&path(get.trim_start_matches("GET "))),
         };
         match (page.status, page.location.as_deref()) {

@@ -276,6 +276,10 @@ fn push_body_seeds_carry_every_op_kind_and_a_refusal_of_each_sort() {
                 satisfied: false,
                 note: Some("住户说灯还会闪 / the resident says it still flickers".into()),
             }),
+            OpBody::AlertAck(wire::AlertAck {
+                alert_id: patrol_core::ids::AlertId(id(0xA_0001)),
+                note: Some("保安王师傅已到场 / security attended".into()),
+            }),
         ],
     );
     let mut refused = ops(
