@@ -713,3 +713,75 @@ fn another_person_on_the_phone_pulls_from_the_start() {
         "what the server sends depends on who asks"
     );
 }
+
+#[test]
+fn pulled_alerts_are_listed_for_who_may_see_them_and_acknowledged_once_offline() {
+    let (_dir, engine, clock, e) = setup();
+    let now = engine.now();
+    let missed = crate::alert::missed_rounds(
+        &e.site.tz().unwrap(),
+        &e.routes,
+        &[],
+        now + SignedDuration::from_mins(24 * 60 + 31),
+    );
+    assert!(
+        !missed.is_empty(),
+        "the 09:00 round of the next day, not started by 09:31"
+    );
+    let alert = missed[0].clone();
+    engine
+        .apply_pull(&[Change::of(&Entity::Alert(alert.clone()))], "a1")
+        .unwrap();
+    sign_in(&engine, &e, "demo-tech");
+    assert!(
+        engine.alerts().unwrap().is_empty(),
+        "a round's alert is the desk's"
+    );
+    assert_eq!(
+        engine.ack_alert(alert.id, "看过").unwrap_err().rule_code(),
+        Some("unknown_alert")
+    );
+    sign_in(&engine, &e, "demo-super");
+    assert_eq!(engine.alerts().unwrap(), std::slice::from_ref(&alert));
+    assert_eq!(
+        engine.ack_alert(alert.id, " ").unwrap_err().rule_code(),
+        Some("note_required")
+    );
+    clock.advance(60);
+    let acked = engine.ack_alert(alert.id, "已安排补巡").unwrap();
+    let me = e.user("demo-super").unwrap().id;
+    assert_eq!(acked.acked_by, Some(me));
+    assert_eq!(acked.acked_at, Some(engine.now()));
+    assert!(engine.alerts().unwrap().is_empty());
+    assert_eq!(
+        engine.ack_alert(alert.id, "再来").unwrap_err().rule_code(),
+        Some("already_acked")
+    );
+    let ops = engine.pending_ops(10).unwrap();
+    assert_eq!(ops.len(), 1);
+    assert_eq!(ops[0].kind, "alert.ack");
+    assert_eq!(ops[0].body["alert_id"], alert.id.to_string());
+    assert_eq!(ops[0].body["note"], "已安排补巡");
+    // The server's open copy does not undo an acknowledgement waiting to go; once it went, the
+    // server's copy is the one kept.
+    engine
+        .apply_pull(&[Change::of(&Entity::Alert(alert.clone()))], "a2")
+        .unwrap();
+    assert!(engine.alerts().unwrap().is_empty());
+    engine
+        .acknowledge(&[OpResult {
+            op_id: ops[0].op_id,
+            status: OpStatus::Applied,
+            code: None,
+            message: None,
+        }])
+        .unwrap();
+    engine
+        .apply_pull(&[Change::of(&Entity::Alert(acked.clone()))], "a3")
+        .unwrap();
+    assert_eq!(engine.alert(alert.id).unwrap(), Some(acked));
+    engine
+        .apply_pull(&[Change::gone("alert", alert.id)], "a4")
+        .unwrap();
+    assert_eq!(engine.alert(alert.id).unwrap(), None);
+}
