@@ -55,7 +55,7 @@ pub async fn raise_due(store: &dyn Store, now: Timestamp) -> Result<Vec<Alert>, 
     Ok(raised)
 }
 
-/// Log and count an alert just raised.
+/// Log and count an alert just raised (by the pass, or with the op that raised it).
 pub fn counted(a: &Alert) {
     tracing::info!(alert = %a.id, site = %a.site_id, kind = a.kind.as_str(), text = %a.text_en, "alert raised");
     metrics::counter!("patrol_alerts_raised_total", "kind" => a.kind.as_str()).increment(1);

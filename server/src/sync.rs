@@ -452,7 +452,7 @@ async fn apply_body(
                         let incomplete =
                             alert::on_finish(&finished, route, &s.visits, &tz, ctx.server_at);
                         let mut writes = vec![Write::Run(finished)];
-                        writes.extend(incomplete.map(Write::Alert));
+                        writes.extend(incomplete.inspect(crate::alerts::counted).map(Write::Alert));
                         Decision::Apply(writes)
                     }
                     Err(e) => refuse_round(&e),
@@ -512,7 +512,8 @@ async fn apply_body(
                         let issue = escalate_at_once(t.issue, now, &mut writes);
                         // Urgent and major issues raise their alert in the report's own
                         // transaction: never an issue without its alert, never twice.
-                        writes.extend(alert::on_report(&issue, now).map(Write::Alert));
+                        let raised = alert::on_report(&issue, now);
+                        writes.extend(raised.inspect(crate::alerts::counted).map(Write::Alert));
                         writes.insert(0, Write::Issue(issue));
                         Decision::Apply(writes)
                     }
