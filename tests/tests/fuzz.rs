@@ -572,6 +572,31 @@ fn locked(path: &str) -> std::collections::BTreeSet<(String, String)> {
     pins
 }
 
+/// The fuzz crate's lock must hold every package core needs: a dependency added to core and
+/// not to tests/fuzz/Cargo.lock fails `scripts/fuzz`'s `--locked` fetch long after the tests.
+#[test]
+fn the_fuzz_crates_lock_needs_no_update() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/Cargo.toml");
+    let out = std::process::Command::new(cargo)
+        .args([
+            "metadata",
+            "--locked",
+            "--offline",
+            "--format-version",
+            "1",
+            "--manifest-path",
+        ])
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "tests/fuzz/Cargo.lock is out of date (run `cargo +nightly fetch --manifest-path tests/fuzz/Cargo.toml`): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn the_fuzz_crate_builds_core_with_the_workspaces_versions() {
     let workspace = locked("../Cargo.lock");
