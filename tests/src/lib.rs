@@ -1,5 +1,7 @@
 //! What the end-to-end tests share: starting the real server binary on a free port.
 
+pub mod faults;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
