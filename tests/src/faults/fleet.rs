@@ -24,7 +24,7 @@ use patrol_core::engine::{Engine, FlowError, JobsScope, ReportDraft};
 use patrol_core::ids::{IssueId, UserId};
 use patrol_core::issue::{Category, Issue, Severity, Source, Status};
 use patrol_core::patrol::{Missed, Outcome};
-use patrol_core::sync::{CancelToken, SyncClient, SyncError, SyncOptions};
+use patrol_core::sync::{CancelToken, SyncClient, SyncError, SyncOptions, SyncStage};
 use patrol_core::team::Team;
 use patrol_core::user::Role;
 
@@ -109,8 +109,8 @@ pub struct Tally {
     pub syncs_ok: AtomicU64,
     /// Syncs that failed (network, server down, out of patience).
     pub syncs_failed: AtomicU64,
-    /// Ops the server answered `applied` or `duplicate`.
-    pub acked: AtomicU64,
+    /// Ops the server answered (applied, duplicate or refused).
+    pub answered: AtomicU64,
     /// Photos the devices took.
     pub photos: AtomicU64,
     /// Times a device was signed out and its person signed in again.
@@ -250,10 +250,19 @@ impl Device {
     /// One sync; a device signed out signs its person in again (as the person would), and
     /// that counts.
     pub fn sync(&self, tally: &Tally, cancel: &CancelToken) -> Result<(), patrol_core::Error> {
-        match self.client.sync(&self.engine, &|_| {}, cancel) {
-            Ok(r) => {
+        // Ops answered so far in this sync, as its progress says, so that a sync that fails
+        // after some batches still counts what they did.
+        let answered = AtomicU64::new(0);
+        let progress = |stage: SyncStage| {
+            if let SyncStage::Ops { done, .. } = stage {
+                answered.fetch_max(done, Ordering::Relaxed);
+            }
+        };
+        let result = self.client.sync(&self.engine, &progress, cancel);
+        Tally::add(&tally.answered, answered.load(Ordering::Relaxed));
+        match result {
+            Ok(_) => {
                 Tally::add(&tally.syncs_ok, 1);
-                Tally::add(&tally.acked, r.applied + r.duplicates);
                 Ok(())
             }
             Err(patrol_core::Error::Sync(SyncError::Unauthorized)) => {
@@ -341,7 +350,12 @@ pub fn work(
                         Err(e) if is_refusal(&e) => Tally::add(&tally_p.refused_offline, 1),
                         Err(e) => return Err(format!("the phone failed: {e}")),
                     }
-                    let pause = 40 + acts.rng.below(160);
+                    // A patroller's step is a checkpoint with its whole checklist (several
+                    // ops); others make one op a step.
+                    let pause = match device.person.role {
+                        Role::Patrol => 200 + acts.rng.below(400),
+                        _ => 80 + acts.rng.below(300),
+                    };
                     std::thread::sleep(Duration::from_millis(pause));
                 }
                 Ok(())

@@ -148,6 +148,8 @@ pub struct Summary {
     pub drain: Duration,
     /// The whole run, set-up and check included.
     pub total: Duration,
+    /// Ops the server answered while the faults went on (the rest went in the drain).
+    pub answered_in_storm: u64,
     /// What the proxy did.
     pub proxy: ProxyCounts,
     /// Server kills.
@@ -194,10 +196,11 @@ impl std::fmt::Display for Summary {
         )?;
         writeln!(
             f,
-            "  ops pushed {} (applied {}, refused in deliberate races {}); photos {}; issues reported {}; rounds {}, visits {}, answers {}",
+            "  ops pushed {} (applied {}, refused in deliberate races {}; {} answered while the faults went on, the rest in the drain); photos {}; issues reported {}; rounds {}, visits {}, answers {}",
             x.ops,
             x.applied,
             x.refused_in_races,
+            self.answered_in_storm.min(x.ops),
             self.photos,
             x.reported,
             x.runs,
@@ -341,10 +344,10 @@ fn converge(devices: &[Arc<Device>], tally: &Tally, db: &ServerDb) {
 
 fn progress_line(started: Instant, tally: &Tally, proxy: &ProxyCounts, kills: u64) -> String {
     format!(
-        "[{:>5.0} s] ops made {} acked {} | requests {} faults {} ({}) | kills {} | syncs {} ok {} failed",
+        "[{:>5.0} s] ops made {} answered {} | requests {} faults {} ({}) | kills {} | syncs {} ok {} failed",
         started.elapsed().as_secs_f64(),
         Tally::get(&tally.actions),
-        Tally::get(&tally.acked),
+        Tally::get(&tally.answered),
         proxy.requests,
         proxy.total_faults(),
         proxy.faults_line(),
@@ -418,6 +421,7 @@ pub fn run(cfg: &FaultRun) -> Summary {
     }
     let mut problems = working.stop();
     let storm = storm_started.elapsed();
+    let answered_in_storm = Tally::get(&tally.answered);
     proxy.set_plan(FaultPlan::NONE);
     let kills = match killer.stop() {
         Ok(k) => k,
@@ -462,6 +466,7 @@ pub fn run(cfg: &FaultRun) -> Summary {
         storm,
         drain: drained,
         total: started.elapsed(),
+        answered_in_storm,
         proxy: proxy.counts(),
         kills,
         syncs: (Tally::get(&tally.syncs_ok), Tally::get(&tally.syncs_failed)),
