@@ -396,17 +396,12 @@ pub fn work(
 
 /// What a sync may meet on a bad network with a server that keeps dying: it gives up for now
 /// and tries again later. Anything else (a refused request, a broken phone) is a finding.
-pub fn is_network_trouble(e: &patrol_core::Error) -> bool {
+fn is_network_trouble(e: &patrol_core::Error) -> bool {
     matches!(
         e,
         patrol_core::Error::Sync(
             SyncError::Network(_) | SyncError::Cancelled | SyncError::Unauthorized
         )
-    ) || matches!(
-        e,
-        // Patience with `out_of_order` is bounded per sync: a push held back by the proxy
-        // behind the same device's next one can use it up; the next sync starts afresh.
-        patrol_core::Error::Sync(SyncError::Refused { code, .. }) if code == "out_of_order"
     )
 }
 

@@ -98,8 +98,8 @@ pub struct FaultRun {
 }
 
 impl FaultRun {
-    /// The test command's run: ten phones for forty seconds, the server killed every five to
-    /// nine seconds.
+    /// The test command's run: ten phones for forty seconds, the server killed every four to
+    /// eight seconds.
     pub fn bounded(backend: Backend, seed: u64) -> FaultRun {
         FaultRun {
             backend,
@@ -107,7 +107,7 @@ impl FaultRun {
             storm: Duration::from_secs(40),
             seed,
             plan: FaultPlan::STORMY,
-            kill_every: (Duration::from_secs(5), Duration::from_secs(9)),
+            kill_every: (Duration::from_secs(4), Duration::from_secs(8)),
             down: Duration::from_millis(700),
             drain_timeout: Duration::from_secs(120),
             progress: None,
