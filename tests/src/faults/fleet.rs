@@ -305,13 +305,7 @@ impl Working {
             match t.join() {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => failures.push(format!("{name}: {e}")),
-                Err(p) => failures.push(format!(
-                    "{name} panicked: {}",
-                    p.downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                        .unwrap_or_default()
-                )),
+                Err(p) => failures.push(format!("{name} panicked: {}", super::panic_text(&p))),
             }
         }
         failures

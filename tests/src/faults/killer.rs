@@ -84,10 +84,7 @@ impl Killer {
         self.thread.join().map_err(|p| {
             format!(
                 "the server did not come back after kill {kills}: {}",
-                p.downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                    .unwrap_or_default()
+                super::panic_text(&p)
             )
         })?;
         Ok(kills)

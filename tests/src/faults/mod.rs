@@ -60,6 +60,14 @@ impl Rng {
     }
 }
 
+/// What a thread that panicked said.
+fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_default()
+}
+
 /// The seed of a run: `PATROL_FAULT_SEED` when set (to replay a failure), else new each time.
 pub fn seed_from_env() -> u64 {
     std::env::var("PATROL_FAULT_SEED")
