@@ -348,12 +348,18 @@ impl SyncClient {
                 StatusCode::CONFLICT => {
                     let err = refused(StatusCode::CONFLICT, resp);
                     match &err {
-                        SyncError::Refused { code, .. }
-                            if code == "missing_blob" && !retried_blobs =>
-                        {
-                            // A photo was taken while we were pushing: upload it and try again.
+                        SyncError::Refused { code, .. } if code == "missing_blob" => {
+                            // A photo was taken while we were pushing (the batch is read
+                            // again each time, so each try can meet a newer one): upload what
+                            // is queued and try again. After the first try, only while an
+                            // upload pass sends something, so a photo the server lacks though
+                            // it was sent cannot keep the sync here.
+                            let sent = self.upload_photos(engine, progress, cancel)?;
+                            if sent == 0 && retried_blobs {
+                                return Err(err.into());
+                            }
                             retried_blobs = true;
-                            report.photos += self.upload_photos(engine, progress, cancel)?;
+                            report.photos += sent;
                         }
                         SyncError::Refused {
                             code, expected_seq, ..
@@ -449,5 +455,217 @@ impl SyncClient {
         self.push(engine, progress, cancel, &mut report)?;
         report.pulled = self.pull(engine, progress, cancel)?;
         Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::engine::ReportDraft;
+    use crate::issue::{Category, Source};
+    use crate::labels::SiteKey;
+    use crate::wire::{OpResult, PushRequest};
+
+    fn jpeg(seed: u8) -> Vec<u8> {
+        let img = image::RgbImage::from_fn(320, 240, |x, y| {
+            image::Rgb([(x as u8) ^ seed, y as u8, seed])
+        });
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
+        out.into_inner()
+    }
+
+    /// A person on the phone reports a problem with a photo while a sync is under way.
+    fn report_with_photo(engine: &Engine, seed: u8) {
+        let site = engine.sites().unwrap().remove(0);
+        let photo = engine.add_photo(&jpeg(seed)).unwrap();
+        engine
+            .report(ReportDraft {
+                site_id: Some(site.id),
+                visit_id: None,
+                item_key: None,
+                zone_id: None,
+                category: Some(Category::Facility),
+                severity: None,
+                title: format!("路灯不亮 {seed}"),
+                note: None,
+                photos: vec![photo],
+                fixed_on_spot: false,
+                source: Source::Patrol,
+            })
+            .unwrap();
+    }
+
+    /// A server that keeps the photos it is sent and answers a push naming one it lacks with
+    /// `409 missing_blob`, as the real one does. `during_upload` runs while it receives the
+    /// n-th photo (the person keeps working).
+    struct FakeServer {
+        stored: Mutex<HashSet<String>>,
+        applied: Mutex<Vec<String>>,
+        uploads: Mutex<u32>,
+        during_upload: Box<dyn Fn(u32) + Send + Sync>,
+    }
+
+    fn answer(out: &mut TcpStream, status: &str, body: &str) {
+        let head = format!(
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        );
+        out.write_all(head.as_bytes()).unwrap();
+        out.write_all(body.as_bytes()).unwrap();
+    }
+
+    impl FakeServer {
+        fn serve(self: Arc<Self>) -> String {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let url = format!("http://{}", listener.local_addr().unwrap());
+            std::thread::spawn(move || {
+                for conn in listener.incoming().flatten() {
+                    let me = self.clone();
+                    std::thread::spawn(move || me.connection(conn));
+                }
+            });
+            url
+        }
+
+        fn connection(&self, conn: TcpStream) {
+            let mut out = conn.try_clone().unwrap();
+            let mut r = BufReader::new(conn);
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 {
+                    return;
+                }
+                let mut parts = line.split_whitespace();
+                let (method, path) = (parts.next().unwrap(), parts.next().unwrap().to_owned());
+                let mut length = 0;
+                loop {
+                    let mut h = String::new();
+                    r.read_line(&mut h).unwrap();
+                    if h.trim().is_empty() {
+                        break;
+                    }
+                    if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap();
+                    }
+                }
+                let mut body = vec![0; length];
+                r.read_exact(&mut body).unwrap();
+                let blob = path.strip_prefix("/api/v1/blobs/").map(str::to_owned);
+                match (method, blob) {
+                    ("HEAD", Some(id)) => {
+                        let have = self.stored.lock().unwrap().contains(&id);
+                        let status = if have { "200 OK" } else { "404 Not Found" };
+                        out.write_all(
+                            format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\n\r\n").as_bytes(),
+                        )
+                        .unwrap();
+                    }
+                    ("PUT", Some(id)) => {
+                        let n = {
+                            let mut n = self.uploads.lock().unwrap();
+                            *n += 1;
+                            *n
+                        };
+                        (self.during_upload)(n);
+                        self.stored.lock().unwrap().insert(id);
+                        answer(&mut out, "201 Created", "");
+                    }
+                    ("POST", None) if path.starts_with("/api/v1/sync/push") => {
+                        let push: PushRequest = serde_json::from_slice(&body).unwrap();
+                        let stored = self.stored.lock().unwrap().clone();
+                        let missing = push.ops.iter().find_map(|op| {
+                            op.body["photos"]
+                                .as_array()
+                                .into_iter()
+                                .flatten()
+                                .filter_map(|p| p.as_str())
+                                .find(|p| !stored.contains(*p))
+                                .map(str::to_owned)
+                        });
+                        if let Some(p) = missing {
+                            let body = serde_json::json!({"error": {"code": "missing_blob", "message": format!("photo {p} not uploaded yet")}});
+                            answer(&mut out, "409 Conflict", &body.to_string());
+                            continue;
+                        }
+                        let results: Vec<OpResult> = push
+                            .ops
+                            .iter()
+                            .map(|op| OpResult {
+                                op_id: op.op_id,
+                                status: OpStatus::Applied,
+                                code: None,
+                                message: None,
+                            })
+                            .collect();
+                        let mut applied = self.applied.lock().unwrap();
+                        applied.extend(push.ops.iter().map(|op| op.kind.clone()));
+                        let body = serde_json::json!({"server_time": jiff::Timestamp::now(), "results": results});
+                        answer(&mut out, "200 OK", &body.to_string());
+                    }
+                    ("GET", None) if path.starts_with("/api/v1/sync/pull") => {
+                        answer(
+                            &mut out,
+                            "200 OK",
+                            r#"{"changes":[],"cursor":"1","more":false}"#,
+                        );
+                    }
+                    _ => answer(
+                        &mut out,
+                        "404 Not Found",
+                        r#"{"error":{"code":"not_found","message":"no"}}"#,
+                    ),
+                }
+            }
+        }
+    }
+
+    /// Found by the fault harness (tests/src/faults): a person taking photos while the sync
+    /// pushes can make two `missing_blob` answers in a row — each for a photo taken after the
+    /// last upload pass — and the sync used to give up after the first retry, showing the
+    /// person a refusal for what was only a photo still queued on the phone.
+    #[test]
+    fn photos_taken_during_a_sync_are_uploaded_and_the_push_goes_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Arc::new(Engine::open(&dir.path().join("patrol.db")).unwrap());
+        let estate = crate::demo::estate("demo", "阳光花园", &SiteKey::generate().unwrap());
+        engine.apply_pull(&estate.reference_changes(), "1").unwrap();
+        engine
+            .set_session(&estate.user("demo-patrol").unwrap().into())
+            .unwrap();
+        engine.set_tokens("access", "refresh").unwrap();
+        report_with_photo(&engine, 1);
+
+        let person = engine.clone();
+        let server = Arc::new(FakeServer {
+            stored: Mutex::new(HashSet::new()),
+            applied: Mutex::new(Vec::new()),
+            uploads: Mutex::new(0),
+            // While each of the first three photos goes up, another report with a photo.
+            during_upload: Box::new(move |n| {
+                if n <= 3 {
+                    report_with_photo(&person, 1 + n as u8);
+                }
+            }),
+        });
+        let url = server.clone().serve();
+        let client = SyncClient::with_options(
+            &url,
+            SyncOptions {
+                backoff: Duration::from_millis(10),
+                ..SyncOptions::default()
+            },
+        );
+        let report = client.sync(&engine, &|_| {}, &CancelToken::new()).unwrap();
+        assert_eq!(report.applied, 4, "{report:?}");
+        assert_eq!(report.photos, 4);
+        let pending = engine.pending_counts().unwrap();
+        assert_eq!((pending.ops, pending.photos), (0, 0));
+        assert_eq!(server.applied.lock().unwrap().len(), 4);
     }
 }

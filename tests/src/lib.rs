@@ -5,6 +5,8 @@ pub mod device_state;
 pub mod small_disk;
 pub mod sqlite_faults;
 
+pub mod faults;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -30,6 +32,8 @@ pub struct Server {
     /// `http://127.0.0.1:PORT/metrics` when served on a listener of its own.
     pub metrics_url: Option<String>,
     database: Option<Database>,
+    data_dir: PathBuf,
+    extra: Vec<String>,
 }
 
 /// Which store a server runs on.
@@ -134,13 +138,19 @@ pub fn server_binary() -> PathBuf {
         return PathBuf::from(p);
     }
     let exe = std::env::current_exe().unwrap_or_default();
-    // target/<profile>/deps/<test> → target/<profile>/patrol-server
+    let name = format!("patrol-server{}", std::env::consts::EXE_SUFFIX);
+    // A binary of this crate sits beside it in target/<profile>/; a test is one folder deeper,
+    // in target/<profile>/deps/.
+    let beside = exe.parent().map(|d| d.join(&name));
+    if let Some(p) = beside.filter(|p| p.exists()) {
+        return p;
+    }
     let dir = exe
         .parent()
         .and_then(Path::parent)
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    dir.join(format!("patrol-server{}", std::env::consts::EXE_SUFFIX))
+    dir.join(name)
 }
 
 impl Server {
@@ -165,52 +175,99 @@ impl Server {
 
     /// Start the server with extra `serve` arguments.
     pub fn start(data_dir: &Path, extra: &[&str]) -> Server {
-        let bin = server_binary();
-        assert!(
-            bin.exists(),
-            "{} is missing: run ./scripts/test (it builds the server first) or `cargo build -p patrol-server`",
-            bin.display()
-        );
-        let mut child = Command::new(&bin)
-            .arg("--data-dir")
-            .arg(data_dir)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(extra)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-        let mut lines = BufReader::new(stdout).lines();
-        let started = Instant::now();
-        let mut metrics_url = None;
-        let base_url = loop {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "the server did not start"
-            );
-            match lines.next() {
-                Some(Ok(line)) => {
-                    if let Some(url) = line.strip_prefix("patrol-server metrics on ") {
-                        metrics_url = Some(url.trim().to_owned());
-                    }
-                    if let Some(url) = line.strip_prefix("patrol-server listening on ") {
-                        break url.trim().to_owned();
-                    }
-                }
-                _ => panic!("the server exited before listening"),
-            }
-        };
-        // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        let extra: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
+        let (child, base_url, metrics_url) = spawn(data_dir, &extra);
         Server {
             child,
             base_url,
             metrics_url,
             database: None,
+            data_dir: data_dir.to_path_buf(),
+            extra,
         }
     }
+
+    /// Kill the process with SIGKILL, as a power cut or the OOM killer would, and reap it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Start the process again on the same data folder and database, with the same arguments
+    /// (on a new port: `base_url` changes), and wait until it listens.
+    pub fn restart(&mut self) {
+        self.kill();
+        let (child, base_url, metrics_url) = spawn(&self.data_dir, &self.extra);
+        self.child = child;
+        self.base_url = base_url;
+        self.metrics_url = metrics_url;
+    }
+
+    /// The PostgreSQL database this server runs on, if it runs on one.
+    pub fn database_url(&self) -> Option<String> {
+        self.database.as_ref().map(Database::url)
+    }
+
+    /// The data folder.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// Run an admin command of the server binary on this server's data folder and database
+    /// (like [`admin`], which knows only the data folder).
+    pub fn admin(&self, args: &[&str], stdin: &str) -> (bool, String) {
+        let mut all: Vec<&str> = Vec::new();
+        let url = self.database_url();
+        if let Some(url) = url.as_deref() {
+            all.extend(["--database-url", url]);
+        }
+        all.extend_from_slice(args);
+        admin(&self.data_dir, &all, stdin)
+    }
+}
+
+/// Start `patrol-server serve` on port 0 with `extra` arguments; wait until it listens.
+fn spawn(data_dir: &Path, extra: &[String]) -> (Child, String, Option<String>) {
+    let bin = server_binary();
+    assert!(
+        bin.exists(),
+        "{} is missing: run ./scripts/test (it builds the server first) or `cargo build -p patrol-server`",
+        bin.display()
+    );
+    let mut child = Command::new(&bin)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let mut lines = BufReader::new(stdout).lines();
+    let started = Instant::now();
+    let mut metrics_url = None;
+    let base_url = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the server did not start"
+        );
+        match lines.next() {
+            Some(Ok(line)) => {
+                if let Some(url) = line.strip_prefix("patrol-server metrics on ") {
+                    metrics_url = Some(url.trim().to_owned());
+                }
+                if let Some(url) = line.strip_prefix("patrol-server listening on ") {
+                    break url.trim().to_owned();
+                }
+            }
+            _ => panic!("the server exited before listening"),
+        }
+    };
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, base_url, metrics_url)
 }
 
 impl Server {

@@ -327,6 +327,74 @@ async fn a_refused_op_repeated_says_why_again(store: &dyn Store) {
     );
 }
 
+/// Found by the fault harness (tests/src/faults): a phone changes its own copy of an issue when
+/// the person acts, before the op is pushed. When the server refused the op (another person
+/// had got there first), the phone kept its own version for good — a sign-off by the wrong
+/// person, say — unless the issue happened to change again. A refused op on an issue puts the
+/// issue at the end of the feed, so the phone's next pull brings what it was refused against.
+async fn a_refused_op_on_an_issue_sends_the_issue_again(store: &dyn Store) {
+    let (estate, _) = estate(store).await;
+    let site = estate.site.id;
+    let patroller = estate.user("demo-patrol").unwrap();
+    let tech = estate.user("demo-tech").unwrap();
+    let now = Timestamp::now();
+    let job = issue(
+        site,
+        Team::Engineering,
+        now + SignedDuration::from_hours(72),
+        patroller.id,
+    );
+    put(store, &job).await;
+    let all = everyone(site);
+    let techs = Visibility::of(&patrol_core::user::Actor::from(tech));
+    let cursor = store.changes(&all, 0, 10_000).await.unwrap().cursor;
+    let tech_cursor = store.changes(&techs, 0, 10_000).await.unwrap().cursor;
+
+    let mut phone = Device::new(store, tech.id).await;
+    let keys = Keys {
+        issue: Some(job.id),
+        ..Keys::default()
+    };
+    let late = |_: &Snapshot| Decision::Reject(Refusal::new("invalid_transition", "晚了"));
+    let refused = phone.next();
+    assert_eq!(
+        store.apply_op(&refused, keys, &late).await.unwrap(),
+        OpOutcome::Rejected(Refusal::new("invalid_transition", "晚了"))
+    );
+    for (v, from) in [(&all, cursor), (&techs, tech_cursor)] {
+        let page = store.changes(v, from, 100).await.unwrap();
+        let issues: Vec<_> = page
+            .changes
+            .iter()
+            .filter(|c| c.entity == "issue")
+            .collect();
+        assert_eq!(issues.len(), 1, "{:?}", page.changes);
+        assert_eq!(issues[0].id, job.id.to_string());
+        let sent: Issue = serde_json::from_value(issues[0].data.clone().unwrap()).unwrap();
+        assert_eq!(sent, job, "the state the op was refused against");
+    }
+
+    // A refusal that names no issue, and a repeat of the refused op, add nothing.
+    let cursor = store.changes(&all, 0, 10_000).await.unwrap().cursor;
+    let nothing = |_: &Snapshot| Decision::Reject(Refusal::new("unknown_issue", "无"));
+    store
+        .apply_op(&phone.next(), Keys::default(), &nothing)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.apply_op(&refused, keys, &late).await.unwrap(),
+        OpOutcome::Duplicate(Some(_))
+    ));
+    assert!(
+        store
+            .changes(&all, cursor, 100)
+            .await
+            .unwrap()
+            .changes
+            .is_empty()
+    );
+}
+
 async fn one_devices_ops_are_processed_in_seq_order(store: &dyn Store) {
     let (estate, _) = estate(store).await;
     let mut phone = Device::new(store, estate.user("demo-patrol").unwrap().id).await;
@@ -1484,6 +1552,7 @@ conformance!(
     refresh_tokens_are_used_once_and_a_replay_revokes_them,
     an_op_applies_once_and_its_decision_sees_the_state,
     a_refused_op_repeated_says_why_again,
+    a_refused_op_on_an_issue_sends_the_issue_again,
     one_devices_ops_are_processed_in_seq_order,
     a_reused_id_refuses_the_op_and_leaves_nothing,
     a_rounds_visits_are_loaded_with_it,

@@ -102,6 +102,20 @@ impl $store {
             OpOutcome::Rejected(r) => Some(r),
             _ => None,
         };
+        // The device changed its own copy of the issue before it asked; a refusal sends the
+        // issue down the feed again, so its next pull brings the state it was refused against.
+        if let (Some(_), Some(issue)) = (refusal, &snapshot.issue) {
+            feed_issue(
+                &mut tx,
+                "issue",
+                &issue.id.to_string(),
+                Some(issue.site_id),
+                Some(issue.team.as_str()),
+                issue.assignee_id,
+                Some(source_name(issue.source)),
+            )
+            .await?;
+        }
         record_op(&mut tx, meta, refusal).await?;
         tx.commit().await?;
         Ok(outcome)
