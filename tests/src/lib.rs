@@ -270,19 +270,6 @@ fn spawn(data_dir: &Path, extra: &[String]) -> (Child, String, Option<String>) {
     (child, base_url, metrics_url)
 }
 
-impl Server {
-    /// The PostgreSQL database the server runs on, if it does.
-    pub fn database_url(&self) -> Option<String> {
-        self.database.as_ref().map(Database::url)
-    }
-
-    /// Stop the server process (as SIGKILL does) and keep its database for the test to read.
-    pub fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();

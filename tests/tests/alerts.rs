@@ -200,7 +200,7 @@ fn a_round_not_started_by_0830_raises_one_alert_across_passes_restarts_and_proce
     // More passes, then a restart on the same data: still that one alert.
     two_passes();
     assert_eq!(missed_rounds(&http, &token), first);
-    server.stop();
+    server.kill();
     let server = Server::start(&data, &args);
     let http = Http::new(&server.base_url);
     let token = http.token("alarm-super", PASSWORD);

@@ -207,7 +207,7 @@ fn every_changed_byte_is_named(backend: &Backend) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("server");
     let mut server = Server::start_demo_on(backend, &data);
-    server.stop();
+    server.kill();
     let url = server.database_url();
     let db = Db::open(&data, url.clone());
 

@@ -15,7 +15,6 @@ pub mod proxy;
 pub mod reconcile;
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -26,7 +25,7 @@ use self::fleet::{Contested, Device, Tally};
 use self::killer::Killer;
 use self::proxy::{FaultPlan, FaultProxy, ProxyCounts};
 use self::reconcile::{Baseline, Findings, ServerDb};
-use crate::{Backend, Server, server_binary};
+use crate::{Backend, Server};
 
 /// A small seeded generator (splitmix64): the workload and the faults need variety that a seed
 /// can replay, not quality.
@@ -132,15 +131,6 @@ impl FaultRun {
     }
 }
 
-/// Whether the evidence of the run was checked with `patrol-server verify-audit`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Evidence {
-    /// Every audit chain, sign-off and round seal verified.
-    Verified,
-    /// This server binary has no `verify-audit` yet.
-    Skipped,
-}
-
 /// What a run did and found.
 #[derive(Debug, Clone)]
 pub struct Summary {
@@ -177,8 +167,8 @@ pub struct Summary {
     /// Everything that went wrong besides the findings' counts (a phone that broke, a server
     /// that did not come back, outboxes that did not drain), and the findings' problems.
     pub problems: Vec<String>,
-    /// Whether the evidence was verified.
-    pub evidence: Evidence,
+    /// What `verify-audit` said of the evidence (chains, sign-offs, seals, photos).
+    pub evidence: String,
 }
 
 impl Summary {
@@ -236,16 +226,8 @@ impl std::fmt::Display for Summary {
         )?;
         writeln!(
             f,
-            "  lost {}, duplicated {}, misrouted {}, disagreeing {}, stale {}; evidence {}",
-            x.lost,
-            x.duplicated,
-            x.misrouted,
-            x.disagreeing,
-            x.stale,
-            match self.evidence {
-                Evidence::Verified => "verified by patrol-server verify-audit",
-                Evidence::Skipped => "not checked (this patrol-server has no verify-audit)",
-            }
+            "  lost {}, duplicated {}, misrouted {}, disagreeing {}, stale {}; evidence: {}",
+            x.lost, x.duplicated, x.misrouted, x.disagreeing, x.stale, self.evidence
         )?;
         for p in self.problems.iter().take(60) {
             writeln!(f, "  PROBLEM: {p}")?;
@@ -257,20 +239,20 @@ impl std::fmt::Display for Summary {
     }
 }
 
-/// Whether this server binary has `verify-audit` (another change adds it; until it is merged
-/// the harness says it skipped the check).
-pub fn verify_audit_exists() -> bool {
-    Command::new(server_binary())
-        .args(["verify-audit", "--help"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// Run `patrol-server verify-audit` on the server's data folder and database, and assert that
-/// every audit chain, sign-off and round seal verifies (exit 0).
-pub fn verify_evidence(server: &Server) {
+/// Run `patrol-server verify-audit` on the server's data folder and database: every audit
+/// chain, sign-off, round seal and the photos they name must verify (exit 0).
+pub fn verify_evidence(server: &Server) -> Result<String, String> {
     let (ok, out) = server.admin(&["verify-audit"], "");
-    assert!(ok, "patrol-server verify-audit failed:\n{out}");
+    let said = out
+        .lines()
+        .find(|l| l.starts_with("verify"))
+        .unwrap_or(&out)
+        .to_owned();
+    if ok {
+        Ok(said)
+    } else {
+        Err(format!("patrol-server verify-audit failed: {out}"))
+    }
 }
 
 fn add_people(server: &Server, people: &[fleet::Person]) {
@@ -456,16 +438,14 @@ pub fn run(cfg: &FaultRun) -> Summary {
         Findings::default()
     };
     problems.extend(findings.problems.iter().cloned());
-    // The gate goes when `verify-audit` is merged: then every run checks the evidence.
-    let evidence = if verify_audit_exists() {
-        verify_evidence(&server);
-        Evidence::Verified
-    } else {
-        eprintln!(
-            "verify-audit: skipped — {} has no `verify-audit` subcommand yet",
-            server_binary().display()
-        );
-        Evidence::Skipped
+    // Every chain linked, every sign-off signed and every finished round sealed, through
+    // every kill and repeat.
+    let evidence = match verify_evidence(&server) {
+        Ok(said) => said,
+        Err(e) => {
+            problems.push(e);
+            "FAILED".to_owned()
+        }
     };
     let summary = Summary {
         backend: cfg.backend_name(),
