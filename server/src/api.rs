@@ -426,7 +426,7 @@ fn too_large() -> ApiError {
     )
 }
 
-#[utoipa::path(put, path = "/api/v1/blobs/{sha256}", tag = "sync", security(("bearer" = [])), params(("sha256" = String, Path, description = "SHA-256 hex of the body")), request_body(content = Vec<u8>, content_type = "image/jpeg", description = "A photo: a JPEG of at most 1600 px on its long edge; or a signature: a PNG or JPEG of at most 2000 px"), responses((status = 201, description = "Stored now"), (status = 200, description = "Already stored"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 413, description = "Larger than 8 MiB", body = ErrorBody), (status = 422, description = "Hash or image check failed", body = ErrorBody)))]
+#[utoipa::path(put, path = "/api/v1/blobs/{sha256}", tag = "sync", security(("bearer" = [])), params(("sha256" = String, Path, description = "SHA-256 hex of the body")), request_body(content = Vec<u8>, content_type = "image/jpeg", description = "A photo: a JPEG of at most 1600 px on its long edge; or a signature: a PNG or JPEG of at most 2000 px"), responses((status = 201, description = "Stored now"), (status = 200, description = "Already stored"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 413, description = "Larger than 8 MiB", body = ErrorBody), (status = 422, description = "Hash or image check failed", body = ErrorBody), (status = 503, description = "The photo store is unavailable for now: try again after `Retry-After` seconds", body = ErrorBody)))]
 async fn blob_put(
     State(state): State<AppState>,
     _caller: Caller,
@@ -452,14 +452,17 @@ async fn blob_put(
         .await
         .map_err(|_| too_large())?;
     let info = check_blob(&state, bytes.clone(), sha.clone()).await?;
+    // Only checked bytes reach the store, in one put: a cut or refused upload leaves nothing
+    // under the blob's name, and an outage of the store is a 503 the phone retries.
+    let size = bytes.len() as u64;
     state
         .blobs
-        .put(&sha, &bytes)
+        .put(&sha, bytes)
         .await
-        .map_err(|e| ApiError::internal(&e))?;
+        .map_err(|e| ApiError::blob_store(&e))?;
     let created = state
         .store
-        .add_blob(&sha, bytes.len() as u64, &info, Timestamp::now())
+        .add_blob(&sha, size, &info, Timestamp::now())
         .await?;
     Ok(if created {
         StatusCode::CREATED

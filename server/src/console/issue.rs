@@ -614,21 +614,24 @@ pub async fn blob(
         .copied()
         .flatten()
         .map_or(patrol_core::blob::BlobKind::Jpeg, |i| i.kind);
-    let bytes = state
+    // Streamed from the store as it arrives: a photo is never held whole in the server.
+    let got = state
         .blobs
-        .get(&sha)
+        .open_blob(&sha)
         .await
-        .map_err(|_| ConsoleError::NotFound(c.lang))?;
+        .map_err(|e| ConsoleError::blob_store(c.lang, &e))?;
+    let size = got.meta.size;
     Ok((
         [
-            (header::CONTENT_TYPE, kind.mime()),
+            (header::CONTENT_TYPE, kind.mime().to_owned()),
+            (header::CONTENT_LENGTH, size.to_string()),
             // Content-addressed: the bytes under this name never change.
             (
                 header::CACHE_CONTROL,
-                "private, max-age=31536000, immutable",
+                "private, max-age=31536000, immutable".to_owned(),
             ),
         ],
-        bytes,
+        axum::body::Body::from_stream(got.into_stream()),
     )
         .into_response())
 }
