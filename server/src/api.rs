@@ -70,6 +70,7 @@ pub fn router(state: AppState, with_metrics: bool, timeouts: Timeouts) -> Router
         .route("/api/v1/issues", get(issues))
         .route("/api/v1/issues/{id}", get(issue_detail))
         .route("/api/v1/issues/{id}/evidence.json", get(issue_evidence))
+        .route("/api/v1/issues/{id}/blobs/{sha256}", get(issue_blob))
         .layer(DefaultBodyLimit::max(MAX_PUSH_BYTES))
         .layer(limit(MAX_PUSH_BYTES))
         .merge(crate::reports::routes())
@@ -622,6 +623,47 @@ async fn issue_detail(
     }))
 }
 
+#[utoipa::path(get, path = "/api/v1/issues/{id}/blobs/{sha256}", tag = "queue", security(("bearer" = [])), params(("id" = String, Path, format = Uuid), ("sha256" = String, Path, description = "SHA-256 hex of a photo or signature image that the issue or its audit trail names")), responses((status = 200, description = "The picture, streamed from the photo store", content((Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"))), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, description = "No such issue, not one the caller may see, or a blob it does not name", body = ErrorBody), (status = 503, description = "The photo store is unavailable for now: try again after `Retry-After` seconds", body = ErrorBody)))]
+async fn issue_blob(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, sha)): Path<(IssueId, String)>,
+) -> Result<axum::response::Response, ApiError> {
+    // As the console's photo view: the caller must see the issue, and the issue must name it.
+    let issue = state
+        .store
+        .issue(id)
+        .await?
+        .filter(|i| may_see(&caller.actor, i))
+        .ok_or_else(|| ApiError::not_found("issue"))?;
+    let audit = state.store.audit(id).await?;
+    if !crate::blobs::named_by(&issue, &audit, &sha) {
+        return Err(ApiError::not_found("photo"));
+    }
+    let kind = blob_kind(&state, &sha).await?;
+    state
+        .blobs
+        .response(&sha, kind.mime())
+        .await
+        .map_err(|e| ApiError::blob_store(&e))
+}
+
+/// What a stored blob is, from its header at upload (blobs stored before headers were kept
+/// are photos).
+pub(crate) async fn blob_kind(
+    state: &AppState,
+    sha: &str,
+) -> Result<patrol_core::blob::BlobKind, crate::store::StoreError> {
+    Ok(state
+        .store
+        .blobs(&[sha.to_owned()])
+        .await?
+        .get(sha)
+        .copied()
+        .flatten()
+        .map_or(patrol_core::blob::BlobKind::Jpeg, |i| i.kind))
+}
+
 /// A sign-off or seal: the signed claim, its Ed25519 signature and the key's id.
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)] // the document's shape of `patrol_core::evidence::Signed`
@@ -705,7 +747,7 @@ pub(crate) fn evidence_download(
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "Patrol companion API · 巡查助手接口", description = "Sync protocol v1, auth, the 3-day queue, reports and printable labels (DESIGN.md §6–7)."),
-    paths(healthz, prometheus, openapi, login, refresh, push, pull, blob_head, blob_put, issues, issue_detail, issue_evidence, crate::reports::monthly, crate::reports::archive_list, crate::reports::archive_file, crate::labels::label_png, crate::labels::label_svg, crate::labels::sheets_svg, crate::labels::sheets_pdf),
+    paths(healthz, prometheus, openapi, login, refresh, push, pull, blob_head, blob_put, issues, issue_detail, issue_evidence, issue_blob, crate::reports::monthly, crate::reports::archive_list, crate::reports::archive_file, crate::labels::label_png, crate::labels::label_svg, crate::labels::sheets_svg, crate::labels::sheets_pdf),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

@@ -12,6 +12,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
@@ -19,6 +21,8 @@ use object_store::prefix::PrefixStore;
 use object_store::{
     BackoffConfig, GetResult, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig,
 };
+use patrol_core::audit::AuditEntry;
+use patrol_core::issue::Issue;
 use patrol_core::report::Month;
 
 /// Where blobs live.
@@ -70,7 +74,10 @@ impl Blobs {
     /// bucket that is missing or a store that does not answer is an error now, not at the first
     /// photo.
     pub async fn open(url: Option<&str>, data_dir: &std::path::Path) -> Result<Blobs, OpenError> {
-        Blobs::open_with_env(url, data_dir, std::env::vars()).await
+        // `vars_os`: `vars` panics on a variable that is not UTF-8; such a one is no AWS setting.
+        let env = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+        Blobs::open_with_env(url, data_dir, env).await
     }
 
     /// [`Blobs::open`] with the `AWS_*` settings taken from `env` instead of the process's
@@ -221,6 +228,43 @@ impl Blobs {
             .get(&Self::archive_path(site_code, month, name))
             .await?;
         Ok(got.bytes().await?.to_vec())
+    }
+}
+
+/// Whether an issue or its audit trail names this blob (a photo of the report, of a fix, or a
+/// sign-off's signature image): only those are served with the issue, so a blob id is never a
+/// key to pictures of issues the caller may not see.
+pub fn named_by(issue: &Issue, audit: &[AuditEntry], sha256: &str) -> bool {
+    patrol_core::blob::is_blob_id(sha256)
+        && (issue.photos.iter().any(|p| p == sha256)
+            || audit.iter().any(|e| {
+                e.photos.iter().any(|p| p == sha256) || e.signature.as_deref() == Some(sha256)
+            }))
+}
+
+impl Blobs {
+    /// A blob as an HTTP answer, streamed from the store as it arrives (never held whole),
+    /// with its type and length; cached for good, as the bytes under a content address never
+    /// change.
+    pub async fn response(
+        &self,
+        sha256: &str,
+        mime: &'static str,
+    ) -> object_store::Result<Response> {
+        let got = self.open_blob(sha256).await?;
+        let size = got.meta.size;
+        Ok((
+            [
+                (header::CONTENT_TYPE, mime.to_owned()),
+                (header::CONTENT_LENGTH, size.to_string()),
+                (
+                    header::CACHE_CONTROL,
+                    "private, max-age=31536000, immutable".to_owned(),
+                ),
+            ],
+            axum::body::Body::from_stream(got.into_stream()),
+        )
+            .into_response())
     }
 }
 

@@ -1,7 +1,7 @@
 //! Photos in an object store (DESIGN.md §13), against a real S3-compatible server (`moto`):
 //!
 //! - A phone's photos go through sync into the bucket and nowhere on the server's disk; the
-//!   console serves them back byte for byte; `verify-audit` reads them from the bucket and
+//!   console and the API serve them back byte for byte; `verify-audit` reads them from the bucket and
 //!   names a photo changed or deleted there; an outage of the store answers a retryable 503.
 //! - A store that cannot be used stops the server at startup, saying why.
 //! - Two server processes on one PostgreSQL and one bucket each serve a photo uploaded through
@@ -118,6 +118,35 @@ fn photos_live_in_the_bucket_and_nowhere_else() {
         let on_phone = std::fs::read(patrol.photo_path(sha)).unwrap();
         assert_eq!(served(&mut console, &issue, sha), (200, on_phone));
     }
+    // So does the API, to the phone of someone who may see the issue; a blob the issue does
+    // not name is not found through it.
+    let (token, _) = patrol.tokens().unwrap().unwrap();
+    let api = |issue: &str, sha: &str| {
+        let mut resp = ureq::get(&format!(
+            "{}/api/v1/issues/{issue}/blobs/{sha}",
+            server.base_url
+        ))
+        .header("authorization", format!("Bearer {token}"))
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .call()
+        .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.body_mut().read_to_vec().unwrap_or_default())
+    };
+    for sha in &photos {
+        let on_phone = std::fs::read(patrol.photo_path(sha)).unwrap();
+        assert_eq!(api(&issue, sha), (200, on_phone));
+    }
+    // A demo picture: stored, but not one this issue names.
+    let stranger = demo_keys
+        .iter()
+        .filter(|k| !k.starts_with("estate/archive/"))
+        .find_map(|k| k.rsplit('/').next()?.strip_suffix(".jpg"))
+        .unwrap();
+    assert_eq!(api(&issue, stranger).0, 404);
+
     // The issue page links them.
     let page = console.get(&format!("/console/issues/{issue}"));
     assert!(page.body.contains(&photos[0]), "the page shows the photo");
@@ -170,16 +199,33 @@ fn photos_live_in_the_bucket_and_nowhere_else() {
         );
     }
 
-    // The store goes down: an upload and a photo view answer 503 with Retry-After (the phone
-    // retries later), never a lost photo or a 500.
-    moto.stop();
+    // An upload whose bytes are not what its name says is refused before the store sees it:
+    // nothing appears under that name in the bucket.
     let fresh = patrol.add_photo(&jpeg(7)).unwrap();
     let bytes = std::fs::read(patrol.photo_path(&fresh)).unwrap();
-    let (token, _) = patrol.tokens().unwrap().unwrap();
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
         .into();
+    let mut forged = bytes.clone();
+    let at = forged.len() / 2;
+    forged[at] ^= 0x01;
+    let resp = agent
+        .put(format!("{}/api/v1/blobs/{fresh}", server.base_url))
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "image/jpeg")
+        .send(&forged[..])
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 422);
+    assert!(
+        moto.get(&bucket, &format!("estate/{}", blob_key(&fresh)))
+            .is_none(),
+        "a refused upload leaves nothing in the bucket"
+    );
+
+    // The store goes down: an upload and a photo view answer 503 with Retry-After (the phone
+    // retries later), never a lost photo or a 500.
+    moto.stop();
     let resp = agent
         .put(format!("{}/api/v1/blobs/{fresh}", server.base_url))
         .header("authorization", format!("Bearer {token}"))
