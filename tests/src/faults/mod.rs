@@ -264,10 +264,7 @@ fn add_people(server: &Server, people: &[fleet::Person]) {
 }
 
 /// Add everyone not the demo's with `patrol-server user add` on their site, run by `admin`.
-pub fn add_people_with(
-    people: &[fleet::Person],
-    admin: impl Fn(&[&str], &str) -> (bool, String),
-) {
+pub fn add_people_with(people: &[fleet::Person], admin: impl Fn(&[&str], &str) -> (bool, String)) {
     for p in people.iter().filter(|p| !p.demo) {
         let mut args = vec![
             "user",

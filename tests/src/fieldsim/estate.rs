@@ -37,7 +37,12 @@ pub fn site_file(k: usize, buildings: usize) -> String {
             "客梯",
             &[("lift-a", "lift A"), ("lift-b", "lift B")],
         ));
-        zones.push_str(&zone("stairwell", "9F", "楼梯间", &[("stair", "stairwell")]));
+        zones.push_str(&zone(
+            "stairwell",
+            "9F",
+            "楼梯间",
+            &[("stair", "stairwell")],
+        ));
         zones.push_str(&zone("rooftop", "RF", "天台", &[("roof", "rooftop door")]));
         zones.push_str(&zone("meter", "B1", "水电表房", &[("meter", "meter room")]));
         for key in ["lobby", "lift-a", "lift-b", "stair", "roof", "meter"] {
@@ -120,8 +125,7 @@ mod tests {
     #[test]
     fn a_generated_site_file_is_one_the_product_reads() {
         let text = site_file(6, 3);
-        let import = patrol_core::sitefile::parse(&text)
-            .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let import = patrol_core::sitefile::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
         assert_eq!(import.site.code, "fs007");
         assert_eq!(import.checkpoints.len(), 3 * 6 + 9);
         assert_eq!(import.routes.len(), 2);
@@ -138,7 +142,12 @@ mod tests {
                 .filter(|p| p.site == site)
                 .map(|p| p.role)
                 .collect();
-            for role in [Role::Patrol, Role::Technician, Role::Supervisor, Role::Manager] {
+            for role in [
+                Role::Patrol,
+                Role::Technician,
+                Role::Supervisor,
+                Role::Manager,
+            ] {
                 assert!(roles.contains(&role), "{site}: {roles:?}");
             }
         }
