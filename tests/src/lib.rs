@@ -6,6 +6,8 @@ pub mod small_disk;
 pub mod sqlite_faults;
 
 pub mod faults;
+pub mod fieldsim;
+pub mod latency;
 pub mod s3;
 
 use std::io::{BufRead, BufReader};
@@ -225,14 +227,31 @@ impl Server {
     /// Run an admin command of the server binary on this server's data folder and database
     /// (like [`admin`], which knows only the data folder).
     pub fn admin(&self, args: &[&str], stdin: &str) -> (bool, String) {
-        let mut all: Vec<&str> = Vec::new();
-        let url = self.database_url();
-        if let Some(url) = url.as_deref() {
-            all.extend(["--database-url", url]);
-        }
-        all.extend_from_slice(args);
-        admin_with_env(&self.data_dir, &all, stdin, &self.env)
+        admin_on(
+            &self.data_dir,
+            self.database_url().as_deref(),
+            args,
+            stdin,
+            &self.env,
+        )
     }
+}
+
+/// Run an admin command of the server binary on a data folder and, when given, a PostgreSQL
+/// database, with environment variables (as [`Server::admin`] does for a server's own).
+pub fn admin_on(
+    data: &Path,
+    database_url: Option<&str>,
+    args: &[&str],
+    stdin: &str,
+    env: &[(String, String)],
+) -> (bool, String) {
+    let mut all: Vec<&str> = Vec::new();
+    if let Some(url) = database_url {
+        all.extend(["--database-url", url]);
+    }
+    all.extend_from_slice(args);
+    admin_with_env(data, &all, stdin, env)
 }
 
 /// Start `patrol-server serve` on port 0 with `extra` arguments; wait until it listens.

@@ -46,6 +46,8 @@ pub struct Person {
     pub team: Option<Team>,
     /// Whether the demo loader made them (else the harness adds them with `user add`).
     pub demo: bool,
+    /// The code of the site they work on.
+    pub site: String,
 }
 
 fn person(username: &str, role: Role, team: Option<Team>) -> Person {
@@ -56,7 +58,48 @@ fn person(username: &str, role: Role, team: Option<Team>) -> Person {
         role,
         team,
         demo,
+        site: "demo".to_owned(),
     }
+}
+
+/// The people of one site of `n` phones, none the demo's, named `{prefix}-{role}-{k}`: first a
+/// patroller, an engineer, a supervisor and the manager (so every kind of work happens on
+/// every site of four phones or more), then the other teams' technicians, then more
+/// patrollers, engineers and supervisors in turn.
+pub fn cast_at(site: &str, prefix: &str, n: usize) -> Vec<Person> {
+    let kinds = [
+        ("patrol", Role::Patrol, None),
+        ("tech", Role::Technician, Some(Team::Engineering)),
+        ("super", Role::Supervisor, None),
+        ("manager", Role::Manager, Some(Team::Management)),
+        ("cleaner", Role::Technician, Some(Team::Cleaning)),
+        ("patrol", Role::Patrol, None),
+        ("security", Role::Technician, Some(Team::Security)),
+        ("super", Role::Supervisor, None),
+        ("service", Role::Technician, Some(Team::CustomerService)),
+        ("green", Role::Technician, Some(Team::Landscaping)),
+    ];
+    let then = [
+        ("patrol", Role::Patrol, None),
+        ("tech", Role::Technician, Some(Team::Engineering)),
+        ("super", Role::Supervisor, None),
+    ];
+    (0..n)
+        .map(|i| {
+            let (name, role, team) = kinds
+                .get(i)
+                .copied()
+                .unwrap_or_else(|| then[(i - kinds.len()) % then.len()]);
+            Person {
+                username: format!("{prefix}-{name}-{i}"),
+                password: PASSWORD.to_owned(),
+                role,
+                team,
+                demo: false,
+                site: site.to_owned(),
+            }
+        })
+        .collect()
 }
 
 /// The people of a run of `n` devices (at least 5): first one of each kind of work, then more
@@ -115,6 +158,8 @@ pub struct Tally {
     pub photos: AtomicU64,
     /// Times a device was signed out and its person signed in again.
     pub sign_ins_again: AtomicU64,
+    /// How long the syncs that finished took, each whole (push, photos, pull).
+    pub sync_latency: crate::latency::Latency,
 }
 
 impl Tally {
@@ -258,10 +303,12 @@ impl Device {
                 answered.fetch_max(done, Ordering::Relaxed);
             }
         };
+        let started = std::time::Instant::now();
         let result = self.client.sync(&self.engine, &progress, cancel);
         Tally::add(&tally.answered, answered.load(Ordering::Relaxed));
         match result {
             Ok(_) => {
+                tally.sync_latency.record(started.elapsed());
                 Tally::add(&tally.syncs_ok, 1);
                 Ok(())
             }

@@ -60,7 +60,7 @@ impl Rng {
 }
 
 /// What a thread that panicked said.
-fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
+pub(crate) fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
     p.downcast_ref::<String>()
         .cloned()
         .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
@@ -242,7 +242,11 @@ impl std::fmt::Display for Summary {
 /// Run `patrol-server verify-audit` on the server's data folder and database: every audit
 /// chain, sign-off, round seal and the photos they name must verify (exit 0).
 pub fn verify_evidence(server: &Server) -> Result<String, String> {
-    let (ok, out) = server.admin(&["verify-audit"], "");
+    verify_evidence_of(server.admin(&["verify-audit"], ""))
+}
+
+/// What `verify-audit` said (its first `verify…` line), or why it failed.
+pub fn verify_evidence_of((ok, out): (bool, String)) -> Result<String, String> {
     let said = out
         .lines()
         .find(|l| l.starts_with("verify"))
@@ -256,6 +260,11 @@ pub fn verify_evidence(server: &Server) -> Result<String, String> {
 }
 
 fn add_people(server: &Server, people: &[fleet::Person]) {
+    add_people_with(people, |args, stdin| server.admin(args, stdin));
+}
+
+/// Add everyone not the demo's with `patrol-server user add` on their site, run by `admin`.
+pub fn add_people_with(people: &[fleet::Person], admin: impl Fn(&[&str], &str) -> (bool, String)) {
     for p in people.iter().filter(|p| !p.demo) {
         let mut args = vec![
             "user",
@@ -265,19 +274,19 @@ fn add_people(server: &Server, people: &[fleet::Person]) {
             "--role",
             p.role.as_str(),
             "--site",
-            "demo",
+            &p.site,
         ];
         if let Some(team) = p.team {
             args.extend(["--team", team.as_str()]);
         }
-        let (ok, out) = server.admin(&args, &p.password);
+        let (ok, out) = admin(&args, &p.password);
         assert!(ok, "user add {}: {out}", p.username);
     }
 }
 
 /// Sync every phone with a pending outbox until all are empty or `timeout` passes; what is
 /// left, in words.
-fn drain(devices: &[Arc<Device>], tally: &Tally, timeout: Duration) -> Vec<String> {
+pub fn drain(devices: &[Arc<Device>], tally: &Tally, timeout: Duration) -> Vec<String> {
     let deadline = Instant::now() + timeout;
     let cancel = CancelToken::new();
     let mut last_errors: Vec<Option<String>> = vec![None; devices.len()];
@@ -320,7 +329,7 @@ fn drain(devices: &[Arc<Device>], tally: &Tally, timeout: Duration) -> Vec<Strin
 
 /// Every phone syncs until each shows every issue as the server has it (a change made by the
 /// server's background work between two pulls takes one more), at most three times.
-fn converge(devices: &[Arc<Device>], tally: &Tally, db: &ServerDb) {
+pub fn converge(devices: &[Arc<Device>], tally: &Tally, db: &ServerDb) {
     let cancel = CancelToken::new();
     for _ in 0..3 {
         for d in devices {

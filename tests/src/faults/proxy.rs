@@ -4,6 +4,9 @@
 //! ones), delays them, holds a push back until a later one has gone through, and cuts
 //! connections part-way through an upload. Its upstream can change while it runs (a restarted
 //! server listens on a new port); while there is none it answers 502, as a load balancer does.
+//! With several upstreams (server processes on one database) it sends each request to the next
+//! in turn, as a round-robin load balancer does, and counts what each served; with no faults
+//! planned it is just that load balancer, timing every answer by kind (push, pull, photo).
 //!
 //! Every request goes upstream on a connection of its own (`connection: close`); the answer is
 //! re-framed with a `content-length` for the client, whose connection stays open.
@@ -15,6 +18,7 @@ use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use super::Rng;
+use crate::latency::Latency;
 
 /// The kinds of fault the proxy injects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,6 +145,8 @@ pub struct ProxyCounts {
     pub faults: [u64; 6],
     /// Requests answered 502 because no server was up.
     pub no_upstream: u64,
+    /// Requests each upstream answered, in the order they were set.
+    pub per_upstream: Vec<u64>,
 }
 
 impl ProxyCounts {
@@ -172,8 +178,45 @@ struct Counters {
     no_upstream: AtomicU64,
 }
 
+/// How long the upstreams took to answer, by kind of request (the proxy's own forwarding
+/// included: a fresh connection per request, as a load balancer without keep-alive).
+#[derive(Debug, Default)]
+pub struct RequestLatencies {
+    /// `POST /api/v1/sync/push`.
+    pub push: Latency,
+    /// `GET /api/v1/sync/pull`.
+    pub pull: Latency,
+    /// Photo uploads and downloads (`/api/v1/blobs/…`).
+    pub photo: Latency,
+    /// Everything else (sign-in, refresh…).
+    pub other: Latency,
+}
+
+impl RequestLatencies {
+    fn of(&self, req: &Request) -> &Latency {
+        if req.is_push() {
+            &self.push
+        } else if req.target.starts_with("/api/v1/sync/pull") {
+            &self.pull
+        } else if req.target.starts_with("/api/v1/blobs/") {
+            &self.photo
+        } else {
+            &self.other
+        }
+    }
+}
+
+/// The servers requests go to, taken in turn, and what each answered.
+#[derive(Default)]
+struct Upstreams {
+    urls: Vec<String>,
+    served: Vec<AtomicU64>,
+}
+
 struct Shared {
-    upstream: RwLock<Option<String>>,
+    upstream: RwLock<Upstreams>,
+    next_upstream: AtomicU64,
+    latencies: RequestLatencies,
     plan: RwLock<FaultPlan>,
     rng: Mutex<Rng>,
     counters: Counters,
@@ -399,7 +442,9 @@ impl FaultProxy {
             .set_nonblocking(true)
             .unwrap_or_else(|e| panic!("proxy listener: {e}"));
         let shared = Arc::new(Shared {
-            upstream: RwLock::new(None),
+            upstream: RwLock::new(Upstreams::default()),
+            next_upstream: AtomicU64::new(0),
+            latencies: RequestLatencies::default(),
             plan: RwLock::new(FaultPlan::NONE),
             rng: Mutex::new(Rng::new(seed)),
             counters: Counters::default(),
@@ -427,9 +472,24 @@ impl FaultProxy {
 
     /// Forward to this server from now on (`None`: no server is up; answer 502).
     pub fn set_upstream(&self, base_url: Option<&str>) {
+        let urls: Vec<String> = base_url.into_iter().map(str::to_owned).collect();
+        self.set_upstreams(&urls);
+    }
+
+    /// Forward to these servers from now on, each request to the next in turn (none: answer
+    /// 502). What each served is counted afresh.
+    pub fn set_upstreams(&self, base_urls: &[String]) {
         if let Ok(mut u) = self.shared.upstream.write() {
-            *u = base_url.map(str::to_owned);
+            *u = Upstreams {
+                urls: base_urls.to_vec(),
+                served: base_urls.iter().map(|_| AtomicU64::new(0)).collect(),
+            };
         }
+    }
+
+    /// How long the answers took so far, by kind of request.
+    pub fn latencies(&self) -> &RequestLatencies {
+        &self.shared.latencies
     }
 
     /// Inject faults by this plan from now on.
@@ -446,11 +506,16 @@ impl FaultProxy {
         for (i, f) in c.faults.iter().enumerate() {
             faults[i] = f.load(Ordering::Relaxed);
         }
+        let per_upstream = self.shared.upstream.read().map_or_else(
+            |_| Vec::new(),
+            |u| u.served.iter().map(|n| n.load(Ordering::Relaxed)).collect(),
+        );
         ProxyCounts {
             requests: c.requests.load(Ordering::Relaxed),
             pushes: c.pushes.load(Ordering::Relaxed),
             faults,
             no_upstream: c.no_upstream.load(Ordering::Relaxed),
+            per_upstream,
         }
     }
 }
@@ -462,8 +527,22 @@ impl Drop for FaultProxy {
 }
 
 impl Shared {
-    fn upstream(&self) -> Option<String> {
-        self.upstream.read().ok().and_then(|u| u.clone())
+    /// The next upstream in turn, and its place in the list.
+    fn upstream(&self) -> Option<(usize, String)> {
+        let u = self.upstream.read().ok()?;
+        if u.urls.is_empty() {
+            return None;
+        }
+        let i = (self.next_upstream.fetch_add(1, Ordering::Relaxed) % u.urls.len() as u64) as usize;
+        Some((i, u.urls[i].clone()))
+    }
+
+    fn served_by(&self, i: usize, upstream: &str) {
+        if let Ok(u) = self.upstream.read()
+            && u.urls.get(i).is_some_and(|url| url == upstream)
+        {
+            u.served[i].fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     fn count(&self, kind: FaultKind) {
@@ -482,7 +561,13 @@ impl Shared {
     /// Forward a request; 502 when no server is up (or it went away mid-request and there is
     /// nothing to tell the client but that).
     fn forward(&self, req: &Request) -> Response {
-        let answer = self.upstream().and_then(|u| exchange(&u, req));
+        let answer = self.upstream().and_then(|(i, u)| {
+            let started = Instant::now();
+            let answer = exchange(&u, req)?;
+            self.latencies.of(req).record(started.elapsed());
+            self.served_by(i, &u);
+            Some(answer)
+        });
         if req.is_push()
             && let Ok(mut n) = self.forwarded.lock()
         {
@@ -563,7 +648,7 @@ fn handle(shared: &Arc<Shared>, req: &Request) -> Option<Response> {
             Some(shared.forward(req))
         }
         Some(FaultKind::Cut) => {
-            if let Some(upstream) = shared.upstream() {
+            if let Some((_, upstream)) = shared.upstream() {
                 let keep = 1 + shared.rand_below(req.body.len() as u64 - 1) as usize;
                 cut_upstream(&upstream, req, keep);
             }

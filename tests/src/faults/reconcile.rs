@@ -37,7 +37,7 @@ impl ServerDb {
     }
 
     /// Every row of a query whose columns are all text (cast in the query), as strings.
-    fn rows(&self, sql: &str) -> Vec<Vec<String>> {
+    pub fn rows(&self, sql: &str) -> Vec<Vec<String>> {
         match self {
             ServerDb::Sqlite(path) => {
                 let conn = rusqlite::Connection::open_with_flags(
