@@ -490,6 +490,11 @@ fn each_kind_gets_an_urgent_report_with_the_right_body_and_signature(backend: &B
     assert_eq!(body["alert"]["issue_id"], issue.as_str());
     assert_eq!(body["issue"]["id"], issue.as_str());
     assert_eq!(body["issue"]["title"], title);
+    assert_eq!(body["issue"]["severity"], "urgent");
+    assert_eq!(
+        body["issue"]["escalated"], true,
+        "the issue as phones pull it"
+    );
     assert_eq!(body["url"], link.as_str());
     let (zh, en) = (
         body["text_zh"].as_str().unwrap(),

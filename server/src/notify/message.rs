@@ -19,6 +19,7 @@ use jiff::Timestamp;
 use patrol_core::alert::Alert;
 use patrol_core::issue::Issue;
 use patrol_core::site::Site;
+use patrol_core::wire::{Change, Entity};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use uuid::Uuid;
@@ -91,7 +92,8 @@ pub fn webhook(input: &Input<'_>, secret: Option<&str>, url: &str) -> Request {
         "event": input.alert.kind.as_str(),
         "site": {"id": input.site.id, "code": input.site.code, "name": input.site.name},
         "alert": input.alert,
-        "issue": input.issue,
+        // The issue as phones pull it (with `escalated`).
+        "issue": input.issue.and_then(|i| Change::of(&Entity::Issue(i.clone())).data),
         "text_zh": text_zh,
         "text_en": text_en,
         "url": link(input.public_url, input.alert),

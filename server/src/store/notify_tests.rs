@@ -224,7 +224,14 @@ async fn a_failing_delivery_holds_back_the_later_ones_and_every_attempt_is_kept(
     assert_eq!(d.delivery.id, first.id);
     assert_eq!(d.delivery.status, DeliveryStatus::Delivered);
     assert_eq!(d.url, "https://hooks.example/in");
-    let tried: Vec<(u32, AttemptOutcome, Option<u16>, Option<i64>, Option<&str>)> = d
+    type Tried<'a> = (
+        u32,
+        AttemptOutcome,
+        Option<u16>,
+        Option<i64>,
+        Option<&'a str>,
+    );
+    let tried: Vec<Tried<'_>> = d
         .attempts
         .iter()
         .map(|a| {
