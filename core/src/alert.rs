@@ -321,6 +321,53 @@ fn round_missed(route: &Route, slot: Timestamp, tz: &TimeZone, now: Timestamp) -
     }
 }
 
+/// A `round_missed` alert answered by a round the server learnt of only after raising it: one
+/// recorded offline that had in fact started within its grace (a phone out of signal syncs
+/// late). The alert as that round answers it — acknowledged by the patroller at `at`, with a
+/// note saying when the round started — or none when the round does not claim the alert's slot
+/// on time, as the coverage page judges it.
+pub fn answered_by_round(
+    alert: &Alert,
+    route: &Route,
+    run: &PatrolRun,
+    tz: &TimeZone,
+    at: Timestamp,
+) -> Option<Alert> {
+    let slot_at = alert.slot_at?;
+    if alert.kind != AlertKind::RoundMissed
+        || !alert.is_open()
+        || alert.route_id != Some(run.route_id)
+        || route.id != run.route_id
+    {
+        return None;
+    }
+    let date = slot_at.to_zoned(tz.clone()).date();
+    let day = coverage::day(
+        tz,
+        date,
+        std::slice::from_ref(route),
+        std::slice::from_ref(run),
+        &[],
+        at,
+    );
+    let claimed = day
+        .iter()
+        .flat_map(|d| &d.slots)
+        .find(|s| s.scheduled == slot_at)?
+        .round
+        .as_ref()
+        .filter(|r| r.run.id == run.id && !matches!(r.punctuality, Punctuality::Late { .. }))?;
+    let started = local(claimed.run.started_at, tz, "%H:%M");
+    Some(Alert {
+        acked_by: Some(run.patroller_id),
+        acked_at: Some(at),
+        note: Some(format!(
+            "巡查已于 {started} 按时开始（离线记录，稍后同步）/ the round started on time at {started} (recorded offline, synced later)"
+        )),
+        ..alert.clone()
+    })
+}
+
 /// The `round_incomplete` alert of a round as it finishes (with the visits it made): raised when
 /// it left checkpoints out or a visit or the round itself was flagged as implausible.
 pub fn on_finish(

@@ -1,5 +1,6 @@
 import Foundation
 import PatrolKit
+import UserNotifications
 
 /// The app's state above the screens: the repository, who is signed in, and the sync the app
 /// starts by itself (after sign-in, on returning to the foreground, after recording work).
@@ -15,6 +16,12 @@ final class AppModel: ObservableObject {
     }
 
     @Published private(set) var stage: Stage = .starting
+
+    /// A tapped alert notification asks for the alerts tab; the tab view clears it.
+    @Published var openAlertsRequested = false
+
+    /// Kept here: `UNUserNotificationCenter` holds its delegate weakly.
+    private var notificationDelegate: AlertNotificationDelegate?
 
     /// Nil only when the engine could not be opened (``Stage/unavailable(_:)``).
     let repository: PatrolRepository?
@@ -35,6 +42,13 @@ final class AppModel: ObservableObject {
             repository = nil
             stage = .unavailable(ErrorText.message(for: error))
         }
+    }
+
+    /// Route alert notifications to this model (call once, at launch).
+    func handleNotifications() {
+        let delegate = AlertNotificationDelegate(model: self)
+        notificationDelegate = delegate
+        UNUserNotificationCenter.current().delegate = delegate
     }
 
     var session: Session? {
@@ -66,6 +80,7 @@ final class AppModel: ObservableObject {
         stage = .signedIn(signedIn)
         // Fetch today's routes, the estate and the queue while the network is there.
         startSync()
+        await AlertNotifications.requestAuthorization()
     }
 
     func signOut() async throws {
@@ -132,8 +147,9 @@ final class AppModel: ObservableObject {
     func backgroundSync() async -> Bool {
         guard let repository = repository else { return false }
         do {
-            guard try await repository.session() != nil else { return true }
+            guard let signedIn = try await repository.session() else { return true }
             try await repository.sync()
+            await AlertNotifications.showNew(repository: repository, userId: signedIn.userId)
             return true
         } catch {
             return false

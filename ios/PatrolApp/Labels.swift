@@ -111,6 +111,20 @@ enum Labels {
             return String(localized: "flag.roundTooShort \(Int(secs) / 60) \(Int(minSecs) / 60)")
         }
     }
+    static func alertKind(_ kind: AlertKind) -> String {
+        switch kind {
+        case .urgent: return String(localized: "alert.kind.urgent")
+        case .major: return String(localized: "alert.kind.major")
+        case .overdue: return String(localized: "alert.kind.overdue")
+        case .roundMissed: return String(localized: "alert.kind.roundMissed")
+        case .roundIncomplete: return String(localized: "alert.kind.roundIncomplete")
+        }
+    }
+
+    /// An RFC 3339 time from the engine as a date and time of the phone's locale.
+    static func dateTime(_ text: String) -> String {
+        DueDate.parse(text)?.formatted(date: .abbreviated, time: .shortened) ?? text
+    }
 }
 
 /// How an issue's SLA state is shown: 按时 / 即将到期 / 已超时.

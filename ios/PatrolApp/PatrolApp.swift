@@ -11,6 +11,8 @@ struct PatrolCompanionApp: App {
     init() {
         let model = AppModel()
         _model = StateObject(wrappedValue: model)
+        // Before launch ends, so that a tap that launched the app reaches the model.
+        model.handleNotifications()
         // Background tasks must be registered before the app finishes launching.
         BackgroundSync.register(model: model)
     }

@@ -39,18 +39,21 @@ enum MainTab: Hashable {
     case jobs
     case signOff
     case report
+    case alerts
     case sync
 
+    /// Everyone has alerts: supervisors, managers and admins all of their site's, technicians
+    /// and patrol staff their team's (security: urgent reports).
     static func tabs(for role: Role) -> [MainTab] {
         switch role {
         case .patrol:
-            return [.rounds, .report, .sync]
+            return [.rounds, .report, .alerts, .sync]
         case .technician:
-            return [.jobs, .report, .sync]
+            return [.jobs, .report, .alerts, .sync]
         case .supervisor, .manager:
-            return [.signOff, .rounds, .report, .sync]
+            return [.signOff, .alerts, .rounds, .report, .sync]
         case .admin:
-            return [.sync]
+            return [.alerts, .sync]
         }
     }
 }
@@ -60,9 +63,12 @@ struct MainTabView: View {
     let session: Session
 
     @EnvironmentObject private var repository: PatrolRepository
+    @EnvironmentObject private var model: AppModel
     @State private var selection: MainTab
     /// Refusals waiting to be seen, as the sync tab's badge.
     @State private var refusals = 0
+    /// Open alerts, as the alerts tab's badge.
+    @State private var openAlerts = 0
 
     init(session: Session) {
         self.session = session
@@ -75,11 +81,18 @@ struct MainTabView: View {
                 content(for: tab)
                     .tabItem { tabLabel(for: tab) }
                     .tag(tab)
-                    .badge(tab == .sync ? refusals : 0)
+                    .badge(badge(for: tab))
             }
         }
         .task(id: repository.isSyncing) {
             await countRefusals()
+            await countAlerts()
+        }
+        .onChange(of: model.openAlertsRequested, initial: true) { _, requested in
+            // A tapped alert notification.
+            guard requested else { return }
+            selection = .alerts
+            model.openAlertsRequested = false
         }
     }
 
@@ -94,6 +107,8 @@ struct MainTabView: View {
             SignOffView(session: session)
         case .report:
             StandaloneReportView(session: session)
+        case .alerts:
+            AlertsView()
         case .sync:
             SyncView(session: session)
         }
@@ -110,8 +125,27 @@ struct MainTabView: View {
             Label("tab.signOff", systemImage: "signature")
         case .report:
             Label("tab.report", systemImage: "exclamationmark.bubble")
+        case .alerts:
+            Label("tab.alerts", systemImage: "bell")
         case .sync:
             Label("tab.sync", systemImage: "arrow.triangle.2.circlepath")
+        }
+    }
+
+    private func badge(for tab: MainTab) -> Int {
+        switch tab {
+        case .sync: return refusals
+        case .alerts: return openAlerts
+        default: return 0
+        }
+    }
+
+    private func countAlerts() async {
+        do {
+            let current: [PatrolKit.Alert] = try await repository.alerts()
+            openAlerts = current.count
+        } catch {
+            // The alerts tab shows the failure; the badge just stays as it was.
         }
     }
 

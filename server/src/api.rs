@@ -70,6 +70,7 @@ pub fn router(state: AppState, with_metrics: bool, timeouts: Timeouts) -> Router
         .route("/api/v1/issues", get(issues))
         .route("/api/v1/issues/{id}", get(issue_detail))
         .route("/api/v1/issues/{id}/evidence.json", get(issue_evidence))
+        .route("/api/v1/issues/{id}/blobs/{sha256}", get(issue_blob))
         .layer(DefaultBodyLimit::max(MAX_PUSH_BYTES))
         .layer(limit(MAX_PUSH_BYTES))
         .merge(crate::reports::routes())
@@ -426,7 +427,7 @@ fn too_large() -> ApiError {
     )
 }
 
-#[utoipa::path(put, path = "/api/v1/blobs/{sha256}", tag = "sync", security(("bearer" = [])), params(("sha256" = String, Path, description = "SHA-256 hex of the body")), request_body(content = Vec<u8>, content_type = "image/jpeg", description = "A photo: a JPEG of at most 1600 px on its long edge; or a signature: a PNG or JPEG of at most 2000 px"), responses((status = 201, description = "Stored now"), (status = 200, description = "Already stored"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 413, description = "Larger than 8 MiB", body = ErrorBody), (status = 422, description = "Hash or image check failed", body = ErrorBody)))]
+#[utoipa::path(put, path = "/api/v1/blobs/{sha256}", tag = "sync", security(("bearer" = [])), params(("sha256" = String, Path, description = "SHA-256 hex of the body")), request_body(content = Vec<u8>, content_type = "image/jpeg", description = "A photo: a JPEG of at most 1600 px on its long edge; or a signature: a PNG or JPEG of at most 2000 px"), responses((status = 201, description = "Stored now"), (status = 200, description = "Already stored"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 413, description = "Larger than 8 MiB", body = ErrorBody), (status = 422, description = "Hash or image check failed", body = ErrorBody), (status = 503, description = "The photo store is unavailable for now: try again after `Retry-After` seconds", body = ErrorBody)))]
 async fn blob_put(
     State(state): State<AppState>,
     _caller: Caller,
@@ -452,14 +453,17 @@ async fn blob_put(
         .await
         .map_err(|_| too_large())?;
     let info = check_blob(&state, bytes.clone(), sha.clone()).await?;
+    // Only checked bytes reach the store, in one put: a cut or refused upload leaves nothing
+    // under the blob's name, and an outage of the store is a 503 the phone retries.
+    let size = bytes.len() as u64;
     state
         .blobs
-        .put(&sha, &bytes)
+        .put(&sha, bytes)
         .await
-        .map_err(|e| ApiError::internal(&e))?;
+        .map_err(|e| ApiError::blob_store(&e))?;
     let created = state
         .store
-        .add_blob(&sha, bytes.len() as u64, &info, Timestamp::now())
+        .add_blob(&sha, size, &info, Timestamp::now())
         .await?;
     Ok(if created {
         StatusCode::CREATED
@@ -619,6 +623,47 @@ async fn issue_detail(
     }))
 }
 
+#[utoipa::path(get, path = "/api/v1/issues/{id}/blobs/{sha256}", tag = "queue", security(("bearer" = [])), params(("id" = String, Path, format = Uuid), ("sha256" = String, Path, description = "SHA-256 hex of a photo or signature image that the issue or its audit trail names")), responses((status = 200, description = "The picture, streamed from the photo store", content((Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"))), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, description = "No such issue, not one the caller may see, or a blob it does not name", body = ErrorBody), (status = 503, description = "The photo store is unavailable for now: try again after `Retry-After` seconds", body = ErrorBody)))]
+async fn issue_blob(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, sha)): Path<(IssueId, String)>,
+) -> Result<axum::response::Response, ApiError> {
+    // As the console's photo view: the caller must see the issue, and the issue must name it.
+    let issue = state
+        .store
+        .issue(id)
+        .await?
+        .filter(|i| may_see(&caller.actor, i))
+        .ok_or_else(|| ApiError::not_found("issue"))?;
+    let audit = state.store.audit(id).await?;
+    if !crate::blobs::named_by(&issue, &audit, &sha) {
+        return Err(ApiError::not_found("photo"));
+    }
+    let kind = blob_kind(&state, &sha).await?;
+    state
+        .blobs
+        .response(&sha, kind.mime())
+        .await
+        .map_err(|e| ApiError::blob_store(&e))
+}
+
+/// What a stored blob is, from its header at upload (blobs stored before headers were kept
+/// are photos).
+pub(crate) async fn blob_kind(
+    state: &AppState,
+    sha: &str,
+) -> Result<patrol_core::blob::BlobKind, crate::store::StoreError> {
+    Ok(state
+        .store
+        .blobs(&[sha.to_owned()])
+        .await?
+        .get(sha)
+        .copied()
+        .flatten()
+        .map_or(patrol_core::blob::BlobKind::Jpeg, |i| i.kind))
+}
+
 /// A sign-off or seal: the signed claim, its Ed25519 signature and the key's id.
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)] // the document's shape of `patrol_core::evidence::Signed`
@@ -702,7 +747,7 @@ pub(crate) fn evidence_download(
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "Patrol companion API · 巡查助手接口", description = "Sync protocol v1, auth, the 3-day queue, reports and printable labels (DESIGN.md §6–7)."),
-    paths(healthz, prometheus, openapi, login, refresh, push, pull, blob_head, blob_put, issues, issue_detail, issue_evidence, crate::reports::monthly, crate::reports::archive_list, crate::reports::archive_file, crate::labels::label_png, crate::labels::label_svg, crate::labels::sheets_svg, crate::labels::sheets_pdf),
+    paths(healthz, prometheus, openapi, login, refresh, push, pull, blob_head, blob_put, issues, issue_detail, issue_evidence, issue_blob, crate::reports::monthly, crate::reports::archive_list, crate::reports::archive_file, crate::labels::label_png, crate::labels::label_svg, crate::labels::sheets_svg, crate::labels::sheets_pdf),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

@@ -156,9 +156,10 @@ impl<'a> Demo<'a> {
     async fn blob(&self, bytes: Vec<u8>) -> Result<String, ApiError> {
         let sha = patrol_core::blob::sha256_hex(&bytes);
         let info = patrol_core::blob::check_upload(&bytes, &sha).map_err(internal)?;
-        self.blobs.put(&sha, &bytes).await.map_err(internal)?;
+        let size = bytes.len() as u64;
+        self.blobs.put(&sha, bytes).await.map_err(internal)?;
         self.store
-            .add_blob(&sha, bytes.len() as u64, &info, Timestamp::now())
+            .add_blob(&sha, size, &info, Timestamp::now())
             .await?;
         Ok(sha)
     }

@@ -9,6 +9,9 @@ use patrol_core::wire::ErrorBody;
 
 use crate::store::StoreError;
 
+/// How long a client waits before retrying when the blob store is down.
+pub const BLOB_STORE_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// An error answered to a client.
 #[derive(Debug)]
 pub struct ApiError {
@@ -89,6 +92,23 @@ impl ApiError {
             "internal",
             "服务器内部错误，请稍后重试 / internal server error; try again later",
         )
+    }
+
+    /// The blob store failed: 404 when the object is not there, else 503 with `Retry-After`
+    /// (an outage of the store is temporary: the phone retries the request later).
+    pub fn blob_store(cause: &object_store::Error) -> Self {
+        if crate::blobs::is_not_found(cause) {
+            return Self::not_found("photo");
+        }
+        tracing::error!(%cause, "blob store failed");
+        ApiError {
+            retry_after: Some(BLOB_STORE_RETRY),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "blob_store_unavailable",
+                "照片存储暂时不可用，请稍后重试 / photo storage unavailable; try again later",
+            )
+        }
     }
 
     /// The status.

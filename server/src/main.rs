@@ -73,6 +73,12 @@ struct Cli {
     /// Database URL (sqlite:…); defaults to patrol.db in the data folder.
     #[arg(long, global = true, env = "DATABASE_URL")]
     database_url: Option<String>,
+    /// Where photos, signature images and the monthly archive are kept: file:///PATH (a
+    /// folder) or s3://BUCKET/PREFIX (S3 or an S3-compatible store, set up by the usual AWS_*
+    /// variables; AWS_ENDPOINT_URL for MinIO, Ceph, OSS, COS…); defaults to blobs/ in the data
+    /// folder.
+    #[arg(long, global = true, env = "PATROL_BLOB_URL")]
+    blob_url: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -342,7 +348,7 @@ async fn serve(cli: &Cli, listen: Listen, demo: bool, background: Background) ->
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .map_err(|e| format!("cannot start metrics: {e}"))?;
-    let blobs = open_blobs(cli)?;
+    let blobs = open_blobs(cli).await?;
     if demo
         && demo::load(store.as_ref(), &blobs)
             .await
@@ -562,15 +568,16 @@ async fn site_import(cli: &Cli, file: &std::path::Path) -> CliResult {
     Ok(())
 }
 
-/// The photo and archive folder of the data folder.
-fn open_blobs(cli: &Cli) -> Result<Blobs, String> {
-    Blobs::local(&cli.data_dir.join("blobs"))
-        .map_err(|e| format!("cannot use the photo folder: {e}"))
+/// The blob store of `--blob-url` (by default the data folder's), checked once.
+async fn open_blobs(cli: &Cli) -> Result<Blobs, String> {
+    Blobs::open(cli.blob_url.as_deref(), &cli.data_dir)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 async fn archive_run(cli: &Cli, options: archive::Options) -> CliResult {
     let store = open_store(cli).await?;
-    let blobs = open_blobs(cli)?;
+    let blobs = open_blobs(cli).await?;
     let pass = archive::run_once(store.as_ref(), &blobs, jiff::Timestamp::now(), options)
         .await
         .map_err(|e| format!("archive pass failed: {e}"))?;
@@ -669,12 +676,12 @@ async fn verify_audit(cli: &Cli, issue: Option<&str>, file: Option<&std::path::P
     }
     // The photos and signature images the records name: their bytes must still hash to their
     // names (blobs are content-addressed), so a picture swapped on disk is found too.
-    let blobs = open_blobs(cli)?;
+    let blobs = open_blobs(cli).await?;
     for (subject, sha) in &check.photos {
         let what = match blobs.get(sha).await {
             Ok(bytes) if patrol_core::blob::sha256_hex(&bytes) == *sha => continue,
             Ok(_) => format!("photo {sha} was changed (its bytes no longer hash to its name)"),
-            Err(object_store::Error::NotFound { .. }) => format!("photo {sha} is missing"),
+            Err(e) if blobs::is_not_found(&e) => format!("photo {sha} is missing"),
             Err(e) => return Err(format!("cannot read photo {sha}: {e}")),
         };
         return failed(patrol_core::evidence::Fault::new(subject.clone(), what));

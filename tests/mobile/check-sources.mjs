@@ -13,7 +13,8 @@
 //
 // Types are followed as far as the source states them: declared types of properties and
 // parameters, constructor calls, the declared return and field types of PatrolKit members,
-// `for` loops and collection lambdas over lists of PatrolKit types. A name bound to two
+// `for` loops and collection lambdas over lists of PatrolKit types, and in Kotlin the typed
+// properties a class inherits from the app's own classes (a view model's `repo`). A name bound to two
 // different types in one file is not followed (it is reported as unchecked, not guessed). A
 // PatrolKit type name means PatrolKit's type only where the file can see it: in Kotlin when it
 // is imported from PatrolKit (a `Role` imported from Compose is Compose's), in Swift unless the
@@ -351,6 +352,22 @@ function kotlinVisibility(root) {
     else if ((m = q.match(/([A-Za-z_]\w*)(?: as ([A-Za-z_]\w*))?$/))) shadowed.add(m[2] ?? m[1]);
   }
   return { all, names, shadowed };
+}
+
+/** The classes a Kotlin file declares at its top level: name, the class it extends, node. */
+function kotlinClassDeclarations(root) {
+  return named(root)
+    .filter((c) => c.type === 'class_declaration')
+    .map((node) => {
+      const id = childOf(node, 'identifier');
+      const spec = childOf(node, 'delegation_specifiers');
+      // `: Base(args)` or `: Base`; an interface list names the first only, which is all we follow.
+      const first = spec && named(spec)[0];
+      const user = first && (first.type === 'user_type' ? first : first.descendantsOfType('user_type')[0]);
+      const parent = user && ident(childOf(user, 'identifier', 'type_identifier')?.text ?? user.text.split('<')[0]);
+      return { node, name: id ? ident(id.text) : null, parent: parent || null };
+    })
+    .filter((c) => c.name);
 }
 
 class FileCheck {
@@ -784,6 +801,34 @@ export async function run({ kotlinBindings, swiftBindings, roots, parsers, log =
     }
   }
 
+  // Properties a Kotlin class inherits from the app's own classes (a view model's `repo`,
+  // declared once in its base class): the typed properties of each class body, by class name.
+  const kotlinClasses = new Map();
+  for (const s of sources.filter((s) => s.lang === 'kotlin')) {
+    const fc = new FileCheck(models.kotlin, 'kotlin', s.f, s.tree, new Set(), kotlinVisibility(s.tree.rootNode));
+    fc.collect();
+    for (const c of kotlinClassDeclarations(s.tree.rootNode)) {
+      const props = new Map();
+      for (const d of named(childOf(c.node, 'class_body') ?? { namedChildren: [] }).filter((x) => x.type === 'property_declaration')) {
+        const v = childOf(d, 'variable_declaration');
+        const id = v && childOf(v, 'identifier');
+        const ref = id && fc.env.get(ident(id.text));
+        if (ref) props.set(ident(id.text), ref);
+      }
+      // A name declared twice is nobody's to guess.
+      kotlinClasses.set(c.name, kotlinClasses.has(c.name) ? { parent: null, props: new Map() } : { parent: c.parent, props });
+    }
+  }
+  const inherited = (cls) => {
+    const props = new Map();
+    const seen = new Set([cls]);
+    for (let p = kotlinClasses.get(cls)?.parent; p && !seen.has(p) && kotlinClasses.has(p); p = kotlinClasses.get(p).parent) {
+      seen.add(p);
+      for (const [name, ref] of kotlinClasses.get(p).props) if (!props.has(name)) props.set(name, ref);
+    }
+    return props;
+  };
+
   for (const s of sources) {
     const rel = relative(process.cwd(), s.f);
     stats[s.lang].files++;
@@ -796,6 +841,11 @@ export async function run({ kotlinBindings, swiftBindings, roots, parsers, log =
         shadowed: s.kit ? new Set() : appSwiftTypes,
       };
     const fc = new FileCheck(models[s.lang], s.lang, rel, s.tree, new Set(), visibility);
+    if (s.lang === 'kotlin') {
+      for (const c of kotlinClassDeclarations(s.tree.rootNode)) {
+        for (const [name, ref] of inherited(c.name)) fc.bind(name, ref);
+      }
+    }
     fc.collect();
     fc.check();
     stats[s.lang].checked += fc.checked;

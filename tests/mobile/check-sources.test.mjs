@@ -121,6 +121,38 @@ test('Kotlin calls, fields, enum entries, imports and record arguments PatrolKit
   assert.equal(count, 10, problems);
 });
 
+test('Kotlin: a property inherited from the app\'s own base class is followed, across files', async () => {
+  const base = `package app.patrol.android
+
+import app.patrol.kit.PatrolRepository
+
+abstract class BaseModel {
+    protected val repo: PatrolRepository
+        get() = TODO()
+}
+`;
+  const screen = (call) => `package app.patrol.android
+
+import app.patrol.kit.ffi.Alert
+
+class AlertsModel : BaseModel() {
+    suspend fun load(): List<Alert> = repo.${call}()
+}
+`;
+  const good = await check('inherit-good-kt', {
+    'android/app/src/main/kotlin/BaseModel.kt': base,
+    'android/app/src/main/kotlin/AlertsModel.kt': screen('alerts'),
+  });
+  assert.equal(good.count, 0, good.problems);
+  assert.ok(good.checked > 0, 'the inherited repo was not followed');
+  const bad = await check('inherit-bad-kt', {
+    'android/app/src/main/kotlin/BaseModel.kt': base,
+    'android/app/src/main/kotlin/AlertsModel.kt': screen('alertz'),
+  });
+  assert.ok(bad.problems.includes('PatrolRepository.alertz'), bad.problems);
+  assert.equal(bad.count, 1, bad.problems);
+});
+
 test('Kotlin: a wire name or another enum where a PatrolKit enum is compared', async () => {
   const bad = goodKotlin
     .replace('issue.status == IssueStatus.OPEN', 'issue.status == "open"')

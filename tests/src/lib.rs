@@ -6,6 +6,7 @@ pub mod small_disk;
 pub mod sqlite_faults;
 
 pub mod faults;
+pub mod s3;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -34,6 +35,7 @@ pub struct Server {
     database: Option<Database>,
     data_dir: PathBuf,
     extra: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 /// Which store a server runs on.
@@ -175,8 +177,14 @@ impl Server {
 
     /// Start the server with extra `serve` arguments.
     pub fn start(data_dir: &Path, extra: &[&str]) -> Server {
+        Server::start_with_env(data_dir, extra, &[])
+    }
+
+    /// Start the server with extra `serve` arguments and environment variables (an S3
+    /// store's `AWS_*` settings, say); its admin commands get the same environment.
+    pub fn start_with_env(data_dir: &Path, extra: &[&str], env: &[(String, String)]) -> Server {
         let extra: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
-        let (child, base_url, metrics_url) = spawn(data_dir, &extra);
+        let (child, base_url, metrics_url) = spawn(data_dir, &extra, env);
         Server {
             child,
             base_url,
@@ -184,6 +192,7 @@ impl Server {
             database: None,
             data_dir: data_dir.to_path_buf(),
             extra,
+            env: env.to_vec(),
         }
     }
 
@@ -197,7 +206,7 @@ impl Server {
     /// (on a new port: `base_url` changes), and wait until it listens.
     pub fn restart(&mut self) {
         self.kill();
-        let (child, base_url, metrics_url) = spawn(&self.data_dir, &self.extra);
+        let (child, base_url, metrics_url) = spawn(&self.data_dir, &self.extra, &self.env);
         self.child = child;
         self.base_url = base_url;
         self.metrics_url = metrics_url;
@@ -222,12 +231,16 @@ impl Server {
             all.extend(["--database-url", url]);
         }
         all.extend_from_slice(args);
-        admin(&self.data_dir, &all, stdin)
+        admin_with_env(&self.data_dir, &all, stdin, &self.env)
     }
 }
 
 /// Start `patrol-server serve` on port 0 with `extra` arguments; wait until it listens.
-fn spawn(data_dir: &Path, extra: &[String]) -> (Child, String, Option<String>) {
+fn spawn(
+    data_dir: &Path,
+    extra: &[String],
+    env: &[(String, String)],
+) -> (Child, String, Option<String>) {
     let bin = server_binary();
     assert!(
         bin.exists(),
@@ -240,6 +253,7 @@ fn spawn(data_dir: &Path, extra: &[String]) -> (Child, String, Option<String>) {
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(extra)
         .env("RUST_LOG", "warn")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -282,6 +296,16 @@ impl Drop for Server {
 /// Run an admin command of the server binary on a data folder, with `stdin`; whether it
 /// succeeded and what it printed.
 pub fn admin(data: &Path, args: &[&str], stdin: &str) -> (bool, String) {
+    admin_with_env(data, args, stdin, &[])
+}
+
+/// [`admin`] with environment variables.
+pub fn admin_with_env(
+    data: &Path,
+    args: &[&str],
+    stdin: &str,
+    env: &[(String, String)],
+) -> (bool, String) {
     use std::io::Write as _;
     let mut child = Command::new(server_binary())
         .arg("--data-dir")
@@ -291,6 +315,7 @@ pub fn admin(data: &Path, args: &[&str], stdin: &str) -> (bool, String) {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .env("RUST_LOG", "warn")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start the server binary: {e}"));
     if let Some(mut input) = child.stdin.take() {

@@ -34,6 +34,8 @@ const TABLE: &[(&str, [&str; 8])] = &[
     ("GET /api/v1/issues?site=other",    ["403",        "403",        "403",                  "403",        "403",        "403",                       "401", "401"]),
     ("GET /api/v1/issues/own",           ["200",        "200",        "404",                  "200",        "200",        "200",                       "401", "401"]),
     ("GET /api/v1/issues/other",         ["404",        "404",        "404",                  "404",        "404",        "404",                       "401", "401"]),
+    ("GET /api/v1/issues/own/blobs",     ["200",        "200",        "404",                  "200",        "200",        "200",                       "401", "401"]),
+    ("GET /api/v1/issues/other/blobs",   ["404",        "404",        "404",                  "404",        "404",        "404",                       "401", "401"]),
     ("POST push comment own",            ["200:applied","200:applied","200:unknown_issue",    "200:applied","200:applied","200:role_not_allowed",      "401", "401"]),
     ("POST push comment other",          ["200:unknown_issue","200:unknown_issue","200:unknown_issue","200:unknown_issue","200:unknown_issue","200:unknown_issue","401", "401"]),
     ("POST push report own",             ["200:applied","200:applied","200:applied",          "200:applied","200:applied","200:role_not_allowed",      "401", "401"]),
@@ -57,6 +59,8 @@ struct World {
     other_site: String,
     own_issue: String,
     other_issue: String,
+    /// An engineering job of the demo site with a photo, and the photo.
+    own_photo: (String, String),
     own_route: String,
     other_route: String,
 }
@@ -96,6 +100,19 @@ fn world() -> World {
     let own_site = pulled_id(&pulled, "site", |_| true);
     let own_route = pulled_id(&pulled, "route", |_| true);
     let own_issue = pulled_id(&pulled, "issue", |i| i["team"] == "engineering");
+    let (_, queue) = http.get("/api/v1/issues?limit=1000", Some(&ours));
+    let own_photo = queue["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["team"] == "engineering" && i["photos"][0].is_string())
+        .map(|i| {
+            (
+                i["id"].as_str().unwrap().to_owned(),
+                i["photos"][0].as_str().unwrap().to_owned(),
+            )
+        })
+        .expect("the demo has an engineering job with a photo");
     World {
         _dir: dir,
         server,
@@ -104,6 +121,7 @@ fn world() -> World {
         other_site,
         own_issue,
         other_issue,
+        own_photo,
         own_route,
         other_route,
     }
@@ -230,6 +248,21 @@ impl World {
                 self.http
                     .get(&format!("/api/v1/issues/{}", self.other_issue), t),
             ),
+            "GET /api/v1/issues/own/blobs" => status(self.http.get(
+                &format!(
+                    "/api/v1/issues/{}/blobs/{}",
+                    self.own_photo.0, self.own_photo.1
+                ),
+                t,
+            )),
+            // Another site's issue does not name the photo, and is not the caller's to see.
+            "GET /api/v1/issues/other/blobs" => status(self.http.get(
+                &format!(
+                    "/api/v1/issues/{}/blobs/{}",
+                    self.other_issue, self.own_photo.1
+                ),
+                t,
+            )),
             "POST push comment own" => self.push_one(t, comment(&self.own_issue)),
             "POST push comment other" => self.push_one(t, comment(&self.other_issue)),
             "POST push report own" => self.push_one(t, report(&self.own_site)),

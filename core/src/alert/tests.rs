@@ -135,6 +135,55 @@ fn a_round_started_after_its_grace_was_still_not_started_in_time() {
 }
 
 #[test]
+fn a_round_recorded_offline_on_time_answers_the_alert_raised_before_it_synced() {
+    let site = SiteId::new();
+    let r = route(site, &["08:00"], &[]);
+    let raised = missed_at(SH, std::slice::from_ref(&r), &[], "2026-12-01T08:31:00");
+    assert_eq!(raised.len(), 1);
+    let alert = &raised[0];
+    let synced = at("2026-12-01T09:40:00", SH);
+
+    // Started at 08:05 with no signal, synced at 09:40: the alert was wrong, and is answered.
+    let walked = run(&r, at("2026-12-01T08:05:00", SH));
+    let answered = answered_by_round(alert, &r, &walked, &tz(SH), synced).unwrap();
+    assert_eq!(answered.id, alert.id);
+    assert_eq!(answered.acked_by, Some(walked.patroller_id));
+    assert_eq!(answered.acked_at, Some(synced));
+    assert!(
+        answered.note.as_deref().unwrap().contains("08:05"),
+        "{answered:?}"
+    );
+    assert!(!answered.is_open());
+
+    // The last second of the grace is in time; a second later is not.
+    let edge = run(&r, at("2026-12-01T08:30:00", SH));
+    assert!(answered_by_round(alert, &r, &edge, &tz(SH), synced).is_some());
+    let late = run(&r, at("2026-12-01T08:30:01", SH));
+    assert_eq!(answered_by_round(alert, &r, &late, &tz(SH), synced), None);
+
+    // Another route's round, another day's, or an alert already acknowledged: nothing.
+    let other = route(site, &["08:00"], &[]);
+    let elsewhere = run(&other, at("2026-12-01T08:05:00", SH));
+    assert_eq!(
+        answered_by_round(alert, &other, &elsewhere, &tz(SH), synced),
+        None
+    );
+    let next_day = run(&r, at("2026-12-02T08:05:00", SH));
+    assert_eq!(
+        answered_by_round(alert, &r, &next_day, &tz(SH), synced),
+        None
+    );
+    let acked = Alert {
+        acked_at: Some(synced),
+        ..alert.clone()
+    };
+    assert_eq!(
+        answered_by_round(&acked, &r, &walked, &tz(SH), synced),
+        None
+    );
+}
+
+#[test]
 fn days_the_route_is_not_walked_and_old_slots_raise_nothing() {
     // 2026-12-01 is a Tuesday.
     let weekends = route(SiteId::new(), &["08:00"], &[Day::Sat, Day::Sun]);

@@ -208,14 +208,15 @@ pub async fn submit(
             Ok(i) => i,
             Err(e) => return refuse(e.to_string()).await,
         };
+        let size = photo.jpeg.len() as u64;
         state
             .blobs
-            .put(&photo.id, &photo.jpeg)
+            .put(&photo.id, photo.jpeg)
             .await
-            .map_err(|e| ConsoleError::internal(l, &e))?;
+            .map_err(|e| ConsoleError::blob_store(l, &e))?;
         state
             .store
-            .add_blob(&photo.id, photo.jpeg.len() as u64, &info, Timestamp::now())
+            .add_blob(&photo.id, size, &info, Timestamp::now())
             .await?;
         photos.push(photo.id);
     }

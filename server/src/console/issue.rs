@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use jiff::Timestamp;
 use maud::{DOCTYPE, Markup, html};
@@ -599,36 +599,13 @@ pub async fn blob(
 ) -> Result<Response, ConsoleError> {
     let issue = visible(&state, &c, id).await?;
     let audit = state.store.audit(id).await?;
-    let named = issue.photos.contains(&sha)
-        || audit
-            .iter()
-            .any(|e| e.photos.contains(&sha) || e.signature.as_deref() == Some(sha.as_str()));
-    if !named || !patrol_core::blob::is_blob_id(&sha) {
+    if !crate::blobs::named_by(&issue, &audit, &sha) {
         return Err(ConsoleError::NotFound(c.lang));
     }
-    let kind = state
-        .store
-        .blobs(std::slice::from_ref(&sha))
-        .await?
-        .get(&sha)
-        .copied()
-        .flatten()
-        .map_or(patrol_core::blob::BlobKind::Jpeg, |i| i.kind);
-    let bytes = state
+    let kind = crate::api::blob_kind(&state, &sha).await?;
+    state
         .blobs
-        .get(&sha)
+        .response(&sha, kind.mime())
         .await
-        .map_err(|_| ConsoleError::NotFound(c.lang))?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, kind.mime()),
-            // Content-addressed: the bytes under this name never change.
-            (
-                header::CACHE_CONTROL,
-                "private, max-age=31536000, immutable",
-            ),
-        ],
-        bytes,
-    )
-        .into_response())
+        .map_err(|e| ConsoleError::blob_store(c.lang, &e))
 }

@@ -246,12 +246,23 @@ pub enum ConsoleError {
     BadRequest(Lang, String),
     /// Something failed on the server (500); logged, not shown.
     Internal(Lang),
+    /// The photo store is down for now (503, with `Retry-After`); logged, not shown.
+    Unavailable(Lang),
 }
 
 impl ConsoleError {
     fn internal(lang: Lang, cause: &dyn std::fmt::Display) -> ConsoleError {
         tracing::error!(%cause, "console error");
         ConsoleError::Internal(lang)
+    }
+
+    /// The blob store failed: not found when the object is not there, else unavailable.
+    fn blob_store(lang: Lang, cause: &object_store::Error) -> ConsoleError {
+        if crate::blobs::is_not_found(cause) {
+            return ConsoleError::NotFound(lang);
+        }
+        tracing::error!(%cause, "blob store failed");
+        ConsoleError::Unavailable(lang)
     }
 }
 
@@ -301,6 +312,16 @@ impl IntoResponse for ConsoleError {
                 )
                 .to_owned(),
             ),
+            ConsoleError::Unavailable(l) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                *l,
+                l.t("照片存储暂时不可用", "Photo storage unavailable"),
+                l.t(
+                    "照片存储暂时不可用，请稍后重试。",
+                    "Photo storage is unavailable for now; try again later.",
+                )
+                .to_owned(),
+            ),
         };
         let body = html! {
             (DOCTYPE)
@@ -315,7 +336,14 @@ impl IntoResponse for ConsoleError {
                 }
             }
         };
-        (status, body).into_response()
+        let mut resp = (status, body).into_response();
+        if matches!(self, ConsoleError::Unavailable(_)) {
+            resp.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                crate::error::BLOB_STORE_RETRY.as_secs().into(),
+            );
+        }
+        resp
     }
 }
 

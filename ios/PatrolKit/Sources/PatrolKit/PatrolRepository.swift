@@ -223,7 +223,20 @@ public final class PatrolRepository: ObservableObject {
         }
     }
 
-    // MARK: - Sync
+    // MARK: - Alerts
+
+    /// Open alerts pulled for the signed-in person (urgent issues, missed rounds…), newest first.
+    public func alerts() async throws -> [Alert] {
+        try await run { app in try app.alerts() }
+    }
+
+    /// Acknowledge an alert: who attended and what was done. It goes to the server on the next
+    /// sync; a blank note is refused with ``PatrolError/Refused(message:)``.
+    public func acknowledgeAlert(alertId: String, note: String) async throws -> Alert {
+        let text = note.trimmingCharacters(in: .whitespacesAndNewlines)
+        return try await run { app in try app.ackAlert(alertId: alertId, note: text) }
+    }
+
 
     /// What waits for the server.
     public func pending() async throws -> Pending {

@@ -1,6 +1,7 @@
 package app.patrol.android
 
 import android.app.Application
+import app.patrol.android.sync.AlertNotifier
 import app.patrol.android.sync.SyncScheduler
 import app.patrol.kit.PatrolRepository
 import java.io.File
@@ -29,6 +30,7 @@ class PatrolApplication : Application() {
     override fun onCreate() {
         super.onCreate()
         repository = PatrolRepository.open(File(filesDir, "patrol"), BuildConfig.SERVER_URL)
+        AlertNotifier.createChannel(this)
         SyncScheduler.schedulePeriodic(this)
     }
 

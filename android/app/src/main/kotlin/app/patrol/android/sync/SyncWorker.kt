@@ -3,6 +3,7 @@ package app.patrol.android.sync
 import android.app.NotificationChannel
 import android.app.NotificationManager
 import android.content.Context
+import android.util.Log
 import androidx.core.app.NotificationCompat
 import androidx.work.CoroutineWorker
 import androidx.work.ForegroundInfo
@@ -27,6 +28,7 @@ class SyncWorker(context: Context, params: WorkerParameters) : CoroutineWorker(c
                 Result.success()
             } else {
                 repo.sync()
+                showAlerts(repo)
                 Result.success()
             }
         } catch (e: PatrolException.Network) {
@@ -39,6 +41,15 @@ class SyncWorker(context: Context, params: WorkerParameters) : CoroutineWorker(c
         } catch (e: PatrolException) {
             // Refused or broken: retrying will not help; the sync screen shows the reason.
             Result.failure()
+        }
+    }
+
+    /** New alerts as notifications; failing to show them does not make the sync fail. */
+    private suspend fun showAlerts(repo: PatrolRepository) {
+        try {
+            AlertNotifier.showNew(applicationContext, repo)
+        } catch (e: PatrolException) {
+            Log.w(TAG, "alerts not shown: ${e.message}")
         }
     }
 
@@ -65,5 +76,6 @@ class SyncWorker(context: Context, params: WorkerParameters) : CoroutineWorker(c
     private companion object {
         const val CHANNEL_ID = "sync"
         const val NOTIFICATION_ID = 1001
+        const val TAG = "SyncWorker"
     }
 }

@@ -5,6 +5,7 @@ import androidx.annotation.StringRes
 import androidx.compose.material.icons.Icons
 import androidx.compose.material.icons.automirrored.filled.Assignment
 import androidx.compose.material.icons.filled.Handyman
+import androidx.compose.material.icons.filled.Notifications
 import androidx.compose.material.icons.filled.QrCodeScanner
 import androidx.compose.material.icons.filled.Sync
 import androidx.compose.material3.Icon
@@ -12,6 +13,7 @@ import androidx.compose.material3.NavigationBar
 import androidx.compose.material3.NavigationBarItem
 import androidx.compose.material3.Text
 import androidx.compose.runtime.Composable
+import androidx.compose.runtime.LaunchedEffect
 import androidx.compose.runtime.getValue
 import androidx.compose.runtime.remember
 import androidx.compose.ui.graphics.vector.ImageVector
@@ -26,6 +28,7 @@ import androidx.navigation.compose.currentBackStackEntryAsState
 import androidx.navigation.compose.rememberNavController
 import androidx.navigation.navArgument
 import app.patrol.android.R
+import app.patrol.android.ui.screens.AlertsScreen
 import app.patrol.android.ui.screens.ChecklistScreen
 import app.patrol.android.ui.screens.JobsScreen
 import app.patrol.android.ui.screens.ReportScreen
@@ -54,6 +57,7 @@ object Routes {
     const val ISSUES = "issues"
     const val SIGN_OFF = "signoff/{${ResolveJobViewModel.ARG_ISSUE_ID}}"
     const val SYNC = "sync"
+    const val ALERTS = "alerts"
 
     fun round(runId: String, routeName: String): String =
         "round/${Uri.encode(runId)}?${RoundViewModel.ARG_NAME}=${Uri.encode(routeName)}"
@@ -74,22 +78,44 @@ enum class HomeTab(val route: String, @StringRes val label: Int, val icon: Image
     ROUNDS(Routes.TODAY, R.string.tab_rounds, Icons.Filled.QrCodeScanner),
     JOBS(Routes.JOBS, R.string.tab_jobs, Icons.Filled.Handyman),
     ISSUES(Routes.ISSUES, R.string.tab_issues, Icons.AutoMirrored.Filled.Assignment),
+    ALERTS(Routes.ALERTS, R.string.tab_alerts, Icons.Filled.Notifications),
     SYNC(Routes.SYNC, R.string.tab_sync, Icons.Filled.Sync),
 }
 
-/** What each role works with, its main place first. */
+/**
+ * What each role works with, its main place first. Everyone has alerts: supervisors and
+ * managers all of their site's, technicians and patrol staff their team's (security: urgent
+ * reports).
+ */
 fun tabsFor(role: Role): List<HomeTab> = when (role) {
-    Role.TECHNICIAN -> listOf(HomeTab.JOBS, HomeTab.SYNC)
-    Role.SUPERVISOR, Role.MANAGER, Role.ADMIN -> listOf(HomeTab.ISSUES, HomeTab.ROUNDS, HomeTab.SYNC)
-    Role.PATROL -> listOf(HomeTab.ROUNDS, HomeTab.SYNC)
+    Role.TECHNICIAN -> listOf(HomeTab.JOBS, HomeTab.ALERTS, HomeTab.SYNC)
+    Role.SUPERVISOR, Role.MANAGER, Role.ADMIN -> listOf(HomeTab.ISSUES, HomeTab.ALERTS, HomeTab.ROUNDS, HomeTab.SYNC)
+    Role.PATROL -> listOf(HomeTab.ROUNDS, HomeTab.ALERTS, HomeTab.SYNC)
 }
 
-/** The signed-in app: the role's tabs and the screens they lead to. */
+/**
+ * The signed-in app: the role's tabs and the screens they lead to. [openAlerts] (a tapped alert
+ * notification) goes to the alerts screen, then [onAlertsOpened] says so.
+ */
 @Composable
-fun PatrolNavHost(session: Session, onSignOut: () -> Unit) {
+fun PatrolNavHost(
+    session: Session,
+    onSignOut: () -> Unit,
+    openAlerts: Boolean = false,
+    onAlertsOpened: () -> Unit = {},
+) {
     val navController: NavHostController = rememberNavController()
     val tabs: List<HomeTab> = remember(session.role) { tabsFor(session.role) }
     val bottomBar: @Composable () -> Unit = { HomeNavigationBar(navController = navController, tabs = tabs) }
+
+    LaunchedEffect(openAlerts) {
+        if (!openAlerts) return@LaunchedEffect
+        navController.navigate(Routes.ALERTS) {
+            popUpTo(navController.graph.findStartDestination().id) { saveState = true }
+            launchSingleTop = true
+        }
+        onAlertsOpened()
+    }
 
     NavHost(navController = navController, startDestination = tabs.first().route) {
         composable(Routes.TODAY) {
@@ -176,6 +202,9 @@ fun PatrolNavHost(session: Session, onSignOut: () -> Unit) {
                 onBack = { navController.popBackStack() },
                 onDone = { navController.popBackStack() },
             )
+        }
+        composable(Routes.ALERTS) {
+            AlertsScreen(bottomBar = bottomBar)
         }
         composable(Routes.SYNC) {
             SyncScreen(onSignOut = onSignOut, bottomBar = bottomBar)
