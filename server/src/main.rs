@@ -14,6 +14,7 @@ mod error;
 mod extract;
 mod import;
 mod labels;
+mod notify;
 mod queue;
 mod reports;
 mod serve;
@@ -105,6 +106,20 @@ enum Command {
         /// Seconds between two alert passes (missed rounds, overdue issues).
         #[arg(long, default_value_t = 30, env = "PATROL_ALERT_INTERVAL", value_parser = clap::value_parser!(u64).range(1..=3600))]
         alert_interval: u64,
+        /// The console's address as people reach it, for the links in notifications
+        /// (default: http://<the listen address>).
+        #[arg(long, env = "PATROL_PUBLIC_URL", value_name = "URL")]
+        public_url: Option<String>,
+        /// The longest delay before a failed notification's first retry; later retries double
+        /// it, with full jitter, up to --notify-retry-cap (e.g. `1s`, `500ms`).
+        #[arg(long, default_value = "1s", value_parser = parse_duration)]
+        notify_retry_base: Duration,
+        /// The longest delay between two attempts of a notification.
+        #[arg(long, default_value = "5m", value_parser = parse_duration)]
+        notify_retry_cap: Duration,
+        /// Each notification attempt's time limit.
+        #[arg(long, default_value = "10s", value_parser = parse_duration)]
+        notify_timeout: Duration,
         /// For tests only: background work (escalation, alerts, the archive) takes "now" from
         /// the RFC 3339 instant in this file, read again at every pass, instead of the system
         /// clock.
@@ -145,6 +160,58 @@ enum Command {
         #[command(subcommand)]
         command: EvidenceKeyCommand,
     },
+    /// A site's notification channels: where its alerts are sent.
+    Notify {
+        #[command(subcommand)]
+        command: NotifyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum NotifyCommand {
+    /// Add a channel to a site; prints its id.
+    Add {
+        /// Site code.
+        #[arg(long)]
+        site: String,
+        /// webhook, wecom, dingtalk or feishu.
+        #[arg(long)]
+        kind: String,
+        /// Where to send: the robot's webhook address as its settings give it, or your
+        /// receiver's.
+        #[arg(long)]
+        url: String,
+        /// The signing secret: the webhook's HMAC key, DingTalk's 加签 secret (SEC…), Feishu's
+        /// 签名校验 secret. `-` reads it from standard input (kept out of the process list).
+        #[arg(long)]
+        secret: Option<String>,
+        /// Alert kinds to send, comma-separated: urgent, major, overdue, round_missed,
+        /// round_incomplete (default: all of them).
+        #[arg(long)]
+        events: Option<String>,
+    },
+    /// List a site's channels (secrets are never shown).
+    List {
+        /// Site code.
+        #[arg(long)]
+        site: String,
+    },
+    /// Remove a channel; its pending deliveries are cancelled.
+    Remove {
+        /// The channel id, as `notify add` printed it.
+        id: String,
+    },
+}
+
+/// A duration flag: `10s`, `500ms`, `5m` (jiff's friendly format) or ISO 8601.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d: jiff::SignedDuration = s
+        .parse()
+        .map_err(|e| format!("not a duration (e.g. 10s, 500ms, 5m): {e}"))?;
+    Duration::try_from(d)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| "must be more than zero".to_owned())
 }
 
 #[derive(Subcommand)]
@@ -264,6 +331,11 @@ struct Listen {
 struct Background {
     clock: clock::Clock,
     alert_interval: Duration,
+    /// `--public-url`, if given.
+    public_url: Option<String>,
+    notify_retry_base: Duration,
+    notify_retry_cap: Duration,
+    notify_timeout: Duration,
 }
 
 async fn serve(cli: &Cli, listen: Listen, demo: bool, background: Background) -> CliResult {
@@ -327,6 +399,25 @@ async fn serve(cli: &Cli, listen: Listen, demo: bool, background: Background) ->
         clock.clone(),
         background.alert_interval,
     ));
+    let public_url = background
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"))
+        .trim_end_matches('/')
+        .to_owned();
+    let sending = tokio::spawn(notify::delivery::run(
+        store.clone(),
+        notify::delivery::Config {
+            public_url,
+            retry_base: background.notify_retry_base,
+            retry_cap: background
+                .notify_retry_cap
+                .max(background.notify_retry_base),
+            timeout: background.notify_timeout,
+            poll: Duration::from_secs(1),
+        },
+        notify::delivery::client(background.notify_timeout)?,
+    ));
     let archiving = tokio::spawn(archive::run(
         store,
         state.blobs.clone(),
@@ -369,6 +460,7 @@ async fn serve(cli: &Cli, listen: Listen, demo: bool, background: Background) ->
     serve::run(listener, app, listen.timeouts.headers, shutdown_signal()).await;
     escalation.abort();
     alerting.abort();
+    sending.abort();
     archiving.abort();
     forgetting.abort();
     if let Some(t) = metrics_task {
@@ -635,6 +727,117 @@ async fn evidence_keys(cli: &Cli, rotate: bool) -> CliResult {
     Ok(())
 }
 
+async fn notify_command(cli: &Cli, command: &NotifyCommand) -> CliResult {
+    match command {
+        NotifyCommand::Add {
+            site,
+            kind,
+            url,
+            secret,
+            events,
+        } => {
+            let secret = match secret.as_deref() {
+                Some("-") => {
+                    let mut s = String::new();
+                    std::io::stdin().read_to_string(&mut s).map_err(|e| {
+                        format!("无法从标准输入读取密钥 / cannot read the secret from standard input: {e}")
+                    })?;
+                    Some(s.trim_end_matches(['\n', '\r']).to_owned())
+                }
+                other => other.map(str::to_owned),
+            };
+            let new = notify::NewChannel {
+                kind: kind.clone(),
+                url: url.clone(),
+                secret,
+                events: events.clone(),
+            };
+            // Checked before the database is opened: a typo is said at once.
+            let site_id = patrol_core::ids::SiteId::new();
+            if let Err(problems) = new.check(site_id, jiff::Timestamp::now()) {
+                return Err(joined(&problems));
+            }
+            let store = open_store(cli).await?;
+            let site = find_site(store.as_ref(), site).await?;
+            let channel = new
+                .check(site.id, jiff::Timestamp::now())
+                .map_err(|p| joined(&p))?;
+            store
+                .add_channel(&channel)
+                .await
+                .map_err(|e| format!("无法保存渠道 / cannot store the channel: {e}"))?;
+            say(&channel.id.to_string());
+            Ok(())
+        }
+        NotifyCommand::List { site } => {
+            let store = open_store(cli).await?;
+            let site = find_site(store.as_ref(), site).await?;
+            let channels = store
+                .site_channels(site.id)
+                .await
+                .map_err(|e| e.to_string())?;
+            if channels.is_empty() {
+                say(&format!(
+                    "小区 {} 没有通知渠道 / site {} has no notification channels",
+                    site.code, site.code
+                ));
+            }
+            for c in channels {
+                let signed = if c.secret.is_some() {
+                    "secret set (signed)"
+                } else {
+                    "no secret (unsigned)"
+                };
+                say(&format!(
+                    "{}  {}  {}  events={}  {signed}",
+                    c.id,
+                    c.kind.as_str(),
+                    c.url,
+                    c.events_text()
+                ));
+            }
+            Ok(())
+        }
+        NotifyCommand::Remove { id } => {
+            let channel: uuid::Uuid = id
+                .trim()
+                .parse()
+                .map_err(|_| format!("`{id}` 不是渠道编号 / `{id}` is not a channel id"))?;
+            let store = open_store(cli).await?;
+            if !store
+                .remove_channel(channel, jiff::Timestamp::now())
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                return Err(format!(
+                    "没有编号为 {channel} 的渠道 / no channel {channel}"
+                ));
+            }
+            say(&format!(
+                "已删除渠道 {channel}，其待发送的通知已取消 / removed channel {channel}; its pending deliveries are cancelled"
+            ));
+            Ok(())
+        }
+    }
+}
+
+/// A site by its code, or a clear refusal.
+async fn find_site(store: &dyn Store, code: &str) -> Result<patrol_core::site::Site, String> {
+    store
+        .site_by_code(code)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("没有代码为 `{code}` 的小区 / no site with code `{code}`"))
+}
+
+fn joined(problems: &[notify::Problem]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -653,6 +856,10 @@ async fn main() -> ExitCode {
             header_timeout,
             request_timeout,
             alert_interval,
+            public_url,
+            notify_retry_base,
+            notify_retry_cap,
+            notify_timeout,
             test_clock,
         } => {
             let listen = Listen {
@@ -668,6 +875,10 @@ async fn main() -> ExitCode {
                     .clone()
                     .map_or(clock::Clock::System, clock::Clock::file),
                 alert_interval: Duration::from_secs(*alert_interval),
+                public_url: public_url.clone(),
+                notify_retry_base: *notify_retry_base,
+                notify_retry_cap: *notify_retry_cap,
+                notify_timeout: *notify_timeout,
             };
             serve(&cli, listen, *demo, background).await
         }
@@ -709,6 +920,7 @@ async fn main() -> ExitCode {
         Command::EvidenceKey { command } => {
             evidence_keys(&cli, matches!(command, EvidenceKeyCommand::Rotate)).await
         }
+        Command::Notify { command } => notify_command(&cli, command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

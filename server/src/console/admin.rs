@@ -18,6 +18,7 @@ use super::{Console, ConsoleError, Lang, layout, role_label};
 use crate::AppState;
 use crate::accounts::{self, AccountError, MIN_PASSWORD_CHARS, NewUser};
 use crate::import::{self, ImportError};
+use crate::notify::{Channel, ChannelKind, NewChannel, masked_url};
 
 /// Who uses this page.
 pub const ADMIN_ROLES: &[Role] = &[Role::Admin];
@@ -59,6 +60,14 @@ fn done_text(l: Lang, done: &str) -> Option<&'static str> {
             "密码已重置：该用户的所有登录已失效，请用新密码登录。",
             "The password was reset: every sign-in of the user has ended; they sign in with the new one.",
         ),
+        "channel" => l.t(
+            "通知渠道已添加：此后该小区的提醒会发到这里。",
+            "The notification channel was added: the site's alerts go there from now on.",
+        ),
+        "channel-removed" => l.t(
+            "通知渠道已删除，其待发送的通知已取消。",
+            "The notification channel was removed; its pending deliveries are cancelled.",
+        ),
         "rekey" => l.t(
             "标签密钥已更换：旧标签已失效，请立即打印并更换该小区的全部标签。",
             "The label key was rotated: old labels no longer verify; print and replace every label of the site now.",
@@ -89,9 +98,9 @@ struct Typed {
     user: Option<UserForm>,
 }
 
-/// A site as the page lists it: its checkpoint count and its people, each with whether they are
-/// disabled.
-type SiteRow<'a> = (&'a Site, usize, Vec<(User, bool)>);
+/// A site as the page lists it: its checkpoint count, its people, each with whether they are
+/// disabled, and its notification channels.
+type SiteRow<'a> = (&'a Site, usize, Vec<(User, bool)>, Vec<Channel>);
 
 async fn render(
     state: &AppState,
@@ -104,7 +113,8 @@ async fn render(
     for s in &c.sites {
         let checkpoints = state.store.checkpoints(s.id).await?.len();
         let people = state.store.site_accounts(s.id).await?;
-        sites.push((s, checkpoints, people));
+        let channels = state.store.site_channels(s.id).await?;
+        sites.push((s, checkpoints, people, channels));
     }
     let u = typed.user.as_ref();
     let chosen = |v: Option<&Option<String>>, x: &str| v.and_then(|v| v.as_deref()) == Some(x);
@@ -123,7 +133,7 @@ async fn render(
         @if sites.is_empty() {
             p.empty { (l.t("你还没有负责的小区：请先导入一个。", "You have no sites yet: import one first.")) }
         }
-        @for (s, checkpoints, people) in &sites {
+        @for (s, checkpoints, people, channels) in &sites {
             section.admin-site id={ "site-" (s.code) } {
                 h2 { (s.name) " " span.tag { (s.code) } }
                 dl.facts {
@@ -174,6 +184,7 @@ async fn render(
                         }
                     }
                 }
+                (channels_section(c, s, channels))
                 form.rekey method="post" action={ "/console/admin/sites/" (s.id) "/rotate-key" } {
                     (c.csrf_field())
                     p.warning {
@@ -616,4 +627,181 @@ pub async fn rotate_key(
         "label key rotated in the console; every label of the site must be reprinted"
     );
     Ok(back("rekey"))
+}
+
+/// A site's notification channels: each with its kind, its address (robot keys masked), its
+/// events and whether it signs, a button to remove it, and the form to add one. Secrets are
+/// never shown.
+fn channels_section(c: &Console, s: &Site, channels: &[Channel]) -> Markup {
+    let l = c.lang;
+    html! {
+        div.channels id={ "channels-" (s.code) } {
+            h3 { (l.t("通知渠道", "Notification channels")) }
+            @if channels.is_empty() {
+                p.empty { (l.t("还没有通知渠道：提醒只在后台和手机上显示。", "No channels yet: alerts show only in the console and on phones.")) }
+            } @else {
+                table.channels {
+                    thead { tr {
+                        th { (l.t("类型", "Kind")) }
+                        th { (l.t("地址", "URL")) }
+                        th { (l.t("事件", "Events")) }
+                        th { (l.t("签名", "Signed")) }
+                        th { (l.t("操作", "Actions")) }
+                    } }
+                    tbody {
+                        @for ch in channels {
+                            tr id={ "channel-" (ch.id) } {
+                                td { (l.of(&ch.kind.label())) br; small.muted { (ch.kind.as_str()) } }
+                                td.url { code { (masked_url(&ch.url)) } }
+                                td { @for (i, e) in ch.events.iter().enumerate() {
+                                    @if i > 0 { ", " }
+                                    (l.of(&e.label()))
+                                } }
+                                td { @if ch.secret.is_some() { (l.t("已设密钥", "secret set")) } @else { (l.t("无", "no")) } }
+                                td.actions {
+                                    form method="post" action={ "/console/admin/channels/" (ch.id) "/remove" } {
+                                        (c.csrf_field())
+                                        button.secondary type="submit" { (l.t("删除", "Remove")) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            form.desk.channel method="post" action={ "/console/admin/sites/" (s.id) "/channels" } {
+                (c.csrf_field())
+                label { (l.t("类型", "Kind"))
+                    select name="kind" required {
+                        @for k in ChannelKind::ALL {
+                            option value=(k.as_str()) { (l.of(&k.label())) }
+                        }
+                    }
+                }
+                label.wide { (l.t("地址（机器人设置里的 Webhook 地址）", "URL (the robot's webhook address from its settings)"))
+                    input type="url" name="url" required maxlength=(crate::notify::MAX_URL_CHARS) autocomplete="off";
+                }
+                label { (l.t("密钥（钉钉加签、飞书签名校验、Webhook 签名；企业微信不填）", "Secret (DingTalk signing, Feishu signature check, webhook HMAC; none for WeCom)"))
+                    input type="password" name="secret" maxlength=(crate::notify::MAX_SECRET_CHARS) autocomplete="new-password";
+                }
+                fieldset.events {
+                    legend { (l.t("发送的事件", "Events to send")) }
+                    @for k in patrol_core::alert::AlertKind::ALL {
+                        label.check {
+                            input type="checkbox" name={ "ev_" (k.as_str()) } value="on" checked;
+                            " " (l.of(&k.label()))
+                        }
+                    }
+                }
+                button type="submit" { (l.t("添加渠道", "Add channel")) }
+            }
+        }
+    }
+}
+
+/// The add-channel form as posted.
+#[derive(Debug, Default, Deserialize)]
+pub struct ChannelForm {
+    csrf: Option<String>,
+    kind: Option<String>,
+    url: Option<String>,
+    secret: Option<String>,
+    ev_urgent: Option<String>,
+    ev_major: Option<String>,
+    ev_overdue: Option<String>,
+    ev_round_missed: Option<String>,
+    ev_round_incomplete: Option<String>,
+}
+
+/// `POST /console/admin/sites/{id}/channels`.
+pub async fn add_channel(
+    State(state): State<AppState>,
+    c: Console,
+    Path(id): Path<String>,
+    axum::Form(f): axum::Form<ChannelForm>,
+) -> Result<Response, ConsoleError> {
+    c.check_form(f.csrf.as_deref())?;
+    c.require(ADMIN_ROLES)?;
+    let l = c.lang;
+    let site = id
+        .parse::<SiteId>()
+        .ok()
+        .and_then(|s| c.site(s))
+        .cloned()
+        .ok_or(ConsoleError::NotFound(l))?;
+    let ticked = [
+        ("urgent", &f.ev_urgent),
+        ("major", &f.ev_major),
+        ("overdue", &f.ev_overdue),
+        ("round_missed", &f.ev_round_missed),
+        ("round_incomplete", &f.ev_round_incomplete),
+    ];
+    let events: Vec<&str> = ticked
+        .iter()
+        .filter(|(_, on)| on.as_deref().is_some_and(|v| !v.is_empty()))
+        .map(|(name, _)| *name)
+        .collect();
+    let new = NewChannel {
+        kind: f.kind.clone().unwrap_or_default(),
+        url: f.url.clone().unwrap_or_default(),
+        secret: f.secret.clone(),
+        // None ticked is refused ("choose at least one"), not taken as all.
+        events: Some(if events.is_empty() {
+            ",".to_owned()
+        } else {
+            events.join(",")
+        }),
+    };
+    match new.check(site.id, jiff::Timestamp::now()) {
+        Ok(channel) => {
+            state.store.add_channel(&channel).await?;
+            tracing::info!(
+                admin = %c.user.username,
+                site = %site.code,
+                channel = %channel.id,
+                kind = channel.kind.as_str(),
+                url = %masked_url(&channel.url),
+                "notification channel added in the console"
+            );
+            Ok(back("channel"))
+        }
+        Err(problems) => {
+            let head = l
+                .t("未添加通知渠道：", "The channel was not added:")
+                .to_owned();
+            let list = problems.iter().map(|p| l.of(&p.0)).collect();
+            refused(&state, &c, head, list, &Typed::default()).await
+        }
+    }
+}
+
+/// `POST /console/admin/channels/{id}/remove`: a channel of one of the admin's sites.
+pub async fn remove_channel(
+    State(state): State<AppState>,
+    c: Console,
+    Path(id): Path<String>,
+    axum::Form(f): axum::Form<TokenOnly>,
+) -> Result<Response, ConsoleError> {
+    c.check_form(f.csrf.as_deref())?;
+    c.require(ADMIN_ROLES)?;
+    let l = c.lang;
+    let channel = match id.parse::<uuid::Uuid>() {
+        Ok(id) => state.store.channel(id).await?,
+        Err(_) => None,
+    }
+    .filter(|ch| c.site(ch.site_id).is_some())
+    .ok_or(ConsoleError::NotFound(l))?;
+    if !state
+        .store
+        .remove_channel(channel.id, jiff::Timestamp::now())
+        .await?
+    {
+        return Err(ConsoleError::NotFound(l));
+    }
+    tracing::info!(
+        admin = %c.user.username,
+        channel = %channel.id,
+        "notification channel removed in the console"
+    );
+    Ok(back("channel-removed"))
 }

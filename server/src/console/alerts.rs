@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use super::{Console, ConsoleError, DESK_ROLES, Lang, layout, local};
 use crate::AppState;
+use crate::notify::{DeliveryRecord, DeliveryStatus, masked_url};
 
 /// The page's query: one of the person's sites, or all of them.
 #[derive(Debug, Default, Deserialize)]
@@ -73,6 +74,8 @@ async fn render(
 ) -> Result<Response, ConsoleError> {
     let l = c.lang;
     let open = open_alerts(state, c, only).await?;
+    let ids: Vec<AlertId> = open.iter().map(|a| a.id).collect();
+    let deliveries = state.store.alert_deliveries(&ids).await?;
     let title = l.t("待处理提醒", "Open alerts");
     let content = html! {
         h1 { (title) " " small.muted { "(" (open.len()) ")" } }
@@ -104,7 +107,7 @@ async fn render(
                 } }
                 tbody {
                     @for a in &open {
-                        (row(c, a, problem.as_ref().filter(|(id, _)| *id == a.id).is_some()))
+                        (row(c, a, &deliveries, problem.as_ref().filter(|(id, _)| *id == a.id).is_some()))
                     }
                 }
             }
@@ -121,7 +124,63 @@ fn kind_class(kind: AlertKind) -> &'static str {
     }
 }
 
-fn row(c: &Console, a: &Alert, failed: bool) -> Markup {
+/// Where an alert's notifications stand: each channel's delivery with its attempts.
+fn deliveries_of(c: &Console, a: &Alert, all: &[DeliveryRecord]) -> Markup {
+    let l = c.lang;
+    let mine: Vec<&DeliveryRecord> = all.iter().filter(|d| d.delivery.alert_id == a.id).collect();
+    let site = c.site(a.site_id);
+    html! {
+        @if !mine.is_empty() {
+            details.deliveries open[mine.iter().any(|d| d.delivery.status != DeliveryStatus::Delivered)] {
+                summary { (l.t("通知", "Notifications")) " "
+                    @for d in &mine {
+                        span class={ "tag delivery " (d.delivery.status.as_str()) } {
+                            (l.of(&d.kind.label())) "：" (l.of(&d.delivery.status.label()))
+                        } " "
+                    }
+                }
+                @for d in &mine {
+                    div.delivery id={ "delivery-" (d.delivery.id) } {
+                        p {
+                            strong { (l.of(&d.kind.label())) } " " code { (masked_url(&d.url)) } " · "
+                            (l.of(&d.delivery.status.label()))
+                            @if d.delivery.status == DeliveryStatus::Pending && d.delivery.attempts > 0 {
+                                " · " (l.t("下次尝试", "next try")) " " (local(d.delivery.next_at, site))
+                            }
+                            br; small.muted { (l.t("投递编号", "Delivery id")) " " (d.delivery.id) }
+                        }
+                        @if !d.attempts.is_empty() {
+                            table.attempts {
+                                thead { tr {
+                                    th { "#" }
+                                    th { (l.t("时间", "At")) }
+                                    th { (l.t("结果", "Outcome")) }
+                                    th { "HTTP" }
+                                    th { (l.t("耗时", "Latency")) }
+                                    th { (l.t("错误", "Error")) }
+                                } }
+                                tbody {
+                                    @for t in &d.attempts {
+                                        tr class={ "attempt " (t.outcome.as_str()) } {
+                                            td { (t.attempt) }
+                                            td { (local(t.at, site)) }
+                                            td { (l.of(&t.outcome.label())) }
+                                            td { @if let Some(s) = t.http_status { (s) } }
+                                            td { @if let Some(ms) = t.latency_ms { (ms) " ms" } }
+                                            td.error { @if let Some(e) = &t.error { (e) } }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn row(c: &Console, a: &Alert, deliveries: &[DeliveryRecord], failed: bool) -> Markup {
     let l = c.lang;
     let site = c.site(a.site_id);
     let text = match l {
@@ -157,6 +216,7 @@ fn row(c: &Console, a: &Alert, failed: bool) -> Markup {
             td.title {
                 (text)
                 @if let Some((href, words)) = link { br; a href=(href) { (words) } }
+                (deliveries_of(c, a, deliveries))
             }
             td {
                 form method="post" action={ "/console/alerts/" (a.id) "/ack" } {

@@ -69,6 +69,8 @@ pub fn router() -> Router<AppState> {
             )),
         )
         .route("/admin/sites/{id}/rotate-key", post(admin::rotate_key))
+        .route("/admin/sites/{id}/channels", post(admin::add_channel))
+        .route("/admin/channels/{id}/remove", post(admin::remove_channel))
         .route("/admin/users", post(admin::add_user))
         .route("/admin/users/{id}/disable", post(admin::disable))
         .route("/admin/users/{id}/enable", post(admin::enable))

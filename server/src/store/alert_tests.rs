@@ -16,7 +16,7 @@ use super::*;
 use crate::sync::{Applied, PushContext};
 
 /// An instant in Shanghai, the demo estate's zone.
-fn sh(local: &str) -> Timestamp {
+pub(super) fn sh(local: &str) -> Timestamp {
     local
         .parse::<jiff::civil::DateTime>()
         .unwrap()
@@ -26,7 +26,7 @@ fn sh(local: &str) -> Timestamp {
 }
 
 /// One person's phone pushing ops, numbered from 1.
-struct Phone {
+pub(super) struct Phone {
     actor: Actor,
     sites: Vec<Site>,
     device: DeviceId,
@@ -34,7 +34,7 @@ struct Phone {
 }
 
 impl Phone {
-    async fn of(store: &dyn Store, estate: &Estate, username: &str) -> Phone {
+    pub(super) async fn of(store: &dyn Store, estate: &Estate, username: &str) -> Phone {
         let user = estate.user(username).unwrap();
         let device = DeviceId::new();
         store
@@ -49,7 +49,7 @@ impl Phone {
         }
     }
 
-    async fn push(&mut self, store: &dyn Store, body: OpBody) -> OpResult {
+    pub(super) async fn push(&mut self, store: &dyn Store, body: OpBody) -> OpResult {
         self.seq += 1;
         let now = Timestamp::now();
         let op = Op::new(OpId::new(), self.seq, now, &body);
@@ -68,7 +68,7 @@ impl Phone {
     }
 }
 
-fn report(site: SiteId, severity: Severity) -> (IssueId, OpBody) {
+pub(super) fn report(site: SiteId, severity: Severity) -> (IssueId, OpBody) {
     let id = IssueId::new();
     let body = OpBody::IssueReport(IssueReport {
         issue_id: id,

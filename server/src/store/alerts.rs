@@ -35,7 +35,8 @@ pub trait AlertStore: Send + Sync {
 
 /// Store an alert: an open one is a new alert, kept unless one with its once key was raised
 /// before; an acknowledged one records the acknowledgement of the stored alert of its id,
-/// unless that was acknowledged already. A row that changed is fed to pull. Whether one did.
+/// unless that was acknowledged already. A row that changed is fed to pull; a new alert's
+/// deliveries are enqueued with it. Whether one did.
 macro_rules! alerts_sql {
     ($store:ident, $db:ty, $conn:ty) => {
 async fn put_alert(conn: &mut $conn, a: &patrol_core::alert::Alert) -> Result<bool> {
@@ -71,6 +72,10 @@ async fn put_alert(conn: &mut $conn, a: &patrol_core::alert::Alert) -> Result<bo
         .await?
     };
     let changed = done.rows_affected() == 1;
+    if changed && a.is_open() {
+        // Its deliveries go with it: never an alert raised and not sent, or sent and not raised.
+        enqueue_deliveries(conn, a).await?;
+    }
     if changed {
         feed(
             conn,
@@ -118,6 +123,9 @@ impl super::alerts::AlertStore for $store {
             }
         }
         tx.commit().await?;
+        if !raised.is_empty() {
+            self.outbox.notify_one();
+        }
         Ok(raised)
     }
 

@@ -11,6 +11,9 @@ mod conformance;
 mod evidence;
 #[cfg(test)]
 mod evidence_tests;
+mod notify;
+#[cfg(test)]
+mod notify_tests;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -35,6 +38,7 @@ use patrol_core::wire::{Change, QueueCursor};
 pub use self::alerts::AlertStore;
 pub use self::archive::{ArchiveFile, ArchivedMonth, PatrolRecords, Purge, RecordCounts};
 pub use self::evidence::{AuditCheck, EvidenceKey};
+pub use self::notify::NotifyStore;
 pub use self::postgres::PgStore;
 
 fn json<T: serde::Serialize>(v: &T) -> Result<String> {
@@ -281,9 +285,10 @@ pub struct ChangePage {
     pub more: bool,
 }
 
-/// Everything the server stores (alerts through [`AlertStore`]).
+/// Everything the server stores (alerts through [`AlertStore`], their delivery through
+/// [`NotifyStore`]).
 #[async_trait]
-pub trait Store: AlertStore + Send + Sync {
+pub trait Store: AlertStore + NotifyStore + Send + Sync {
     /// Bring the schema up to date.
     async fn migrate(&self) -> Result<()>;
 

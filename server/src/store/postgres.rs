@@ -38,6 +38,9 @@ use super::{
 /// PostgreSQL storage.
 pub struct PgStore {
     pool: PgPool,
+    /// Poked after a commit that enqueued alert deliveries (other processes' deliveries are
+    /// found by polling).
+    outbox: tokio::sync::Notify,
 }
 
 /// One lock for every write transaction, across server processes.
@@ -66,7 +69,10 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        Ok(PgStore { pool })
+        Ok(PgStore {
+            pool,
+            outbox: tokio::sync::Notify::new(),
+        })
     }
 
     /// Drop a schema made by [`PgStore::connect`] (tests clean up after themselves).
@@ -94,3 +100,4 @@ impl PgStore {
 
 sql_store!(PgStore, Postgres, PgConnection, "migrations/postgres");
 super::alerts::alerts_sql!(PgStore, Postgres, PgConnection);
+super::notify::notify_sql!(PgStore, Postgres, PgConnection);

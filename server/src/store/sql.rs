@@ -72,6 +72,8 @@ impl $store {
             visits,
             alert: load(&mut tx, "alerts", keys.alert.map(|a| a.to_string())).await?,
         };
+        // A new alert's deliveries were enqueued with it: the sender is told after the commit.
+        let mut wake_outbox = false;
         let outcome = match decide(&snapshot) {
             Decision::Apply(writes) => {
                 // The writes go in a savepoint: a row that meets another record's unique key
@@ -87,6 +89,9 @@ impl $store {
                 match failed {
                     None => {
                         sp.commit().await?;
+                        wake_outbox = writes
+                            .iter()
+                            .any(|w| matches!(w, Write::Alert(a) if a.is_open()));
                         OpOutcome::Applied
                     }
                     Some(e) if e.is_unique_violation() => {
@@ -118,6 +123,9 @@ impl $store {
         }
         record_op(&mut tx, meta, refusal).await?;
         tx.commit().await?;
+        if wake_outbox {
+            self.outbox.notify_one();
+        }
         Ok(outcome)
     }
 

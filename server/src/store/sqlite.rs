@@ -38,6 +38,8 @@ use super::{
 pub struct SqliteStore {
     pool: SqlitePool,
     write_lock: Mutex<()>,
+    /// Poked after a commit that enqueued alert deliveries.
+    outbox: tokio::sync::Notify,
 }
 
 impl SqliteStore {
@@ -56,6 +58,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             pool,
             write_lock: Mutex::new(()),
+            outbox: tokio::sync::Notify::new(),
         })
     }
 
@@ -68,3 +71,4 @@ impl SqliteStore {
 
 sql_store!(SqliteStore, Sqlite, SqliteConnection, "migrations/sqlite");
 super::alerts::alerts_sql!(SqliteStore, Sqlite, SqliteConnection);
+super::notify::notify_sql!(SqliteStore, Sqlite, SqliteConnection);
