@@ -155,10 +155,21 @@ pub(crate) fn guarded<T>(decode: impl FnOnce() -> Result<T, PhotoError>) -> Resu
 #[cfg(feature = "photo")]
 pub(crate) type Reader<'a> = ImageReader<Cursor<&'a [u8]>>;
 
+/// A picture read from untrusted bytes, checked from its header.
+#[cfg(feature = "photo")]
+pub(crate) struct Opened<'a> {
+    /// The reader, limits set.
+    pub reader: Reader<'a>,
+    /// Its format.
+    pub format: ImageFormat,
+    /// Width and height as stored (before any EXIF orientation).
+    pub size: (u32, u32),
+}
+
 /// A reader for untrusted bytes, its format guessed and limits set; refuses what is not a JPEG
 /// or PNG and what claims more than [`MAX_PIXELS`].
 #[cfg(feature = "photo")]
-pub(crate) fn open(bytes: &[u8]) -> Result<(Reader<'_>, ImageFormat), PhotoError> {
+pub(crate) fn open(bytes: &[u8]) -> Result<Opened<'_>, PhotoError> {
     let format = image::guess_format(bytes).map_err(|_| PhotoError::NotAnImage)?;
     if !matches!(format, ImageFormat::Jpeg | ImageFormat::Png) {
         return Err(PhotoError::NotAnImage);
@@ -179,7 +190,11 @@ pub(crate) fn open(bytes: &[u8]) -> Result<(Reader<'_>, ImageFormat), PhotoError
     }
     let mut reader = reader;
     reader.limits(limits());
-    Ok((reader, format))
+    Ok(Opened {
+        reader,
+        format,
+        size: (w, h),
+    })
 }
 
 fn reader_dimensions(bytes: &[u8], format: ImageFormat) -> Result<(u32, u32), PhotoError> {

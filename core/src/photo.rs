@@ -9,8 +9,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use fast_image_resize as fr;
-use image::codecs::jpeg::JpegEncoder;
-use image::{DynamicImage, ExtendedColorType, ImageDecoder, RgbImage};
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageDecoder, ImageFormat, RgbImage};
 
 pub use crate::blob::PhotoError;
 use crate::blob::{decode_error, guarded, sha256_hex};
@@ -62,13 +62,17 @@ fn fit(w: u32, h: u32, edge: u32) -> (u32, u32) {
     (w2, h2)
 }
 
-fn resize(img: RgbImage, edge: u32) -> Result<RgbImage, PhotoError> {
-    let (w, h) = img.dimensions();
-    let (w2, h2) = fit(w, h, edge);
-    if (w2, h2) == (w, h) {
+/// Resize to exactly `w2` × `h2` (Catmull-Rom).
+fn resize_to(img: RgbImage, w2: u32, h2: u32) -> Result<RgbImage, PhotoError> {
+    if (w2, h2) == img.dimensions() {
         return Ok(img);
     }
-    let src = fr::images::Image::from_vec_u8(w, h, img.into_raw(), fr::PixelType::U8x3)
+    resized(&img, w2, h2)
+}
+
+fn resized(img: &RgbImage, w2: u32, h2: u32) -> Result<RgbImage, PhotoError> {
+    let (w, h) = img.dimensions();
+    let src = fr::images::ImageRef::new(w, h, img.as_raw(), fr::PixelType::U8x3)
         .map_err(|e| PhotoError::Encode(e.to_string()))?;
     let mut dst = fr::images::Image::new(w2, h2, fr::PixelType::U8x3);
     let options =
@@ -80,39 +84,124 @@ fn resize(img: RgbImage, edge: u32) -> Result<RgbImage, PhotoError> {
         .ok_or_else(|| PhotoError::Encode("resized buffer size".into()))
 }
 
+/// A copy fitting `edge` on the long side; never enlarges.
+fn resize(img: &RgbImage, edge: u32) -> Result<RgbImage, PhotoError> {
+    let (w, h) = fit(img.width(), img.height(), edge);
+    if (w, h) == img.dimensions() {
+        return Ok(img.clone());
+    }
+    resized(img, w, h)
+}
+
+/// Baseline JPEG with 4:2:0 chroma, as cameras and libvips write them at this quality. Only
+/// pixels go in: the encoder writes a JFIF header and no EXIF, XMP, ICC or comment blocks.
 fn encode(img: &RgbImage, quality: u8) -> Result<Vec<u8>, PhotoError> {
+    let too_large = || PhotoError::Encode("picture too large to encode".into());
+    let w = u16::try_from(img.width()).map_err(|_| too_large())?;
+    let h = u16::try_from(img.height()).map_err(|_| too_large())?;
     let mut out = Vec::with_capacity(img.width() as usize * img.height() as usize / 4);
-    JpegEncoder::new_with_quality(&mut out, quality)
-        .encode(
-            img.as_raw(),
-            img.width(),
-            img.height(),
-            ExtendedColorType::Rgb8,
-        )
+    let mut encoder = jpeg_encoder::Encoder::new(&mut out, quality);
+    encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_2_0);
+    encoder
+        .encode(img.as_raw(), w, h, jpeg_encoder::ColorType::Rgb)
         .map_err(|e| PhotoError::Encode(e.to_string()))?;
     Ok(out)
 }
 
-/// Normalise a camera picture (JPEG, or PNG from a screenshot or signature pad).
+/// The most a JPEG decode may allocate: what [`crate::blob::limits`] allows the other decoder.
+const MAX_DECODE_BYTES: usize = (crate::blob::MAX_PIXELS * 4) as usize + 64 * 1024 * 1024;
+
+fn jpeg_error(e: jpeg_decoder::Error) -> PhotoError {
+    match e {
+        jpeg_decoder::Error::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            PhotoError::Truncated
+        }
+        other => {
+            let text = other.to_string();
+            if text.contains("EOF") || text.contains("end of file") || text.contains("truncat") {
+                PhotoError::Truncated
+            } else {
+                PhotoError::Decode(text)
+            }
+        }
+    }
+}
+
+/// Decode a JPEG already checked by [`crate::blob::open`], scaled in the DCT domain (by 1/2,
+/// 1/4 or 1/8, as libvips does) to the smallest size that still covers `target` on the long
+/// side, so a 12-megapixel photo never exists at full size. `None` for the colour layouts the
+/// scaling decoder does not turn into RGB (CMYK, 16-bit): those take the general path, as do
+/// files it refuses.
+fn decode_jpeg_scaled(
+    bytes: &[u8],
+    target: (u32, u32),
+) -> Result<Option<(RgbImage, Orientation)>, PhotoError> {
+    let mut decoder = jpeg_decoder::Decoder::new(bytes);
+    decoder.set_max_decoding_buffer_size(MAX_DECODE_BYTES);
+    decoder.read_info().map_err(jpeg_error)?;
+    let info = decoder
+        .info()
+        .ok_or_else(|| PhotoError::Decode("no frame header".into()))?;
+    let grey = match info.pixel_format {
+        jpeg_decoder::PixelFormat::RGB24 => false,
+        jpeg_decoder::PixelFormat::L8 => true,
+        _ => return Ok(None),
+    };
+    // A broken EXIF block must not cost the guard the photo: treat it as upright.
+    let orientation = decoder
+        .exif_data()
+        .and_then(Orientation::from_exif_chunk)
+        .unwrap_or(Orientation::NoTransforms);
+    let (tw, th) = (
+        u16::try_from(target.0).unwrap_or(u16::MAX),
+        u16::try_from(target.1).unwrap_or(u16::MAX),
+    );
+    let (w, h) = decoder.scale(tw, th).map_err(jpeg_error)?;
+    let pixels = decoder.decode().map_err(jpeg_error)?;
+    let (w, h) = (u32::from(w), u32::from(h));
+    let rgb = if grey {
+        image::GrayImage::from_raw(w, h, pixels).map(|g| DynamicImage::ImageLuma8(g).into_rgb8())
+    } else {
+        RgbImage::from_raw(w, h, pixels)
+    };
+    let rgb = rgb.ok_or_else(|| PhotoError::Decode("decoded size differs from header".into()))?;
+    Ok(Some((rgb, orientation)))
+}
+
+/// Decode with the general decoders (PNG; JPEG layouts the scaling decoder leaves aside).
+fn decode_full(reader: crate::blob::Reader<'_>) -> Result<(RgbImage, Orientation), PhotoError> {
+    let mut decoder = reader.into_decoder().map_err(decode_error)?;
+    // A broken EXIF block must not cost the guard the photo: treat it as upright.
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let img = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
+    Ok((img.into_rgb8(), orientation))
+}
+
+/// Normalise a camera picture (JPEG, or PNG from a screenshot or signature pad). The picture
+/// is decoded no larger than it must be, resized to its final size in the camera's own
+/// orientation, and only then turned upright; the thumbnail is made from the normalised photo.
 pub fn normalise(input: &[u8]) -> Result<NormalisedPhoto, PhotoError> {
-    let (reader, _) = crate::blob::open(input)?;
-    let (mut img, orientation) = guarded(|| {
-        let mut decoder = reader.into_decoder().map_err(decode_error)?;
-        // A broken EXIF block must not cost the guard the photo: treat it as upright.
-        let orientation = decoder
-            .orientation()
-            .unwrap_or(image::metadata::Orientation::NoTransforms);
-        Ok((
-            DynamicImage::from_decoder(decoder).map_err(decode_error)?,
-            orientation,
-        ))
-    })?;
-    img.apply_orientation(orientation);
-    // Only pixels go on: the encoder writes no EXIF, XMP, ICC or comment blocks.
-    let rgb = img.into_rgb8();
-    let photo = resize(rgb, MAX_EDGE)?;
+    let crate::blob::Opened {
+        reader,
+        format,
+        size: (w, h),
+    } = crate::blob::open(input)?;
+    let target = fit(w, h, MAX_EDGE);
+    // What the scaling decoder cannot read (or reads wrong) goes to the general decoder, so a
+    // picture is refused, and for the same reason, only if that one refuses it too.
+    let scaled = match format {
+        ImageFormat::Jpeg => guarded(|| decode_jpeg_scaled(input, target)).ok().flatten(),
+        _ => None,
+    };
+    let (decoded, orientation) = match scaled {
+        Some(decoded) => decoded,
+        None => guarded(|| decode_full(reader))?,
+    };
+    let mut photo = DynamicImage::ImageRgb8(resize_to(decoded, target.0, target.1)?);
+    photo.apply_orientation(orientation);
+    let photo = photo.into_rgb8();
     let jpeg = encode(&photo, QUALITY)?;
-    let thumbnail = encode(&resize(photo.clone(), THUMB_EDGE)?, THUMB_QUALITY)?;
+    let thumbnail = encode(&resize(&photo, THUMB_EDGE)?, THUMB_QUALITY)?;
     Ok(NormalisedPhoto {
         id: sha256_hex(&jpeg),
         width: photo.width(),

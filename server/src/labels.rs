@@ -493,4 +493,101 @@ mod tests {
         let pdf = sheets_pdf_document(&estate.site, &list).unwrap();
         assert!(pdf.starts_with(b"%PDF-"));
     }
+
+    /// `count` labels of the demo estate's site, each a new checkpoint (the demo's, repeated),
+    /// unsigned: the benchmark signs them.
+    fn many_labels(estate: &patrol_core::demo::Estate, count: usize) -> Vec<SheetLabel> {
+        (0..count)
+            .map(|i| {
+                let mut checkpoint = estate.checkpoints[i % estate.checkpoints.len()].clone();
+                checkpoint.id = CheckpointId::new();
+                checkpoint.qr_token.clear();
+                SheetLabel {
+                    zone: estate
+                        .zone_of(estate.checkpoints[i % estate.checkpoints.len()].id)
+                        .cloned(),
+                    checkpoint,
+                }
+            })
+            .collect()
+    }
+
+    /// Sign every label, as `site import` and a key rotation do.
+    fn sign_all(site: &Site, list: &mut [SheetLabel], key: &labels::SiteKey) {
+        for l in list {
+            l.checkpoint.qr_token = labels::sign(site.id, l.checkpoint.id, key);
+        }
+    }
+
+    /// The label rate of issue 14, on one thread: a label signed and drawn on the printed A4
+    /// PDF sheet (its QR code, names, crop marks; the font subset embedded), for a site of 1,
+    /// 10 and 100 checkpoints. The baseline, measured in the same rounds: the same labels'
+    /// signing and QR encoding alone, the least a printed label costs. Not a test: run it with
+    /// `./scripts/bench labels`, in release; it prints medians of `PATROL_BENCH_RUNS` runs.
+    #[test]
+    #[ignore = "a benchmark: ./scripts/bench labels runs it in release"]
+    fn label_rate() {
+        use std::time::{Duration, Instant};
+        let runs: usize = std::env::var("PATROL_BENCH_RUNS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|&n: &usize| n > 0)
+            .unwrap_or(5);
+        let key = patrol_core::labels::SiteKey::generate().unwrap();
+        let estate = patrol_core::demo::estate("demo", "阳光花园", &key);
+        // The font database and the first document's setup are paid once per process.
+        let mut warm = many_labels(&estate, 1);
+        sign_all(&estate.site, &mut warm, &key);
+        sheets_pdf_document(&estate.site, &warm).unwrap();
+        let median = |mut xs: Vec<f64>| {
+            xs.sort_by(f64::total_cmp);
+            xs[xs.len() / 2]
+        };
+        eprintln!("label rate, one thread: medians of {runs} runs");
+        for count in [1usize, 10, 100] {
+            let mut list = many_labels(&estate, count);
+            // Enough rounds a run for about the same work at every size.
+            let rounds = (300 / count).clamp(5, 100);
+            let (mut ours, mut base, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+            for _ in 0..runs {
+                let (mut o, mut b) = (Vec::new(), Vec::new());
+                for _ in 0..rounds {
+                    let t = Instant::now();
+                    sign_all(&estate.site, &mut list, &key);
+                    let pdf = sheets_pdf_document(&estate.site, &list).unwrap();
+                    o.push(t.elapsed());
+                    assert!(pdf.starts_with(b"%PDF-"));
+                    let t = Instant::now();
+                    sign_all(&estate.site, &mut list, &key);
+                    for l in &list {
+                        std::hint::black_box(code_modules(&l.checkpoint.qr_token).unwrap());
+                    }
+                    b.push(t.elapsed());
+                }
+                o.sort();
+                b.sort();
+                let (o, b): (Duration, Duration) = (o[o.len() / 2], b[b.len() / 2]);
+                ours.push(count as f64 / o.as_secs_f64());
+                base.push(count as f64 / b.as_secs_f64());
+                ratios.push(o.as_secs_f64() / b.as_secs_f64());
+            }
+            let (lo, hi) = (
+                ratios.iter().copied().fold(f64::INFINITY, f64::min),
+                ratios.iter().copied().fold(0.0, f64::max),
+            );
+            let rate = median(ours.clone());
+            let rates = (
+                ours.iter().copied().fold(f64::INFINITY, f64::min),
+                ours.iter().copied().fold(0.0, f64::max),
+            );
+            eprintln!(
+                "labels, sheet of {count:>3}: {rate:>7.0} labels/s ({:.0}–{:.0}), {:.2} × the 1,000/s target; signing + QR alone {:>7.0}/s; time ratio {:.2} ({lo:.2}–{hi:.2})",
+                rates.0,
+                rates.1,
+                rate / 1000.0,
+                median(base.clone()),
+                median(ratios.clone()),
+            );
+        }
+    }
 }

@@ -183,22 +183,11 @@ impl Engine {
 
     /// Who is signed in.
     pub fn session(&self) -> Result<Option<SessionUser>> {
-        self.store.read(|c| {
-            let Some(json) = get_meta(c, META_SESSION)? else {
-                return Ok(None);
-            };
-            Ok(Some(serde_json::from_str(&json)?))
-        })
+        self.store.read(session_in)
     }
 
     fn actor(&self) -> Result<Actor> {
-        let user = self.session()?.ok_or(Error::NotSignedIn)?;
-        Ok(Actor {
-            user_id: user.id,
-            role: user.role,
-            team: user.team,
-            site_ids: user.sites,
-        })
+        self.store.read(actor_in)
     }
 
     /// Keep the tokens of a sign-in (the phone's sandbox protects the database).
@@ -223,8 +212,27 @@ impl Engine {
 
 fn get_meta(conn: &rusqlite::Connection, key: &str) -> Result<Option<String>> {
     Ok(conn
-        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+        .query_row([key], |r| r.get(0))
         .optional()?)
+}
+
+fn session_in(conn: &rusqlite::Connection) -> Result<Option<SessionUser>> {
+    let Some(json) = get_meta(conn, META_SESSION)? else {
+        return Ok(None);
+    };
+    Ok(Some(serde_json::from_str(&json)?))
+}
+
+/// Who is signed in, read on `conn` (a write transaction's, for its checks).
+fn actor_in(conn: &rusqlite::Connection) -> Result<Actor> {
+    let user = session_in(conn)?.ok_or(Error::NotSignedIn)?;
+    Ok(Actor {
+        user_id: user.id,
+        role: user.role,
+        team: user.team,
+        site_ids: user.sites,
+    })
 }
 
 fn set_meta(tx: &Transaction<'_>, key: &str, value: &str) -> Result<()> {
@@ -246,20 +254,20 @@ fn ms(t: Timestamp) -> i64 {
 /// refused here, so the phone never queues what the server would reject for its size.
 fn enqueue(tx: &Transaction<'_>, at: Timestamp, body: &OpBody) -> Result<Op> {
     crate::bounds::check_op(body)?;
-    let seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox", [], |r| {
-        r.get(0)
-    })?;
+    let seq: i64 = tx
+        .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox")?
+        .query_row([], |r| r.get(0))?;
     let op = Op::new(crate::ids::OpId::new(), seq as u64, at, body);
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO outbox (seq, op_id, kind, at, body) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![
-            seq,
-            op.op_id.to_string(),
-            op.kind,
-            op.at.to_string(),
-            serde_json::to_string(&op.body)?
-        ],
-    )?;
+    )?
+    .execute(params![
+        seq,
+        op.op_id.to_string(),
+        op.kind,
+        op.at.to_string(),
+        serde_json::to_string(&op.body)?
+    ])?;
     Ok(op)
 }
 

@@ -4,8 +4,8 @@ use std::collections::BTreeSet;
 
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::reference::{all, one, put_issue};
-use super::{Engine, enqueue, ms};
+use super::reference::{all, one, put_issue, template_in};
+use super::{Engine, actor_in, enqueue, ms};
 use crate::checklist::{Answer, Template};
 use crate::error::{Error, FlowError, Result};
 use crate::ids::{CheckpointId, IssueId, ResultId, RouteId, RunId, SiteId, VisitId, ZoneId};
@@ -116,6 +116,39 @@ fn load_run(c: &rusqlite::Connection, run_id: RunId) -> Result<PatrolRun> {
         &run_id.to_string(),
     )?
     .ok_or_else(|| RoundError::UnknownRun.into())
+}
+
+/// A round with its route and site, read on `c`.
+fn round_parts_in(c: &rusqlite::Connection, run_id: RunId) -> Result<(PatrolRun, Route, Site)> {
+    let run = load_run(c, run_id)?;
+    let route: Route = one(
+        c,
+        "SELECT data FROM routes WHERE id = ?1",
+        &run.route_id.to_string(),
+    )?
+    .ok_or(RoundError::UnknownRoute)?;
+    let site: Site = one(
+        c,
+        "SELECT data FROM sites WHERE id = ?1",
+        &run.site_id.to_string(),
+    )?
+    .ok_or(FlowError::NoSuchSite)?;
+    Ok((run, route, site))
+}
+
+/// The zone of a checkpoint, read on `c` in one statement.
+fn checkpoint_zone(c: &rusqlite::Connection, checkpoint: CheckpointId) -> Result<Zone> {
+    let row: Option<Option<String>> = c
+        .prepare_cached(
+            "SELECT z.data FROM checkpoints c LEFT JOIN zones z ON z.id = c.zone_id
+             WHERE c.id = ?1",
+        )?
+        .query_row([checkpoint.to_string()], |r| r.get(0))
+        .optional()?;
+    let json = row
+        .ok_or(RoundError::UnknownCheckpoint)?
+        .ok_or(FlowError::NoSuchSite)?;
+    Ok(serde_json::from_str(&json)?)
 }
 
 fn load_visits(c: &rusqlite::Connection, run_id: RunId) -> Result<Vec<Visit>> {
@@ -258,10 +291,7 @@ impl Engine {
 
     /// A round with its route and site, as the rules need it.
     fn round_parts(&self, run_id: RunId) -> Result<(PatrolRun, Route, Site)> {
-        let run = self.store.read(|c| load_run(c, run_id))?;
-        let route = self.route(run.route_id)?.ok_or(RoundError::UnknownRoute)?;
-        let site = self.site_required(run.site_id)?;
-        Ok((run, route, site))
+        self.store.read(|c| round_parts_in(c, run_id))
     }
 
     /// Scan a checkpoint label during a round. The label is verified offline; a label of another
@@ -398,38 +428,42 @@ impl Engine {
     /// Answer a checklist item. The rules judge it (a reading out of range is a fault; a fault
     /// that needs a photo is refused without one). Answering again replaces the answer.
     pub fn answer(&self, visit_id: VisitId, item_key: &str, answer: Answer) -> Result<ItemResult> {
-        let actor = self.actor()?;
-        let sheet = self.checklist(visit_id)?;
-        let (run, route, site) = self.round_parts(sheet.visit.run_id)?;
-        let result = Round {
-            run: &run,
-            route: &route,
-            site: &site,
-        }
-        .answer(
-            &actor,
-            &sheet.visit,
-            &sheet.template,
-            item_key,
-            &answer,
-            ResultId::new(),
-        )?;
         let now = self.now();
+        // Everything the rules judge is read in the transaction that writes the answer and its
+        // op, on its connection, with cached statements: nothing can change in between (a round
+        // finished on another thread), and no more is read than the rules need.
         self.store.write(|tx| {
-            tx.execute(
-                "DELETE FROM results WHERE visit_id = ?1 AND item_key = ?2",
-                params![visit_id.to_string(), item_key],
+            let actor = actor_in(tx)?;
+            let visit = load_visit(tx, visit_id)?;
+            let zone = checkpoint_zone(tx, visit.checkpoint_id)?;
+            let template = template_in(tx, zone.kind)?.ok_or(FlowError::NoChecklist)?;
+            let (run, route, site) = round_parts_in(tx, visit.run_id)?;
+            let result = Round {
+                run: &run,
+                route: &route,
+                site: &site,
+            }
+            .answer(
+                &actor,
+                &visit,
+                &template,
+                item_key,
+                &answer,
+                ResultId::new(),
             )?;
-            tx.execute(
+            let visit_key = visit_id.to_string();
+            tx.prepare_cached("DELETE FROM results WHERE visit_id = ?1 AND item_key = ?2")?
+                .execute(params![visit_key, item_key])?;
+            tx.prepare_cached(
                 "INSERT INTO results (id, visit_id, item_key, outcome, data) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    result.id.to_string(),
-                    visit_id.to_string(),
-                    item_key,
-                    serde_json::to_value(result.outcome)?.as_str().unwrap_or("ok"),
-                    serde_json::to_string(&result)?
-                ],
-            )?;
+            )?
+            .execute(params![
+                result.id.to_string(),
+                visit_key,
+                item_key,
+                serde_json::to_value(result.outcome)?.as_str().unwrap_or("ok"),
+                serde_json::to_string(&result)?
+            ])?;
             enqueue(
                 tx,
                 now,
@@ -443,7 +477,7 @@ impl Engine {
                     photos: result.photos.clone(),
                 }),
             )?;
-            Ok(result.clone())
+            Ok(result)
         })
     }
 

@@ -20,7 +20,10 @@ pub(super) fn one<T: DeserializeOwned>(
     sql: &str,
     id: &str,
 ) -> Result<Option<T>> {
-    let json: Option<String> = conn.query_row(sql, [id], |r| r.get(0)).optional()?;
+    let json: Option<String> = conn
+        .prepare_cached(sql)?
+        .query_row([id], |r| r.get(0))
+        .optional()?;
     json.map(|j| serde_json::from_str(&j).map_err(Error::from))
         .transpose()
 }
@@ -31,7 +34,7 @@ pub(super) fn all<T: DeserializeOwned>(
     sql: &str,
     args: impl rusqlite::Params,
 ) -> Result<Vec<T>> {
-    let mut stmt = conn.prepare(sql)?;
+    let mut stmt = conn.prepare_cached(sql)?;
     let rows = stmt.query_map(args, |r| r.get::<_, String>(0))?;
     rows.map(|j| Ok(serde_json::from_str(&j?)?)).collect()
 }
@@ -242,13 +245,16 @@ impl Engine {
     /// The checklist for a zone kind: the newest version the server sent, else the standard
     /// catalogue built into the app.
     pub fn template_for(&self, kind: ZoneKind) -> Result<Option<Template>> {
-        let pulled: Option<Template> = self.store.read(|c| {
-            one(
-                c,
-                "SELECT data FROM templates WHERE zone_kind = ?1 ORDER BY version DESC LIMIT 1",
-                kind.as_str(),
-            )
-        })?;
-        Ok(pulled.or_else(|| Catalogue::standard().for_zone(kind).cloned()))
+        self.store.read(|c| template_in(c, kind))
     }
+}
+
+/// [`Engine::template_for`] on a given connection (a write transaction's, for its checks).
+pub(super) fn template_in(c: &Connection, kind: ZoneKind) -> Result<Option<Template>> {
+    let pulled: Option<Template> = one(
+        c,
+        "SELECT data FROM templates WHERE zone_kind = ?1 ORDER BY version DESC LIMIT 1",
+        kind.as_str(),
+    )?;
+    Ok(pulled.or_else(|| Catalogue::standard().for_zone(kind).cloned()))
 }

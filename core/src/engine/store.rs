@@ -27,6 +27,8 @@ pub struct Store {
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(Duration::from_secs(10))?;
+    // Every action reads and writes through a dozen statements; keep them all prepared.
+    conn.set_prepared_statement_cache_capacity(64);
     conn.pragma_update(None, "foreign_keys", "ON")?;
     // FULL: a committed action survives power loss, not only an app kill.
     conn.pragma_update(None, "synchronous", "FULL")?;
