@@ -11,7 +11,7 @@ use patrol_core::alert::{self, AlertError};
 use patrol_core::audit::AuditEntry;
 use patrol_core::blob::{BlobInfo, BlobUse};
 use patrol_core::checklist::{Answer, Catalogue, Template};
-use patrol_core::ids::{CheckpointId, DeviceId, RunId, SiteId, VisitId};
+use patrol_core::ids::{CheckpointId, DeviceId, RouteId, RunId, SiteId, VisitId, ZoneId};
 use patrol_core::issue::Issue;
 use patrol_core::lifecycle::{self, Action, Assignee, Found, Report, RuleError, Transition};
 use patrol_core::patrol::{PatrolRun, Visit, VisitMethod};
@@ -51,6 +51,10 @@ pub struct Batch<'a> {
 struct Written {
     runs: HashMap<RunId, PatrolRun>,
     visits: HashMap<VisitId, Visit>,
+    // Reference data the push's ops name, read once a push: no op changes it.
+    routes: HashMap<RouteId, Option<Route>>,
+    checkpoints: HashMap<CheckpointId, Option<Checkpoint>>,
+    zones: HashMap<ZoneId, Option<Zone>>,
 }
 
 impl<'a> Batch<'a> {
@@ -88,6 +92,39 @@ impl<'a> Batch<'a> {
             Some(visit) => Ok(Some(visit)),
             None => self.store.visit(id).await,
         }
+    }
+
+    /// A route, read once a batch.
+    async fn route(&self, id: RouteId) -> Result<Option<Route>, StoreError> {
+        let known = self.written().routes.get(&id).cloned();
+        if let Some(route) = known {
+            return Ok(route);
+        }
+        let route = self.store.route(id).await?;
+        self.written().routes.insert(id, route.clone());
+        Ok(route)
+    }
+
+    /// A checkpoint, read once a batch.
+    async fn checkpoint(&self, id: CheckpointId) -> Result<Option<Checkpoint>, StoreError> {
+        let known = self.written().checkpoints.get(&id).cloned();
+        if let Some(checkpoint) = known {
+            return Ok(checkpoint);
+        }
+        let checkpoint = self.store.checkpoint(id).await?;
+        self.written().checkpoints.insert(id, checkpoint.clone());
+        Ok(checkpoint)
+    }
+
+    /// A zone, read once a batch.
+    async fn zone(&self, id: ZoneId) -> Result<Option<Zone>, StoreError> {
+        let known = self.written().zones.get(&id).cloned();
+        if let Some(zone) = known {
+            return Ok(zone);
+        }
+        let zone = self.store.zone(id).await?;
+        self.written().zones.insert(id, zone.clone());
+        Ok(zone)
     }
 
     /// Apply one op in the batch, keeping the rounds and visits it wrote.
@@ -381,7 +418,7 @@ fn escalate_at_once(issue: Issue, now: Timestamp, out: &mut Vec<Write>) -> Issue
 
 /// The round an op belongs to and its route, looked up before the op's transaction (a round's
 /// route never changes; whether it is still open is decided on the state inside it).
-async fn route_of(store: &dyn Store, run: Option<&PatrolRun>) -> Result<Option<Route>, StoreError> {
+async fn route_of(store: &Batch<'_>, run: Option<&PatrolRun>) -> Result<Option<Route>, StoreError> {
     match run {
         Some(run) => store.route(run.route_id).await,
         None => Ok(None),
@@ -424,7 +461,7 @@ async fn apply_body(
         }
         OpBody::PatrolVisit(b) => {
             let run = store.run(b.run_id).await?;
-            let route = route_of(store.store, run.as_ref()).await?;
+            let route = route_of(store, run.as_ref()).await?;
             let checkpoint = store.checkpoint(b.checkpoint_id).await?;
             let known = match &run {
                 Some(run) => ctx.known(store.store, run.site_id).await?.clone(),
@@ -478,9 +515,9 @@ async fn apply_body(
                 Some(v) => store.run(v.run_id).await?,
                 None => None,
             };
-            let route = route_of(store.store, run.as_ref()).await?;
+            let route = route_of(store, run.as_ref()).await?;
             let template = match &visit {
-                Some(v) => match zone_of(store.store, v.checkpoint_id).await? {
+                Some(v) => match zone_of(store, v.checkpoint_id).await? {
                     Some(zone) => ctx.template(store.store, zone.kind).await?,
                     None => None,
                 },
@@ -526,7 +563,7 @@ async fn apply_body(
         }
         OpBody::PatrolFinish(b) => {
             let run = store.run(b.run_id).await?;
-            let route = route_of(store.store, run.as_ref()).await?;
+            let route = route_of(store, run.as_ref()).await?;
             let names: HashMap<CheckpointId, String> = match &run {
                 Some(run) => store
                     .checkpoints(run.site_id)
@@ -739,7 +776,7 @@ async fn transition(
     ctx.commit(store, meta, keys, &decide).await
 }
 
-async fn zone_of(store: &dyn Store, checkpoint: CheckpointId) -> Result<Option<Zone>, StoreError> {
+async fn zone_of(store: &Batch<'_>, checkpoint: CheckpointId) -> Result<Option<Zone>, StoreError> {
     match store.checkpoint(checkpoint).await? {
         Some(c) => store.zone(c.zone_id).await,
         None => Ok(None),
@@ -778,8 +815,7 @@ impl References {
         // The item is looked up on the visited checkpoint's checklist.
         let item = match (&b.item_key, &visit) {
             (Some(key), Some((v, _))) => {
-                let kind: Option<ZoneKind> =
-                    zone_of(store.store, v.checkpoint_id).await?.map(|z| z.kind);
+                let kind: Option<ZoneKind> = zone_of(store, v.checkpoint_id).await?.map(|z| z.kind);
                 match kind {
                     Some(kind) => ctx
                         .template(store.store, kind)
