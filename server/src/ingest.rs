@@ -55,6 +55,7 @@ pub async fn run(store: Arc<dyn Store>, username: &str, file: &Path) -> Result<(
         applied += t.await.map_err(|e| e.to_string())??;
     }
     let seconds = started.elapsed().as_secs_f64();
+    #[allow(clippy::print_stdout)] // the benchmark reads it
     println!(
         "{}",
         serde_json::json!({"ops": applied, "seconds": seconds})

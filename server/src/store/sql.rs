@@ -15,7 +15,7 @@ pub struct OpTx<'a> {
 }
 
 #[async_trait]
-impl<'a> super::OpBatch for OpTx<'a> {
+impl super::OpBatch for OpTx<'_> {
     async fn apply_op(&mut self, meta: &OpMeta, keys: Keys, decide: Decide<'_>) -> Result<OpOutcome> {
         apply_numbered(&mut self.tx, meta, keys, decide, false).await
     }

@@ -8,6 +8,7 @@
 //!
 //! `cargo run --release -p patrol-e2e --bin ingestbench -- [--backend postgres] [--runs 5]`
 //! (`scripts/bench-server` builds the server first).
+#![allow(clippy::print_stdout)] // a benchmark reports on stdout
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -202,7 +203,7 @@ fn run(args: &Args, pg: Option<&str>, root: &Path) -> Figures {
             String::from_utf8_lossy(&out.stderr)
         );
         let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-        let applied = v["ops"].as_u64().unwrap_or(0) as usize;
+        let applied = usize::try_from(v["ops"].as_u64().unwrap_or(0)).unwrap_or(0);
         expect_applied(applied, args);
         applied as f64 / v["seconds"].as_f64().unwrap_or(f64::INFINITY)
     };
@@ -434,9 +435,8 @@ fn database(url: &str, name: &str, template: Option<&str>) -> String {
                 .await
             {
                 Ok(_) => break,
-                Err(e) if tries < 50 => {
+                Err(_) if tries < 50 => {
                     tries += 1;
-                    let _ = e;
                     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
                 }
                 Err(e) => panic!("{sql}: {e}"),
