@@ -14,6 +14,7 @@ use crate::store::Store;
 
 /// Apply every device's pushes (each device's in order, the devices at once) as `username`;
 /// prints `{"ops": applied, "seconds": elapsed}`.
+#[allow(clippy::print_stdout)] // the benchmark reads it
 pub async fn run(store: Arc<dyn Store>, username: &str, file: &Path) -> Result<(), String> {
     let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
     let devices: Vec<Vec<PushRequest>> =
@@ -55,7 +56,6 @@ pub async fn run(store: Arc<dyn Store>, username: &str, file: &Path) -> Result<(
         applied += t.await.map_err(|e| e.to_string())??;
     }
     let seconds = started.elapsed().as_secs_f64();
-    #[allow(clippy::print_stdout)] // the benchmark reads it
     println!(
         "{}",
         serde_json::json!({"ops": applied, "seconds": seconds})
