@@ -307,7 +307,7 @@ fn rounds(http: &Http, token: &str, args: &Args) -> Vec<Vec<Value>> {
             .iter()
             .filter(|t| t["zone_kind"] == kind)
             .max_by_key(|t| t["version"].as_u64());
-        let items = match pulled {
+        match pulled {
             Some(t) => t["items"].as_array().cloned().unwrap_or_default(),
             None => {
                 let kind: Option<patrol_core::site::ZoneKind> = serde_json::from_value(kind).ok();
@@ -316,8 +316,7 @@ fn rounds(http: &Http, token: &str, args: &Args) -> Vec<Vec<Value>> {
                     .and_then(|v| v.as_array().cloned())
                     .unwrap_or_default()
             }
-        };
-        items
+        }
     };
     let total = args.pushes * args.batch;
     (0..args.devices)
