@@ -10,15 +10,18 @@ use patrol_e2e::{Http, Server};
 /// A raw GET (no client that decodes for us): status line and headers, and the body as sent.
 fn raw_get(base_url: &str, path: &str, token: &str, encoding: &str) -> (String, Vec<u8>) {
     let addr = base_url.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(addr).unwrap();
+    let mut stream = TcpStream::connect(addr).expect("a raw HTTP answer");
     write!(
         stream,
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nAccept-Encoding: {encoding}\r\nConnection: close\r\n\r\n"
     )
-    .unwrap();
+    .expect("a raw HTTP answer");
     let mut all = Vec::new();
-    stream.read_to_end(&mut all).unwrap();
-    let split = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    stream.read_to_end(&mut all).expect("a raw HTTP answer");
+    let split = all
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a raw HTTP answer");
     let head = String::from_utf8_lossy(&all[..split]).to_lowercase();
     let mut body = all[split + 4..].to_vec();
     if head.contains("transfer-encoding: chunked") {
@@ -30,10 +33,17 @@ fn raw_get(base_url: &str, path: &str, token: &str, encoding: &str) -> (String, 
 fn unchunk(mut rest: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
-        let line_end = rest.windows(2).position(|w| w == b"\r\n").unwrap();
-        let size =
-            usize::from_str_radix(std::str::from_utf8(&rest[..line_end]).unwrap().trim(), 16)
-                .unwrap();
+        let line_end = rest
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("a raw HTTP answer");
+        let size = usize::from_str_radix(
+            std::str::from_utf8(&rest[..line_end])
+                .expect("a raw HTTP answer")
+                .trim(),
+            16,
+        )
+        .expect("a raw HTTP answer");
         rest = &rest[line_end + 2..];
         if size == 0 {
             return out;
