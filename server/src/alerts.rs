@@ -17,7 +17,7 @@ use patrol_core::user::Actor;
 use patrol_core::wire::Change;
 
 use crate::clock::Clock;
-use crate::store::{Store, StoreError};
+use crate::store::{Job, Store, StoreError};
 
 /// Raise every alert due at `now` that was not raised before; returns those raised now.
 pub async fn raise_due(store: &dyn Store, now: Timestamp) -> Result<Vec<Alert>, StoreError> {
@@ -67,7 +67,14 @@ pub async fn run(store: Arc<dyn Store>, clock: Clock, every: Duration) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if let Err(e) = raise_due(store.as_ref(), clock.now()).await {
+        let pass = async {
+            // Another server process on the same database may be at it: skip this tick.
+            let Some(_lock) = store.job_lock(Job::Alerts).await? else {
+                return Ok(());
+            };
+            raise_due(store.as_ref(), clock.now()).await.map(drop)
+        };
+        if let Err(e) = pass.await {
             tracing::error!(error = %e, "alert pass failed");
         }
     }

@@ -20,7 +20,7 @@ use patrol_core::ids::{IssueId, SiteId, UserId};
 use patrol_core::issue::{Issue, Status};
 use patrol_core::lifecycle::{Visibility, may_see};
 use patrol_core::team::Team;
-use patrol_core::user::Role;
+use patrol_core::user::{Actor, Role};
 use patrol_core::wire::{
     ErrorBody, LoginRequest, OpBody, PROTOCOL_HEADER, PROTOCOL_VERSION, PullQuery, PullResponse,
     PushRequest, PushResponse, QueueCursor, RefreshRequest, SessionUser, TokenResponse,
@@ -31,8 +31,8 @@ use crate::AppState;
 use crate::auth::{Caller, REFRESH_TTL_SECS, random_secret, token_hash};
 use crate::error::ApiError;
 use crate::extract::{Json, Path, Query};
-use crate::store::IssueFilter;
-use crate::sync::{Applied, PushContext, apply};
+use crate::store::{IssueFilter, Store};
+use crate::sync::{Applied, Batch, PushContext, apply};
 
 /// How long a client may take over a request's headers, and over the whole request.
 #[derive(Debug, Clone, Copy)]
@@ -290,6 +290,18 @@ async fn push(
     Json(req): Json<PushRequest>,
 ) -> Result<Json<PushResponse>, ApiError> {
     check_protocol(&headers)?;
+    push_ops(state.store.as_ref(), &caller.actor, req)
+        .await
+        .map(Json)
+}
+
+/// A push as `/sync/push` applies it once the request is read and its caller known: the ops
+/// checked, decided and applied in one transaction, each answered on its own.
+pub async fn push_ops(
+    store: &dyn Store,
+    actor: &Actor,
+    req: PushRequest,
+) -> Result<PushResponse, ApiError> {
     if req.ops.len() > MAX_OPS_PER_PUSH {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -301,9 +313,8 @@ async fn push(
     let server_at = Timestamp::now();
     let offset = patrol_core::time::offset(req.device_time, server_at);
     let offset_ms = i64::try_from(offset.as_millis()).unwrap_or(i64::MAX);
-    state
-        .store
-        .touch_device(req.device_id, caller.actor.user_id, offset_ms, server_at)
+    store
+        .touch_device(req.device_id, actor.user_id, offset_ms, server_at)
         .await?;
     // Blobs first: an op naming a photo the server lacks waits, with the whole request.
     let named: Vec<String> = ops
@@ -317,7 +328,7 @@ async fn push(
                 .collect::<Vec<_>>()
         })
         .collect();
-    let blobs = state.store.blobs(&named).await?;
+    let blobs = store.blobs(&named).await?;
     if let Some(missing) = named.iter().find(|b| !blobs.contains_key(*b)) {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -326,22 +337,25 @@ async fn push(
         ));
     }
     let mut sites = Vec::new();
-    for id in &caller.actor.site_ids {
-        if let Some(site) = state.store.site(*id).await? {
+    for id in &actor.site_ids {
+        if let Some(site) = store.site(*id).await? {
             sites.push(site);
         }
     }
     let mut ctx = PushContext::new(
-        caller.actor.clone(),
+        actor.clone(),
         req.device_id,
         server_at,
         offset,
         sites,
         blobs,
     );
+    // One transaction for the whole push (group commit): an out-of-order op or a failure
+    // leaves it all undone, as if the push had not arrived.
+    let batch = Batch::begin(store).await?;
     let mut results = Vec::with_capacity(ops.len());
     for op in &ops {
-        let result = match apply(state.store.as_ref(), &mut ctx, op).await? {
+        let result = match apply(&batch, &mut ctx, op).await? {
             Applied::Result(r) => r,
             Applied::OutOfOrder(expected) => {
                 metrics::counter!("patrol_push_out_of_order_total").increment(1);
@@ -357,10 +371,11 @@ async fn push(
             .increment(1);
         results.push(result);
     }
-    Ok(Json(PushResponse {
+    batch.commit().await?;
+    Ok(PushResponse {
         server_time: server_at,
         results,
-    }))
+    })
 }
 
 /// A page size asked for: `default` when none, refused outside 1..=`max`.

@@ -22,7 +22,7 @@ use patrol_core::site::Site;
 
 use crate::blobs::Blobs;
 use crate::reports::{self, ReportError};
-use crate::store::{ArchiveFile, ArchivedMonth, Purge, RecordCounts, Store, StoreError};
+use crate::store::{ArchiveFile, ArchivedMonth, Job, Purge, RecordCounts, Store, StoreError};
 
 /// How much a pass purges at a time.
 #[derive(Debug, Clone, Copy)]
@@ -123,7 +123,18 @@ pub async fn run(store: Arc<dyn Store>, blobs: Blobs, clock: crate::clock::Clock
     let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
-        match run_once(store.as_ref(), &blobs, clock.now(), Options::default()).await {
+        // Another server process on the same database may be at it: skip this tick.
+        let lock = match store.job_lock(Job::Archive).await {
+            Ok(Some(lock)) => lock,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::error!(error = %e, "archive pass failed");
+                continue;
+            }
+        };
+        let done = run_once(store.as_ref(), &blobs, clock.now(), Options::default()).await;
+        drop(lock);
+        match done {
             Ok(pass) => {
                 for w in &pass.written {
                     tracing::info!(site = %w.site, month = %w.month, version = w.version, "month archived");

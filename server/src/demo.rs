@@ -141,7 +141,10 @@ impl<'a> Demo<'a> {
         ctx.blobs.extend(known);
         let kind = body.kind();
         let op = Op::new(OpId::new(), 0, at, &body);
-        match crate::sync::apply(self.store, ctx, &op).await? {
+        let batch = crate::sync::Batch::begin(self.store).await?;
+        let applied = crate::sync::apply(&batch, ctx, &op).await?;
+        batch.commit().await?;
+        match applied {
             Applied::Result(r) if r.status == OpStatus::Applied => Ok(()),
             Applied::Result(r) => Err(internal(format!(
                 "demo {kind} by {username} refused: {} {}",

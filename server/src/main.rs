@@ -13,6 +13,7 @@ mod demo;
 mod error;
 mod extract;
 mod import;
+mod ingest;
 mod labels;
 mod notify;
 mod queue;
@@ -164,6 +165,17 @@ enum Command {
     Notify {
         #[command(subcommand)]
         command: NotifyCommand,
+    },
+    /// For the ingest benchmark: apply the pushes in a JSON file (a list per device of
+    /// `/sync/push` bodies) as a user, in this process, without HTTP.
+    #[command(hide = true)]
+    BenchPush {
+        /// Who pushes.
+        #[arg(long)]
+        username: String,
+        /// The pushes.
+        #[arg(long)]
+        pushes: PathBuf,
     },
 }
 
@@ -456,6 +468,9 @@ async fn serve(cli: &Cli, listen: Listen, demo: bool, background: Background) ->
     }
     let app = api::router(state.clone(), listen.metrics.is_none(), listen.timeouts)
         .merge(console::app(state, listen.timeouts.request))
+        // Responses go compressed (gzip or zstd) to a client that asks, as the phones do: a
+        // first pull is mostly repeated JSON keys and ids.
+        .layer(tower_http::compression::CompressionLayer::new())
         .layer(tower_http::trace::TraceLayer::new_for_http());
     serve::run(listener, app, listen.timeouts.headers, shutdown_signal()).await;
     escalation.abort();
@@ -921,6 +936,10 @@ async fn main() -> ExitCode {
             evidence_keys(&cli, matches!(command, EvidenceKeyCommand::Rotate)).await
         }
         Command::Notify { command } => notify_command(&cli, command).await,
+        Command::BenchPush { username, pushes } => match open_store(&cli).await {
+            Ok(store) => ingest::run(store, username, pushes).await,
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use patrol_core::lifecycle;
 
-use crate::store::{Decision, Refusal, Snapshot, Store, StoreError, Write};
+use crate::store::{Decision, Job, Refusal, Snapshot, Store, StoreError, Write};
 
 /// Escalate whatever is due at `now`; returns how many escalations were made. Safe to repeat:
 /// each reason fires once per issue.
@@ -55,7 +55,14 @@ pub async fn run(store: Arc<dyn Store>, clock: crate::clock::Clock, every: Durat
     let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
-        if let Err(e) = escalate_due(store.as_ref(), clock.now()).await {
+        let pass = async {
+            // Another server process on the same database may be at it: skip this tick.
+            let Some(_lock) = store.job_lock(Job::Escalation).await? else {
+                return Ok(());
+            };
+            escalate_due(store.as_ref(), clock.now()).await.map(drop)
+        };
+        if let Err(e) = pass.await {
             tracing::error!(error = %e, "escalation pass failed");
         }
     }

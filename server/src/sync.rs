@@ -11,7 +11,7 @@ use patrol_core::alert::{self, AlertError};
 use patrol_core::audit::AuditEntry;
 use patrol_core::blob::{BlobInfo, BlobUse};
 use patrol_core::checklist::{Answer, Catalogue, Template};
-use patrol_core::ids::{CheckpointId, DeviceId, SiteId};
+use patrol_core::ids::{CheckpointId, DeviceId, RouteId, RunId, SiteId, VisitId, ZoneId};
 use patrol_core::issue::Issue;
 use patrol_core::lifecycle::{self, Action, Assignee, Found, Report, RuleError, Transition};
 use patrol_core::patrol::{PatrolRun, Visit, VisitMethod};
@@ -22,7 +22,7 @@ use patrol_core::user::Actor;
 use patrol_core::wire::{Op, OpBody, OpResult, OpStatus};
 
 use crate::store::{
-    Decision, Keys, OpMeta, OpOutcome, Refusal, Snapshot, Store, StoreError, Write,
+    Decision, Keys, OpBatch, OpMeta, OpOutcome, Refusal, Snapshot, Store, StoreError, Write,
 };
 
 fn refuse_rule(e: &RuleError) -> Decision {
@@ -35,6 +35,150 @@ fn refuse_round(e: &RoundError) -> Decision {
 
 fn refuse_alert(e: &AlertError) -> Decision {
     Decision::Reject(Refusal::new(e.code(), e.to_string()))
+}
+
+/// A push's ops applied in one write transaction (group commit), with the rounds and visits
+/// they wrote: the reads an op makes before its turn (a round's route, a visit's checklist)
+/// go to the database outside the transaction, which does not see them until the commit.
+/// Every other read goes to the store it derefs to.
+pub struct Batch<'a> {
+    store: &'a dyn Store,
+    ops: tokio::sync::Mutex<Box<dyn OpBatch + 'a>>,
+    written: std::sync::Mutex<Written>,
+}
+
+#[derive(Default)]
+struct Written {
+    runs: HashMap<RunId, PatrolRun>,
+    visits: HashMap<VisitId, Visit>,
+    // Reference data the push's ops name, read once a push: no op changes it.
+    routes: HashMap<RouteId, Option<Route>>,
+    checkpoints: HashMap<CheckpointId, Option<Checkpoint>>,
+    zones: HashMap<ZoneId, Option<Zone>>,
+}
+
+impl<'a> Batch<'a> {
+    /// Begin a batch on `store`.
+    pub async fn begin(store: &'a dyn Store) -> Result<Batch<'a>, StoreError> {
+        Ok(Batch {
+            store,
+            ops: tokio::sync::Mutex::new(store.begin_ops().await?),
+            written: std::sync::Mutex::new(Written::default()),
+        })
+    }
+
+    /// Commit every op applied in the batch.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.ops.into_inner().commit().await
+    }
+
+    fn written(&self) -> std::sync::MutexGuard<'_, Written> {
+        self.written.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A round, as this batch left it.
+    async fn run(&self, id: RunId) -> Result<Option<PatrolRun>, StoreError> {
+        let mine = self.written().runs.get(&id).cloned();
+        match mine {
+            Some(run) => Ok(Some(run)),
+            None => self.store.run(id).await,
+        }
+    }
+
+    /// A visit, as this batch left it.
+    async fn visit(&self, id: VisitId) -> Result<Option<Visit>, StoreError> {
+        let mine = self.written().visits.get(&id).cloned();
+        match mine {
+            Some(visit) => Ok(Some(visit)),
+            None => self.store.visit(id).await,
+        }
+    }
+
+    /// A route, read once a batch.
+    async fn route(&self, id: RouteId) -> Result<Option<Route>, StoreError> {
+        let known = self.written().routes.get(&id).cloned();
+        if let Some(route) = known {
+            return Ok(route);
+        }
+        let route = self.store.route(id).await?;
+        self.written().routes.insert(id, route.clone());
+        Ok(route)
+    }
+
+    /// A checkpoint, read once a batch.
+    async fn checkpoint(&self, id: CheckpointId) -> Result<Option<Checkpoint>, StoreError> {
+        let known = self.written().checkpoints.get(&id).cloned();
+        if let Some(checkpoint) = known {
+            return Ok(checkpoint);
+        }
+        let checkpoint = self.store.checkpoint(id).await?;
+        self.written().checkpoints.insert(id, checkpoint.clone());
+        Ok(checkpoint)
+    }
+
+    /// A zone, read once a batch.
+    async fn zone(&self, id: ZoneId) -> Result<Option<Zone>, StoreError> {
+        let known = self.written().zones.get(&id).cloned();
+        if let Some(zone) = known {
+            return Ok(zone);
+        }
+        let zone = self.store.zone(id).await?;
+        self.written().zones.insert(id, zone.clone());
+        Ok(zone)
+    }
+
+    /// Apply one op in the batch, keeping the rounds and visits it wrote.
+    async fn apply(
+        &self,
+        meta: &OpMeta,
+        keys: Keys,
+        decide: crate::store::Decide<'_>,
+        next: bool,
+    ) -> Result<OpOutcome, StoreError> {
+        let wrote = std::sync::Mutex::new(Vec::new());
+        let keep = |s: &Snapshot| {
+            let d = decide(s);
+            if let Decision::Apply(writes) = &d {
+                let rounds = writes
+                    .iter()
+                    .filter(|w| matches!(w, Write::Run(_) | Write::Visit(_)));
+                wrote
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend(rounds.cloned());
+            }
+            d
+        };
+        let mut ops = self.ops.lock().await;
+        let outcome = if next {
+            ops.apply_op_next(meta, keys, &keep).await?
+        } else {
+            ops.apply_op(meta, keys, &keep).await?
+        };
+        if outcome == OpOutcome::Applied {
+            let mut written = self.written();
+            for w in wrote.into_inner().unwrap_or_else(|e| e.into_inner()) {
+                match w {
+                    Write::Run(r) => {
+                        written.runs.insert(r.id, r);
+                    }
+                    Write::Visit(v) => {
+                        written.visits.insert(v.id, v);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(outcome)
+    }
+}
+
+impl<'a> std::ops::Deref for Batch<'a> {
+    type Target = dyn Store + 'a;
+
+    fn deref(&self) -> &Self::Target {
+        self.store
+    }
 }
 
 /// What a push knows about where its ops come from, and what it has looked up so far.
@@ -96,19 +240,15 @@ impl PushContext {
         self
     }
 
-    /// Apply an op through the store, numbered as its device numbers them.
+    /// Apply an op in the batch, numbered as its device numbers them.
     async fn commit(
         &self,
-        store: &dyn Store,
+        store: &Batch<'_>,
         meta: &OpMeta,
         keys: Keys,
         decide: crate::store::Decide<'_>,
     ) -> Result<OpOutcome, StoreError> {
-        if self.numbered_here {
-            store.apply_op_next(meta, keys, decide).await
-        } else {
-            store.apply_op(meta, keys, decide).await
-        }
+        store.apply(meta, keys, decide, self.numbered_here).await
     }
 
     fn site(&self, id: SiteId) -> Option<&Site> {
@@ -204,9 +344,9 @@ impl PushContext {
     }
 }
 
-/// Decide and apply one op.
+/// Decide and apply one op in a batch.
 pub async fn apply(
-    store: &dyn Store,
+    store: &Batch<'_>,
     ctx: &mut PushContext,
     op: &Op,
 ) -> Result<Applied, StoreError> {
@@ -278,7 +418,7 @@ fn escalate_at_once(issue: Issue, now: Timestamp, out: &mut Vec<Write>) -> Issue
 
 /// The round an op belongs to and its route, looked up before the op's transaction (a round's
 /// route never changes; whether it is still open is decided on the state inside it).
-async fn route_of(store: &dyn Store, run: Option<&PatrolRun>) -> Result<Option<Route>, StoreError> {
+async fn route_of(store: &Batch<'_>, run: Option<&PatrolRun>) -> Result<Option<Route>, StoreError> {
     match run {
         Some(run) => store.route(run.route_id).await,
         None => Ok(None),
@@ -286,7 +426,7 @@ async fn route_of(store: &dyn Store, run: Option<&PatrolRun>) -> Result<Option<R
 }
 
 async fn apply_body(
-    store: &dyn Store,
+    store: &Batch<'_>,
     ctx: &mut PushContext,
     meta: &OpMeta,
     body: OpBody,
@@ -324,7 +464,7 @@ async fn apply_body(
             let route = route_of(store, run.as_ref()).await?;
             let checkpoint = store.checkpoint(b.checkpoint_id).await?;
             let known = match &run {
-                Some(run) => ctx.known(store, run.site_id).await?.clone(),
+                Some(run) => ctx.known(store.store, run.site_id).await?.clone(),
                 None => BTreeSet::new(),
             };
             let others = run
@@ -378,7 +518,7 @@ async fn apply_body(
             let route = route_of(store, run.as_ref()).await?;
             let template = match &visit {
                 Some(v) => match zone_of(store, v.checkpoint_id).await? {
-                    Some(zone) => ctx.template(store, zone.kind).await?,
+                    Some(zone) => ctx.template(store.store, zone.kind).await?,
                     None => None,
                 },
                 None => None,
@@ -610,7 +750,7 @@ async fn apply_body(
 
 /// A person's action on an issue, decided by the lifecycle on the issue as it is now.
 async fn transition(
-    store: &dyn Store,
+    store: &Batch<'_>,
     ctx: &PushContext,
     meta: &OpMeta,
     issue_id: patrol_core::ids::IssueId,
@@ -636,7 +776,7 @@ async fn transition(
     ctx.commit(store, meta, keys, &decide).await
 }
 
-async fn zone_of(store: &dyn Store, checkpoint: CheckpointId) -> Result<Option<Zone>, StoreError> {
+async fn zone_of(store: &Batch<'_>, checkpoint: CheckpointId) -> Result<Option<Zone>, StoreError> {
     match store.checkpoint(checkpoint).await? {
         Some(c) => store.zone(c.zone_id).await,
         None => Ok(None),
@@ -653,7 +793,7 @@ struct References {
 
 impl References {
     async fn of_report(
-        store: &dyn Store,
+        store: &Batch<'_>,
         ctx: &mut PushContext,
         b: &patrol_core::wire::IssueReport,
     ) -> Result<References, StoreError> {
@@ -678,7 +818,7 @@ impl References {
                 let kind: Option<ZoneKind> = zone_of(store, v.checkpoint_id).await?.map(|z| z.kind);
                 match kind {
                     Some(kind) => ctx
-                        .template(store, kind)
+                        .template(store.store, kind)
                         .await?
                         .and_then(|t| t.item(key).cloned()),
                     None => None,

@@ -503,7 +503,10 @@ impl Console {
             blobs,
         )
         .numbered_here();
-        match crate::sync::apply(state.store.as_ref(), &mut ctx, &op).await? {
+        let batch = crate::sync::Batch::begin(state.store.as_ref()).await?;
+        let applied = crate::sync::apply(&batch, &mut ctx, &op).await?;
+        batch.commit().await?;
+        match applied {
             Applied::Result(r) => Ok(r),
             Applied::OutOfOrder(_) => Err(ConsoleError::internal(
                 self.lang,

@@ -61,7 +61,10 @@ impl Phone {
             self.sites.clone(),
             Default::default(),
         );
-        match crate::sync::apply(store, &mut ctx, &op).await.unwrap() {
+        let batch = crate::sync::Batch::begin(store).await.unwrap();
+        let applied = crate::sync::apply(&batch, &mut ctx, &op).await.unwrap();
+        batch.commit().await.unwrap();
+        match applied {
             Applied::Result(r) => r,
             Applied::OutOfOrder(n) => panic!("out of order, expected {n}"),
         }

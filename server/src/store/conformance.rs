@@ -1512,6 +1512,87 @@ async fn a_new_label_key_comes_with_every_checkpoint_resigned(store: &dyn Store)
     assert_eq!(changed("checkpoint"), checkpoints.len());
 }
 
+async fn a_batch_answers_each_op_and_commits_them_together(store: &dyn Store) {
+    let (estate, _) = estate(store).await;
+    let patroller = estate.user("demo-patrol").unwrap();
+    let now = Timestamp::now();
+    let due = now + SignedDuration::from_hours(72);
+    let (a, b) = (
+        issue(estate.site.id, Team::Engineering, due, patroller.id),
+        issue(estate.site.id, Team::Engineering, due, patroller.id),
+    );
+    let keys = |i: &Issue| Keys {
+        issue: Some(i.id),
+        ..Keys::default()
+    };
+    let mut phone = Device::new(store, patroller.id).await;
+    let (first, second, third) = (phone.next(), phone.next(), phone.next());
+    let v = everyone(estate.site.id);
+    let before = store.changes(&v, 0, 10_000).await.unwrap().cursor;
+
+    // Dropped without a commit, a batch leaves nothing: the ops may come again.
+    {
+        let mut batch = store.begin_ops().await.unwrap();
+        let report_a = |_: &Snapshot| report_of(&a, now);
+        assert_eq!(
+            batch.apply_op(&first, keys(&a), &report_a).await.unwrap(),
+            OpOutcome::Applied
+        );
+    }
+    assert_eq!(store.issue(a.id).await.unwrap(), None);
+
+    let mut batch = store.begin_ops().await.unwrap();
+    let report_a = |_: &Snapshot| report_of(&a, now);
+    let no = |_: &Snapshot| Decision::Reject(Refusal::new("nope", "x"));
+    let report_b = |s: &Snapshot| {
+        assert!(s.issue.is_none());
+        report_of(&b, now)
+    };
+    assert_eq!(
+        batch.apply_op(&first, keys(&a), &report_a).await.unwrap(),
+        OpOutcome::Applied
+    );
+    assert_eq!(
+        batch.apply_op(&first, keys(&a), &report_a).await.unwrap(),
+        OpOutcome::Duplicate(None),
+        "an op repeated in its batch is a duplicate"
+    );
+    assert_eq!(
+        batch.apply_op(&second, Keys::default(), &no).await.unwrap(),
+        OpOutcome::Rejected(Refusal::new("nope", "x"))
+    );
+    // A later op of the batch is decided on what the earlier ones wrote.
+    let sees_a = |s: &Snapshot| {
+        assert_eq!(s.issue.as_ref().map(|i| i.id), Some(a.id));
+        Decision::Reject(Refusal::new("seen", "x"))
+    };
+    let fourth = phone.next();
+    assert_eq!(
+        batch.apply_op(&third, keys(&b), &report_b).await.unwrap(),
+        OpOutcome::Applied
+    );
+    assert_eq!(
+        batch.apply_op(&fourth, keys(&a), &sees_a).await.unwrap(),
+        OpOutcome::Rejected(Refusal::new("seen", "x"))
+    );
+    batch.commit().await.unwrap();
+
+    assert_eq!(store.issue(a.id).await.unwrap().as_ref(), Some(&a));
+    assert_eq!(store.issue(b.id).await.unwrap().as_ref(), Some(&b));
+    assert_eq!(store.audit(a.id).await.unwrap().len(), 1);
+    assert_eq!(
+        store.apply_op(&second, Keys::default(), &no).await.unwrap(),
+        OpOutcome::Duplicate(Some(Refusal::new("nope", "x"))),
+        "a refusal in a batch is recorded with it"
+    );
+    let page = store.changes(&v, before, 10_000).await.unwrap();
+    let fed: Vec<&str> = page.changes.iter().map(|c| c.id.as_str()).collect();
+    assert!(fed.contains(&a.id.to_string().as_str()) && fed.contains(&b.id.to_string().as_str()));
+    let check = store.verify_audit(None).await.unwrap();
+    assert!(check.fault.is_none(), "{:?}", check.fault);
+    assert_eq!(check.entries, 2);
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -1570,4 +1651,190 @@ conformance!(
     a_new_password_ends_every_sign_in_of_its_user,
     a_user_given_a_site_works_on_it_and_the_feed_says_so,
     a_new_label_key_comes_with_every_checkpoint_resigned,
+    a_batch_answers_each_op_and_commits_them_together,
 );
+
+/// What only PostgreSQL promises: several server processes write at once.
+mod postgres_only {
+    use std::collections::HashSet;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+
+    async fn store() -> Option<(Arc<PgStore>, String)> {
+        let Ok(url) = std::env::var("PATROL_TEST_DATABASE_URL") else {
+            eprintln!("PATROL_TEST_DATABASE_URL is not set: PostgreSQL is left to CI");
+            return None;
+        };
+        let schema = format!("patrol_test_{}", uuid::Uuid::now_v7().simple());
+        let store = PgStore::connect(&url, Some(&schema)).await.unwrap();
+        Some((Arc::new(store), schema))
+    }
+
+    /// The demo estate, and a second site.
+    async fn two_sites(store: &dyn Store) -> (Estate, Site) {
+        let (estate, _) = estate(store).await;
+        let key = SiteKey::generate().unwrap();
+        let other = patrol_core::demo::estate("conf2", "第二小区", &key).site;
+        store.put_site(&other, &key.secret_base64()).await.unwrap();
+        (estate, other)
+    }
+
+    fn report(site: SiteId, user: UserId) -> (Issue, Keys) {
+        let due = Timestamp::now() + SignedDuration::from_hours(72);
+        let i = issue(site, Team::Engineering, due, user);
+        let keys = Keys {
+            issue: Some(i.id),
+            ..Keys::default()
+        };
+        (i, keys)
+    }
+
+    async fn fed(store: &dyn Store, v: &Visibility, cursor: i64) -> (Vec<String>, i64) {
+        let page = store.changes(v, cursor, 10_000).await.unwrap();
+        let ids = page.changes.into_iter().map(|c| c.id).collect();
+        (ids, page.cursor)
+    }
+
+    #[tokio::test]
+    async fn writes_of_two_sites_overlap_in_time_and_the_feed_waits_for_the_older() {
+        let Some((store, schema)) = store().await else {
+            return;
+        };
+        let (estate, other) = two_sites(store.as_ref()).await;
+        let user = estate.user("demo-patrol").unwrap().id;
+        let v = Visibility {
+            sites: vec![estate.site.id, other.id],
+            jobs_of: None,
+        };
+        let (_, start) = fed(store.as_ref(), &v, 0).await;
+        let now = Timestamp::now();
+
+        // A push on the first site, still open...
+        let (a, a_keys) = report(estate.site.id, user);
+        let mut phone_a = Device::new(store.as_ref(), user).await;
+        let mut batch_a = store.begin_ops().await.unwrap();
+        let decide_a = |_: &Snapshot| report_of(&a, now);
+        assert_eq!(
+            batch_a
+                .apply_op(&phone_a.next(), a_keys, &decide_a)
+                .await
+                .unwrap(),
+            OpOutcome::Applied
+        );
+
+        // ...does not hold up a push on the other site, which commits first.
+        let (b, b_keys) = report(other.id, user);
+        let mut phone_b = Device::new(store.as_ref(), user).await;
+        let other_push = async {
+            let mut batch_b = store.begin_ops().await.unwrap();
+            let decide_b = |_: &Snapshot| report_of(&b, now);
+            let outcome = batch_b
+                .apply_op(&phone_b.next(), b_keys, &decide_b)
+                .await
+                .unwrap();
+            batch_b.commit().await.unwrap();
+            outcome
+        };
+        let outcome = tokio::time::timeout(Duration::from_secs(5), other_push)
+            .await
+            .expect("a write of another site waited for the open one");
+        assert_eq!(outcome, OpOutcome::Applied);
+
+        // The feed hands out nothing past the open push yet: it commits before the cursor
+        // could pass its change.
+        let (ids, cursor) = fed(store.as_ref(), &v, start).await;
+        assert!(!ids.contains(&a.id.to_string()));
+        assert!(
+            !ids.contains(&b.id.to_string()),
+            "the later commit came before the older push ended"
+        );
+        batch_a.commit().await.unwrap();
+        let (ids, _) = fed(store.as_ref(), &v, cursor).await;
+        assert!(
+            ids.contains(&a.id.to_string()) && ids.contains(&b.id.to_string()),
+            "{ids:?}"
+        );
+        store.drop_schema(&schema).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_puller_never_skips_a_change_of_writers_committing_out_of_order() {
+        let Some((store, schema)) = store().await else {
+            return;
+        };
+        let (estate, other) = two_sites(store.as_ref()).await;
+        let user = estate.user("demo-patrol").unwrap().id;
+        let v = Visibility {
+            sites: vec![estate.site.id, other.id],
+            jobs_of: None,
+        };
+        let (_, start) = fed(store.as_ref(), &v, 0).await;
+        let writers: Vec<_> = [estate.site.id, other.id, estate.site.id, other.id]
+            .into_iter()
+            .enumerate()
+            .map(|(n, site)| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let mut phone = Device::new(store.as_ref(), user).await;
+                    let mut written = Vec::new();
+                    for round in 0..15u64 {
+                        let mut batch = store.begin_ops().await.unwrap();
+                        for _ in 0..3 {
+                            let (i, keys) = report(site, user);
+                            let now = Timestamp::now();
+                            let decide = |_: &Snapshot| report_of(&i, now);
+                            let outcome =
+                                batch.apply_op(&phone.next(), keys, &decide).await.unwrap();
+                            assert_eq!(outcome, OpOutcome::Applied);
+                            written.push(i.id.to_string());
+                        }
+                        // Held open for different times, so that commits overtake each other.
+                        let ms = (round * 7 + n as u64 * 5) % 13;
+                        tokio::time::sleep(Duration::from_millis(ms)).await;
+                        batch.commit().await.unwrap();
+                    }
+                    written
+                })
+            })
+            .collect();
+        let puller = {
+            let store = store.clone();
+            let v = v.clone();
+            tokio::spawn(async move {
+                let mut seen = HashSet::new();
+                let mut cursor = start;
+                let mut pulls = 0;
+                while pulls < 2000 {
+                    let page = store.changes(&v, cursor, 4).await.unwrap();
+                    cursor = page.cursor;
+                    seen.extend(page.changes.into_iter().map(|c| c.id));
+                    pulls += 1;
+                    if seen.len() >= 4 * 15 * 3 {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                (seen, cursor)
+            })
+        };
+        let mut all = Vec::new();
+        for w in writers {
+            all.extend(w.await.unwrap());
+        }
+        let (mut seen, cursor) = puller.await.unwrap();
+        // Whatever came after the puller stopped is pulled from where it stood.
+        let (rest, _) = fed(store.as_ref(), &v, cursor).await;
+        seen.extend(rest);
+        let missed: Vec<&String> = all.iter().filter(|id| !seen.contains(*id)).collect();
+        assert!(
+            missed.is_empty(),
+            "the cursor skipped {} changes: {missed:?}",
+            missed.len()
+        );
+        let check = store.verify_audit(None).await.unwrap();
+        assert!(check.fault.is_none(), "{:?}", check.fault);
+        store.drop_schema(&schema).await.unwrap();
+    }
+}

@@ -206,6 +206,61 @@ pub fn conflict() -> Refusal {
 /// The decision function an op is applied with.
 pub type Decide<'a> = &'a (dyn Fn(&Snapshot) -> Decision + Send + Sync);
 
+/// Ops applied in one write transaction: a push's ops, each answered on its own, committed
+/// together with one sync to disk (group commit). Dropped without [`OpBatch::commit`], none of
+/// them happened.
+#[async_trait]
+pub trait OpBatch: Send {
+    /// As [`Store::apply_op`], inside the batch.
+    async fn apply_op(
+        &mut self,
+        meta: &OpMeta,
+        keys: Keys,
+        decide: Decide<'_>,
+    ) -> Result<OpOutcome>;
+    /// As [`Store::apply_op_next`], inside the batch.
+    async fn apply_op_next(
+        &mut self,
+        meta: &OpMeta,
+        keys: Keys,
+        decide: Decide<'_>,
+    ) -> Result<OpOutcome>;
+    /// Commit every op of the batch.
+    async fn commit(self: Box<Self>) -> Result<()>;
+}
+
+/// Background work that runs in one server process at a time (DESIGN.md §8, §13); every
+/// piece is safe to repeat, so a tick skipped while another process holds it loses nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    /// Escalation of due-soon and overdue issues.
+    Escalation,
+    /// The alert pass (missed rounds, overdue issues).
+    Alerts,
+    /// The monthly archive and the retention purge that follows it.
+    Archive,
+    /// Delivery of notifications from their outbox.
+    Notifications,
+}
+
+impl Job {
+    /// Its name, in its lock and in logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Job::Escalation => "escalation",
+            Job::Alerts => "alerts",
+            Job::Archive => "archive",
+            Job::Notifications => "notifications",
+        }
+    }
+}
+
+/// A background job's lock, held until dropped. On PostgreSQL a session advisory lock on a
+/// connection of its own, which is closed (and the lock with it) when this is dropped.
+pub struct JobLock {
+    _session: Option<sqlx::pool::PoolConnection<sqlx::Postgres>>,
+}
+
 /// A user as the server keeps them.
 #[derive(Debug, Clone)]
 pub struct Account {
@@ -395,6 +450,12 @@ pub trait Store: AlertStore + NotifyStore + Send + Sync {
         keys: Keys,
         decide: Decide<'_>,
     ) -> Result<OpOutcome>;
+    /// Take a background job's lock if no other process holds it; `None` when one does (the
+    /// caller skips this tick). SQLite has one server process: always granted.
+    async fn job_lock(&self, job: Job) -> Result<Option<JobLock>>;
+    /// A write transaction for several ops (a push), applied with [`OpBatch::apply_op`] and
+    /// committed at once. On SQLite it holds the write lock until it ends.
+    async fn begin_ops(&self) -> Result<Box<dyn OpBatch + '_>>;
     /// Apply a server-side transition (an escalation) if the issue is still as `decide` expects.
     async fn apply_system(&self, issue: IssueId, decide: Decide<'_>) -> Result<bool>;
 

@@ -1,6 +1,11 @@
 //! PostgreSQL, for an estate group that outgrows one machine: several stateless server processes
-//! on one database. Every write transaction takes one advisory lock, so the change feed's order
-//! is the commit order across processes and a pull never skips a change.
+//! on one database. Writers of different sites never wait for each other: an op locks only
+//! the records it is decided on (its device, issue, round or alert, with transaction-level
+//! advisory locks), so one issue's hash chain stays linear and one device's ops stay in order.
+//! Transactions then commit out of `seq` order, so the change feed is read in the order of
+//! transaction ids up to a horizon below every writer still running: a change is handed out
+//! only once every transaction that could still commit before it has ended, and a pull never
+//! skips one.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -43,9 +48,15 @@ pub struct PgStore {
     outbox: tokio::sync::Notify,
 }
 
-/// One lock for every write transaction, across server processes.
-const WRITE_LOCK: i64 = 0x5041_5452_4f4c; // "PATROL"
+/// Every write transaction holds an advisory lock shared — this number with its schema's
+/// (`hashtext(current_schema())`), so that stores in other schemas of the database are not
+/// theirs — and the rare maintenance that must see no write arrive under it (purging archived
+/// rounds) holds it exclusively. Pulls read who holds it to know which transactions still
+/// running are writers of this feed.
+const WRITE_LOCK: i32 = 0x5041; // "PA"
 
+/// The first half of every background job's session lock (the second: its name and schema).
+const JOB_LOCK: i32 = 0x4a4f; // "JO"
 impl PgStore {
     /// Connect to `url`, using `schema` (created if missing) when given: tests give each run
     /// its own schema.
@@ -86,17 +97,131 @@ impl PgStore {
         Ok(())
     }
 
-    /// A write transaction holding the advisory write lock until it ends (no process-local
-    /// guard is needed).
+    /// A write transaction beside other writes (it holds the write lock shared until it
+    /// ends; no process-local guard is needed).
     async fn begin_write(&self) -> Result<(Option<MutexGuard<'_, ()>>, Transaction<'_, Postgres>)> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        sqlx::query("SELECT pg_advisory_xact_lock_shared($1, hashtext(current_schema()))")
+            .bind(WRITE_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        Ok((None, tx))
+    }
+
+    /// How far the change feed may be read: below the id of the oldest transaction that may
+    /// still add changes — one of this store's writers running when the pull began (they hold
+    /// the write lock, so `pg_locks` names them), or one running at the first look's snapshot
+    /// that has ended since and wrote changes (found by a second look, whose snapshot sees
+    /// what it committed; the others running then were not this store's writers). A transaction
+    /// that commits later has an id at or above it, so its changes come after the cursor of
+    /// any pull before, and none is skipped; other databases' and schemas' transactions, long
+    /// or not, do not hold the feed back.
+    async fn feed_horizon(&self) -> Result<Option<String>> {
+        let (running, ended): (String, Vec<String>) = sqlx::query_as(
+            "WITH snap AS (SELECT pg_current_snapshot() AS s),
+             writers AS (
+               SELECT x.transactionid FROM pg_locks w JOIN pg_locks x ON x.pid = w.pid
+               WHERE w.locktype = 'advisory' AND w.granted AND w.objsubid = 2
+                 AND w.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                 AND w.classid = CAST($1 AS oid) AND w.objid = CAST(hashtext(current_schema()) AS oid)
+                 AND x.locktype = 'transactionid' AND x.granted AND x.mode = 'ExclusiveLock'),
+             running AS (
+               SELECT COALESCE(
+                 (SELECT MIN(x) FROM pg_snapshot_xip(s) x
+                  WHERE CAST(x AS xid) IN (SELECT transactionid FROM writers)),
+                 pg_snapshot_xmax(s)) AS h
+               FROM snap)
+             SELECT CAST(running.h AS text),
+               COALESCE((SELECT array_agg(CAST(x AS text)) FROM snap, pg_snapshot_xip(snap.s) x
+                         WHERE x < running.h), '{}')
+             FROM running",
+        )
+        .bind(WRITE_LOCK)
+        .fetch_one(&self.pool)
+        .await?;
+        if ended.is_empty() {
+            return Ok(Some(running));
+        }
+        let (horizon,): (String,) = sqlx::query_as(
+            "SELECT CAST(LEAST(CAST($1 AS xid8),
+               (SELECT MIN(tx) FROM changes WHERE tx = ANY(CAST($2 AS xid8[])))) AS text)",
+        )
+        .bind(running)
+        .bind(ended)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Some(horizon))
+    }
+
+    /// A job's session advisory lock, tried once: on a connection of its own, closed when the
+    /// lock is dropped, so the lock never outlives the job (nor returns to the pool held).
+    async fn try_job(&self, job: super::Job) -> Result<Option<super::JobLock>> {
+        let mut session = self.pool.acquire().await?;
+        let (held,): (bool,) = sqlx::query_as(
+            "SELECT pg_try_advisory_lock($1, hashtext($2 || ':' || current_schema()))",
+        )
+        .bind(JOB_LOCK)
+        .bind(job.name())
+        .fetch_one(&mut *session)
+        .await?;
+        if !held {
+            return Ok(None);
+        }
+        session.close_on_drop();
+        Ok(Some(super::JobLock {
+            _session: Some(session),
+        }))
+    }
+
+    /// A write transaction no other write runs beside, across server processes.
+    async fn begin_exclusive(
+        &self,
+    ) -> Result<(Option<MutexGuard<'_, ()>>, Transaction<'_, Postgres>)> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))")
             .bind(WRITE_LOCK)
             .execute(&mut *tx)
             .await?;
         Ok((None, tx))
     }
 }
+
+/// Take turns on one record (a device, an issue, a round) with other writers until the
+/// transaction ends. Locks are taken in the order an op names its records (device, round,
+/// issue, alert); two pushes that lock the same two records the other way round make
+/// PostgreSQL abort one of them, which answers 503 and is pushed again.
+async fn lock_key(conn: &mut PgConnection, kind: &str, id: &str) -> Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(format!("{kind}:{id}"))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The change feed after a cursor, each entity once at its latest change, in the order of
+/// (transaction id, `seq`), and only below `horizon` ([`PgStore::feed_horizon`]). The cursor
+/// stays the `seq` of the last change handed out; its transaction id is looked up (0,
+/// everything again, for a `seq` not in the feed). The caller adds the visibility filters,
+/// then [`FEED_TAIL`] and the limit.
+fn feed_after(cursor: i64, horizon: Option<String>) -> QueryBuilder<Postgres> {
+    let mut q = QueryBuilder::new(
+        "SELECT entity, entity_id, last FROM (
+           SELECT DISTINCT ON (entity, entity_id) entity, entity_id, seq AS last, tx
+           FROM changes
+           WHERE (tx, seq) > (COALESCE((SELECT tx FROM changes WHERE seq = ",
+    );
+    q.push_bind(cursor)
+        .push("), '0'::xid8), ")
+        .push_bind(cursor)
+        .push(") AND tx < CAST(")
+        .push_bind(horizon.unwrap_or_default())
+        .push(" AS xid8)");
+    q
+}
+
+/// The end of [`feed_after`]'s query, before the limit.
+const FEED_TAIL: &str =
+    " ORDER BY entity, entity_id, tx DESC, seq DESC) latest ORDER BY tx, last LIMIT ";
 
 sql_store!(PgStore, Postgres, PgConnection, "migrations/postgres");
 super::alerts::alerts_sql!(PgStore, Postgres, PgConnection);

@@ -7,128 +7,186 @@
 /// database, connection type and migrations folder.
 macro_rules! sql_store {
     ($store:ident, $db:ty, $conn:ty, $migrations:literal) => {
-impl $store {
-    /// [`Store::apply_op`]; with `next`, the op takes the next `seq` of its device inside the
-    /// transaction (the server's own devices, whose ops are numbered where they are made).
-    async fn apply_numbered(
-        &self,
+/// A push's ops in one write transaction (group commit): each op is decided and answered on
+/// its own, as [`Store::apply_op`] says, and all of them reach the disk with one commit.
+pub struct OpTx<'a> {
+    _guard: Option<MutexGuard<'a, ()>>,
+    tx: Transaction<'a, $db>,
+    /// Told after the commit when an op raised an alert (its deliveries are enqueued with it).
+    outbox: &'a tokio::sync::Notify,
+    raised_alert: bool,
+}
+
+#[async_trait]
+impl super::OpBatch for OpTx<'_> {
+    async fn apply_op(&mut self, meta: &OpMeta, keys: Keys, decide: Decide<'_>) -> Result<OpOutcome> {
+        apply_numbered(&mut self.tx, meta, keys, decide, false, &mut self.raised_alert).await
+    }
+
+    async fn apply_op_next(
+        &mut self,
         meta: &OpMeta,
         keys: Keys,
         decide: Decide<'_>,
-        next: bool,
     ) -> Result<OpOutcome> {
-        let (_guard, mut tx) = self.begin_write().await?;
-        let seen: Option<(String, Option<String>, Option<String>)> =
-            sqlx::query_as("SELECT status, code, message FROM ops WHERE op_id = $1")
-                .bind(meta.op_id.to_string())
-                .fetch_optional(&mut *tx)
-                .await?;
-        if let Some((status, code, message)) = seen {
-            let earlier = (status == "rejected").then(|| {
-                Refusal::new(code.unwrap_or_default(), message.unwrap_or_default())
-            });
-            return Ok(OpOutcome::Duplicate(earlier));
+        apply_numbered(&mut self.tx, meta, keys, decide, true, &mut self.raised_alert).await
+    }
+
+    async fn commit(self: Box<Self>) -> Result<()> {
+        self.tx.commit().await?;
+        if self.raised_alert {
+            self.outbox.notify_one();
         }
-        // One device's ops are processed strictly in `seq` order.
-        let last: Option<(i64,)> = sqlx::query_as("SELECT last_seq FROM devices WHERE id = $1")
-            .bind(meta.device_id.to_string())
+        Ok(())
+    }
+}
+
+/// [`Store::apply_op`] inside a write transaction; with `next`, the op takes the next `seq` of
+/// its device (the server's own devices, whose ops are numbered where they are made). Nothing
+/// it writes is committed here: a refusal found before the writes writes only the op record,
+/// and writes that meet another record's unique key roll back to the op's savepoint.
+/// `raised_alert` is set when the op raised an alert, whose sender is to be told after the
+/// commit.
+async fn apply_numbered(
+    tx: &mut $conn,
+    meta: &OpMeta,
+    keys: Keys,
+    decide: Decide<'_>,
+    next: bool,
+    raised_alert: &mut bool,
+) -> Result<OpOutcome> {
+    // One device's pushes take turns (another process may be applying its previous push).
+    lock_key(&mut *tx, "device", &meta.device_id.to_string()).await?;
+    let seen: Option<(String, Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT status, code, message FROM ops WHERE op_id = $1")
+            .bind(meta.op_id.to_string())
             .fetch_optional(&mut *tx)
             .await?;
-        let last = last.map_or(0, |(n,)| n.max(0) as u64);
-        let numbered;
-        let meta = if next {
-            numbered = OpMeta {
-                seq: last + 1,
-                ..meta.clone()
-            };
-            &numbered
-        } else {
-            meta
+    if let Some((status, code, message)) = seen {
+        let earlier = (status == "rejected").then(|| {
+            Refusal::new(code.unwrap_or_default(), message.unwrap_or_default())
+        });
+        return Ok(OpOutcome::Duplicate(earlier));
+    }
+    // One device's ops are processed strictly in `seq` order.
+    let last: Option<(i64,)> = sqlx::query_as("SELECT last_seq FROM devices WHERE id = $1")
+        .bind(meta.device_id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+    let last = last.map_or(0, |(n,)| n.max(0) as u64);
+    let numbered;
+    let meta = if next {
+        numbered = OpMeta {
+            seq: last + 1,
+            ..meta.clone()
         };
-        if meta.seq > last + 1 {
-            return Ok(OpOutcome::OutOfOrder { expected: last + 1 });
-        }
-        if meta.seq <= last {
-            let stale = Refusal::new(
-                "stale_seq",
-                "该设备的这一序号已处理过另一条操作 / this device already sent another op with this seq",
-            );
-            record_op(&mut tx, meta, Some(&stale)).await?;
-            tx.commit().await?;
-            return Ok(OpOutcome::Rejected(stale));
-        }
-        let visit: Option<Visit> =
-            load(&mut tx, "visits", keys.visit.map(|v| v.to_string())).await?;
-        // An op on a visit is checked against the round the visit belongs to.
-        let run_id = keys.run.or(visit.as_ref().map(|v| v.run_id));
-        let visits = match run_id {
-            Some(run) if keys.run_visits => run_visits(&mut tx, run).await?,
-            _ => Vec::new(),
-        };
-        let snapshot = Snapshot {
-            issue: load(&mut tx, "issues", keys.issue.map(|i| i.to_string())).await?,
-            run: load::<PatrolRun>(&mut tx, "runs", run_id.map(|r| r.to_string())).await?,
-            visit,
-            visits,
-            alert: load(&mut tx, "alerts", keys.alert.map(|a| a.to_string())).await?,
-        };
-        // A new alert's deliveries were enqueued with it: the sender is told after the commit.
-        let mut wake_outbox = false;
-        let outcome = match decide(&snapshot) {
-            Decision::Apply(writes) => {
-                // The writes go in a savepoint: a row that meets another record's unique key
-                // (a reused result id) refuses the op and leaves nothing behind.
-                let mut sp = sqlx::Acquire::begin(&mut *tx).await?;
-                let mut failed = None;
-                for w in &writes {
-                    if let Err(e) = write(&mut sp, w).await {
-                        failed = Some(e);
-                        break;
-                    }
-                }
-                match failed {
-                    None => {
-                        sp.commit().await?;
-                        wake_outbox = writes
-                            .iter()
-                            .any(|w| matches!(w, Write::Alert(a) if a.is_open()));
-                        OpOutcome::Applied
-                    }
-                    Some(e) if e.is_unique_violation() => {
-                        sp.rollback().await?;
-                        OpOutcome::Rejected(super::conflict())
-                    }
-                    Some(e) => return Err(e),
+        &numbered
+    } else {
+        meta
+    };
+    if meta.seq > last + 1 {
+        return Ok(OpOutcome::OutOfOrder { expected: last + 1 });
+    }
+    if meta.seq <= last {
+        let stale = Refusal::new(
+            "stale_seq",
+            "该设备的这一序号已处理过另一条操作 / this device already sent another op with this seq",
+        );
+        record_op(&mut *tx, meta, Some(&stale)).await?;
+        return Ok(OpOutcome::Rejected(stale));
+    }
+    let visit: Option<Visit> =
+        load(&mut *tx, "visits", keys.visit.map(|v| v.to_string())).await?;
+    // An op on a visit is checked against the round the visit belongs to.
+    let run_id = keys.run.or(visit.as_ref().map(|v| v.run_id));
+    // The records the op is decided on are locked (PostgreSQL; SQLite has one writer): ops of
+    // different sites never wait for each other, ops on one issue or round take turns.
+    if let Some(run) = run_id {
+        lock_key(&mut *tx, "run", &run.to_string()).await?;
+    }
+    if let Some(issue) = keys.issue {
+        lock_key(&mut *tx, "issue", &issue.to_string()).await?;
+    }
+    if let Some(alert) = keys.alert {
+        lock_key(&mut *tx, "alert", &alert.to_string()).await?;
+    }
+    let visits = match run_id {
+        Some(run) if keys.run_visits => run_visits(&mut *tx, run).await?,
+        _ => Vec::new(),
+    };
+    let snapshot = Snapshot {
+        issue: load(&mut *tx, "issues", keys.issue.map(|i| i.to_string())).await?,
+        run: load::<PatrolRun>(&mut *tx, "runs", run_id.map(|r| r.to_string())).await?,
+        visit,
+        visits,
+        alert: load(&mut *tx, "alerts", keys.alert.map(|a| a.to_string())).await?,
+    };
+    let outcome = match decide(&snapshot) {
+        Decision::Apply(writes) => {
+            // The writes go in a savepoint: a row that meets another record's unique key
+            // (a reused result id) refuses the op and leaves nothing behind.
+            let mut sp = sqlx::Acquire::begin(&mut *tx).await?;
+            let mut failed = None;
+            for w in &writes {
+                if let Err(e) = write(&mut sp, w).await {
+                    failed = Some(e);
+                    break;
                 }
             }
-            Decision::Reject(refusal) => OpOutcome::Rejected(refusal),
-        };
-        let refusal = match &outcome {
-            OpOutcome::Rejected(r) => Some(r),
-            _ => None,
-        };
-        // The device changed its own copy of the issue before it asked; a refusal sends the
-        // issue down the feed again, so its next pull brings the state it was refused against.
-        if let (Some(_), Some(issue)) = (refusal, &snapshot.issue) {
-            feed_issue(
-                &mut tx,
-                "issue",
-                &issue.id.to_string(),
-                Some(issue.site_id),
-                Some(issue.team.as_str()),
-                issue.assignee_id,
-                Some(source_name(issue.source)),
-            )
-            .await?;
+            match failed {
+                None => {
+                    sp.commit().await?;
+                    if writes.iter().any(|w| matches!(w, Write::Alert(a) if a.is_open())) {
+                        *raised_alert = true;
+                    }
+                    OpOutcome::Applied
+                }
+                Some(e) if e.is_unique_violation() => {
+                    sp.rollback().await?;
+                    OpOutcome::Rejected(super::conflict())
+                }
+                Some(e) => return Err(e),
+            }
         }
-        record_op(&mut tx, meta, refusal).await?;
-        tx.commit().await?;
-        if wake_outbox {
-            self.outbox.notify_one();
+        Decision::Reject(refusal) => OpOutcome::Rejected(refusal),
+    };
+    let refusal = match &outcome {
+        OpOutcome::Rejected(r) => Some(r),
+        _ => None,
+    };
+    // The device changed its own copy of the issue before it asked; a refusal sends the
+    // issue down the feed again, so its next pull brings the state it was refused against.
+    if let (Some(_), Some(issue)) = (refusal, &snapshot.issue) {
+        feed_issue(
+            &mut *tx,
+            "issue",
+            &issue.id.to_string(),
+            Some(issue.site_id),
+            Some(issue.team.as_str()),
+            issue.assignee_id,
+            Some(source_name(issue.source)),
+        )
+        .await?;
+    }
+    record_op(&mut *tx, meta, refusal).await?;
+    Ok(outcome)
+}
+
+impl $store {
+    /// One op in a transaction of its own.
+    async fn apply_alone(&self, meta: &OpMeta, keys: Keys, decide: Decide<'_>, next: bool) -> Result<OpOutcome> {
+        let (_guard, mut tx) = self.begin_write().await?;
+        let mut raised_alert = false;
+        let outcome = apply_numbered(&mut tx, meta, keys, decide, next, &mut raised_alert).await?;
+        // Out of order changes nothing; anything else is recorded.
+        if !matches!(outcome, OpOutcome::OutOfOrder { .. }) {
+            tx.commit().await?;
+            if raised_alert {
+                self.outbox.notify_one();
+            }
         }
         Ok(outcome)
     }
-
 
     async fn one<T: DeserializeOwned>(&self, sql: &'static str, id: &str) -> Result<Option<T>> {
         let row: Option<(String,)> = sqlx::query_as(sql)
@@ -740,6 +798,8 @@ impl Store for $store {
 
     async fn use_refresh_token(&self, hash: &str, now: Timestamp) -> Result<Option<UserId>> {
         let (_guard, mut tx) = self.begin_write().await?;
+        // A token used twice at once is used twice: the second sees the first's use.
+        lock_key(&mut tx, "refresh", hash).await?;
         let row: Option<(String, i64, Option<i64>, i64)> = sqlx::query_as(
             "SELECT user_id, expires_at_ms, used_at_ms, revoked FROM refresh_tokens WHERE token_hash = $1",
         )
@@ -804,7 +864,7 @@ impl Store for $store {
     }
 
     async fn apply_op(&self, meta: &OpMeta, keys: Keys, decide: Decide<'_>) -> Result<OpOutcome> {
-        self.apply_numbered(meta, keys, decide, false).await
+        self.apply_alone(meta, keys, decide, false).await
     }
 
     async fn apply_op_next(
@@ -813,11 +873,26 @@ impl Store for $store {
         keys: Keys,
         decide: Decide<'_>,
     ) -> Result<OpOutcome> {
-        self.apply_numbered(meta, keys, decide, true).await
+        self.apply_alone(meta, keys, decide, true).await
+    }
+
+    async fn job_lock(&self, job: super::Job) -> Result<Option<super::JobLock>> {
+        self.try_job(job).await
+    }
+
+    async fn begin_ops(&self) -> Result<Box<dyn super::OpBatch + '_>> {
+        let (guard, tx) = self.begin_write().await?;
+        Ok(Box::new(OpTx {
+            _guard: guard,
+            tx,
+            outbox: &self.outbox,
+            raised_alert: false,
+        }))
     }
 
     async fn apply_system(&self, issue: IssueId, decide: Decide<'_>) -> Result<bool> {
         let (_guard, mut tx) = self.begin_write().await?;
+        lock_key(&mut tx, "issue", &issue.to_string()).await?;
         let snapshot = Snapshot {
             issue: load(&mut tx, "issues", Some(issue.to_string())).await?,
             ..Snapshot::default()
@@ -1196,11 +1271,9 @@ impl Store for $store {
                 more: false,
             });
         }
-        let mut q = QueryBuilder::<$db>::new(
-            "SELECT entity, entity_id, MAX(seq) AS last FROM changes WHERE seq > ",
-        );
-        q.push_bind(cursor)
-            .push(" AND (site_id IS NULL OR site_id IN (");
+        let horizon = self.feed_horizon().await?;
+        let mut q = feed_after(cursor, horizon);
+        q.push(" AND (site_id IS NULL OR site_id IN (");
         let mut list = q.separated(", ");
         for s in &visibility.sites {
             list.push_bind(s.to_string());
@@ -1218,8 +1291,7 @@ impl Store for $store {
             }
             q.push(")");
         }
-        q.push(" GROUP BY entity, entity_id ORDER BY last LIMIT ")
-            .push_bind(i64::from(limit) + 1);
+        q.push(FEED_TAIL).push_bind(i64::from(limit) + 1);
         let rows = q.build().fetch_all(&self.pool).await?;
         let mut more = rows.len() > limit as usize;
         let mut changes = Vec::new();
@@ -1540,7 +1612,7 @@ impl Store for $store {
         before: Timestamp,
         limit: u32,
     ) -> Result<super::Purge> {
-        let (_guard, mut tx) = self.begin_write().await?;
+        let (_guard, mut tx) = self.begin_exclusive().await?;
         let row: Option<(i64, i64, i64, i64, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
             "SELECT from_ms, to_ms, runs, visits, results, chars, purged_runs, purged_visits,
                purged_results, purged_chars

@@ -67,7 +67,42 @@ impl SqliteStore {
         let guard = self.write_lock.lock().await;
         Ok((Some(guard), self.pool.begin().await?))
     }
+
+    /// The change feed is read to its end: `seq` is the commit order.
+    async fn feed_horizon(&self) -> Result<Option<String>> {
+        Ok(None)
+    }
+
+    /// One server process works on a SQLite file: every job's lock is its own.
+    async fn try_job(&self, _job: super::Job) -> Result<Option<super::JobLock>> {
+        Ok(Some(super::JobLock { _session: None }))
+    }
+
+    /// A write transaction no other write runs beside: every write already is one here.
+    async fn begin_exclusive(
+        &self,
+    ) -> Result<(Option<MutexGuard<'_, ()>>, Transaction<'_, Sqlite>)> {
+        self.begin_write().await
+    }
 }
+
+/// Take turns on one record with other writers: the write lock already serialises them all.
+async fn lock_key(_conn: &mut SqliteConnection, _kind: &str, _id: &str) -> Result<()> {
+    Ok(())
+}
+
+/// The change feed after a cursor, each entity once at its latest change, in commit order
+/// (the write lock makes the order of `seq` the commit order). The caller adds the
+/// visibility filters, then [`FEED_TAIL`] and the limit.
+fn feed_after(cursor: i64, _horizon: Option<String>) -> QueryBuilder<Sqlite> {
+    let mut q =
+        QueryBuilder::new("SELECT entity, entity_id, MAX(seq) AS last FROM changes WHERE seq > ");
+    q.push_bind(cursor);
+    q
+}
+
+/// The end of [`feed_after`]'s query, before the limit.
+const FEED_TAIL: &str = " GROUP BY entity, entity_id ORDER BY last LIMIT ";
 
 sql_store!(SqliteStore, Sqlite, SqliteConnection, "migrations/sqlite");
 super::alerts::alerts_sql!(SqliteStore, Sqlite, SqliteConnection);
