@@ -175,14 +175,10 @@ impl Alert {
             AlertKind::Urgent | AlertKind::Major | AlertKind::Overdue => {
                 format!("{kind}:{}", or_id(self.issue_id.map(|i| i.to_string())))
             }
-            AlertKind::RoundMissed => format!(
-                "{kind}:{}",
-                or_id(
-                    self.route_id
-                        .zip(self.slot_at)
-                        .map(|(r, s)| format!("{r}@{}", s.as_millisecond()))
-                )
-            ),
+            AlertKind::RoundMissed => match self.route_id.zip(self.slot_at) {
+                Some((route, slot)) => round_missed_key(route, slot),
+                None => format!("{kind}:{}", or_id(None)),
+            },
             AlertKind::RoundIncomplete => {
                 format!("{kind}:{}", or_id(self.run_id.map(|r| r.to_string())))
             }
@@ -319,6 +315,15 @@ fn round_missed(route: &Route, slot: Timestamp, tz: &TimeZone, now: Timestamp) -
         slot_at: Some(slot),
         ..Alert::new(AlertKind::RoundMissed, route.site_id, now, text)
     }
+}
+
+/// The once key of the `round_missed` alert of `route`'s round scheduled at `slot`.
+pub fn round_missed_key(route: RouteId, slot: Timestamp) -> String {
+    format!(
+        "{}:{route}@{}",
+        AlertKind::RoundMissed.as_str(),
+        slot.as_millisecond()
+    )
 }
 
 /// A `round_missed` alert answered by a round the server learnt of only after raising it: one

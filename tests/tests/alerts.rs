@@ -368,6 +368,19 @@ fn an_urgent_report_reaches_the_supervisor_and_is_acknowledged_once() {
     let after = Timestamp::now();
     let page = console.get("/console/alerts");
     assert!(!page.body.contains(&id), "no longer open in the console");
+    // It is listed with the alerts acknowledged lately: who, and what they wrote.
+    let lately = console.get("/console/alerts?view=acked");
+    assert_eq!(lately.status, 200);
+    assert!(
+        lately.body.contains(&format!("alert-{id}")),
+        "{}",
+        lately.body
+    );
+    assert!(lately.body.contains(note), "the note is shown");
+    assert!(
+        !lately.body.contains(&format!("/console/alerts/{id}/ack")),
+        "not acknowledged again"
+    );
 
     let acked = urgent_alert_of(&http, &sup, &issue).unwrap();
     assert_eq!(acked["id"], id.as_str());

@@ -1,15 +1,18 @@
-//! Open alerts of the person's sites and their acknowledgement (DESIGN §10–11:
+//! Open alerts of the person's sites and their acknowledgement, and those acknowledged lately
+//! with who did and the notifications each alert sent (DESIGN §10–11:
 //! `GET /console/alerts`, `POST /console/alerts/{id}/ack` with `note` and `csrf`). An
 //! acknowledgement is an `alert.ack` op of the session's device, decided by core's rule
 //! ([`patrol_core::alert::ack`]) exactly as a phone's; once acknowledged an alert is no longer
 //! open anywhere.
+
+use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use patrol_core::alert::{self, Alert, AlertKind};
-use patrol_core::ids::{AlertId, SiteId};
+use patrol_core::ids::{AlertId, SiteId, UserId};
 use patrol_core::wire::{AlertAck, OpBody};
 use serde::Deserialize;
 
@@ -21,6 +24,8 @@ use crate::notify::{DeliveryRecord, DeliveryStatus, masked_url};
 #[derive(Debug, Default, Deserialize)]
 pub struct AlertsQuery {
     site: Option<String>,
+    /// `acked`: the alerts acknowledged lately instead of the open ones.
+    view: Option<String>,
 }
 
 /// The acknowledgement as posted.
@@ -47,6 +52,9 @@ pub async fn page(
         ),
         None => None,
     };
+    if q.view.as_deref() == Some("acked") {
+        return render_acked(&state, &c, only).await;
+    }
     render(&state, &c, only, None, StatusCode::OK).await
 }
 
@@ -63,6 +71,34 @@ async fn open_alerts(
     open.retain(|a| alert::may_see(&c.actor, a));
     open.sort_by_key(|a| std::cmp::Reverse((a.raised_at, a.id)));
     Ok(open)
+}
+
+/// How many acknowledged alerts the page shows per site, latest first.
+const RECENT_ACKED: u32 = 20;
+
+/// The alerts of the person's sites acknowledged lately, the latest first, with the names of
+/// the people who acknowledged them.
+async fn acked_alerts(
+    state: &AppState,
+    c: &Console,
+    only: Option<SiteId>,
+) -> Result<(Vec<Alert>, HashMap<UserId, String>), ConsoleError> {
+    let mut acked = Vec::new();
+    let mut names = HashMap::new();
+    for site in c.sites.iter().filter(|s| only.is_none_or(|o| o == s.id)) {
+        let of_site = state.store.acked_alerts(site.id, RECENT_ACKED).await?;
+        if of_site.is_empty() {
+            continue;
+        }
+        acked.extend(of_site);
+        for u in state.store.site_users(site.id).await? {
+            names.insert(u.id, u.display_name);
+        }
+    }
+    acked.retain(|a| alert::may_see(&c.actor, a));
+    acked.sort_by_key(|a| std::cmp::Reverse((a.acked_at, a.id)));
+    acked.truncate(RECENT_ACKED as usize);
+    Ok((acked, names))
 }
 
 async fn render(
@@ -112,6 +148,7 @@ async fn render(
                 }
             }
         }
+        p { a href=(alerts_href(true, only)) { (l.t("最近已确认的提醒及其通知 →", "Alerts acknowledged lately, with their notifications →")) } }
     };
     let page = layout(c, title, "/console/alerts", content);
     Ok((status, page).into_response())
@@ -175,6 +212,94 @@ fn deliveries_of(c: &Console, a: &Alert, all: &[DeliveryRecord]) -> Markup {
                         }
                     }
                 }
+            }
+        }
+    }
+}
+
+/// The alerts page (open ones, or with `acked` those acknowledged lately), of one site or all.
+fn alerts_href(acked: bool, only: Option<SiteId>) -> String {
+    let mut query: Vec<String> = Vec::new();
+    if acked {
+        query.push("view=acked".to_owned());
+    }
+    if let Some(site) = only {
+        query.push(format!("site={site}"));
+    }
+    if query.is_empty() {
+        "/console/alerts".to_owned()
+    } else {
+        format!("/console/alerts?{}", query.join("&"))
+    }
+}
+
+/// `GET /console/alerts?view=acked`: the alerts acknowledged lately, with who attended, when,
+/// their note and the notifications each sent (open alerts are on the main page only).
+async fn render_acked(
+    state: &AppState,
+    c: &Console,
+    only: Option<SiteId>,
+) -> Result<Response, ConsoleError> {
+    let l = c.lang;
+    let (acked, names) = acked_alerts(state, c, only).await?;
+    let ids: Vec<AlertId> = acked.iter().map(|a| a.id).collect();
+    let deliveries = state.store.alert_deliveries(&ids).await?;
+    let title = l.t("最近已确认的提醒", "Alerts acknowledged lately");
+    let content = html! {
+        h1 { (title) }
+        p { a href=(alerts_href(false, only)) { (l.t("← 待处理提醒", "← Open alerts")) } }
+        @if acked.is_empty() {
+            p.empty { (l.t("还没有确认处理过的提醒。", "No alert has been acknowledged yet.")) }
+        } @else {
+            table.alerts.acked {
+                thead { tr {
+                    th { (l.t("类型", "Kind")) }
+                    th { (l.t("时间", "Raised")) }
+                    th { (l.t("内容", "What")) }
+                    th { (l.t("处理", "Acknowledged")) }
+                } }
+                tbody {
+                    @for a in &acked {
+                        (acked_row(c, a, &deliveries, &names))
+                    }
+                }
+            }
+        }
+    };
+    Ok((StatusCode::OK, layout(c, title, "/console/alerts", content)).into_response())
+}
+
+/// An acknowledged alert: who attended, when, what they wrote, and its notifications.
+fn acked_row(
+    c: &Console,
+    a: &Alert,
+    deliveries: &[DeliveryRecord],
+    names: &HashMap<UserId, String>,
+) -> Markup {
+    let l = c.lang;
+    let site = c.site(a.site_id);
+    let text = match l {
+        Lang::Zh => &a.text_zh,
+        Lang::En => &a.text_en,
+    };
+    let who = a
+        .acked_by
+        .map(|u| names.get(&u).cloned().unwrap_or_else(|| u.to_string()));
+    html! {
+        tr id={ "alert-" (a.id) } class="acked" {
+            td { span class=(kind_class(a.kind)) { (l.of(&a.kind.label())) } }
+            td.when { (local(a.raised_at, site)) }
+            td.title {
+                (text)
+                @if let Some(issue) = a.issue_id {
+                    br; a href={ "/console/issues/" (issue) } { (l.t("查看问题", "Open the issue")) }
+                }
+                (deliveries_of(c, a, deliveries))
+            }
+            td {
+                @if let Some(who) = &who { strong { (who) } " · " }
+                @if let Some(at) = a.acked_at { (local(at, site)) }
+                @if let Some(note) = &a.note { br; (note) }
             }
         }
     }

@@ -187,6 +187,70 @@ async fn two_passes_at_once_raise_a_missed_round_once(store: &dyn Store, other: 
     assert_eq!(all[0].id, raised[0].id);
 }
 
+async fn a_round_walked_offline_on_time_answers_its_missed_alert_when_it_syncs(
+    store: &dyn Store,
+    other: &dyn Store,
+) {
+    let (estate, _) = estate(store).await;
+    // 09:31: the server has not heard of the 09:00 round, and raises round_missed.
+    let raised = crate::alerts::raise_due(store, sh("2026-12-01T09:31:00"))
+        .await
+        .unwrap();
+    assert_eq!(raised.len(), 1, "{raised:?}");
+    let nine = estate
+        .routes
+        .iter()
+        .find(|r| Some(r.id) == raised[0].route_id)
+        .unwrap();
+    // The patroller had started it at 09:10, out of signal; the start syncs at 09:50.
+    let mut walked = super::conformance::round_of(&estate, nine);
+    walked.started_at = sh("2026-12-01T09:10:00");
+    let patroller = walked.patroller_id;
+    let w = vec![Write::Run(walked)];
+    other
+        .apply_system(IssueId::new(), &move |_| Decision::Apply(w.clone()))
+        .await
+        .unwrap();
+    let answered = store.alert(raised[0].id).await.unwrap().unwrap();
+    assert!(!answered.is_open(), "{answered:?}");
+    assert_eq!(answered.acked_by, Some(patroller));
+    assert!(
+        answered.note.as_deref().unwrap().contains("09:10"),
+        "{answered:?}"
+    );
+    // Phones and the console learn it as they learn any acknowledgement.
+    let sup = Actor::from(estate.user("demo-super").unwrap());
+    assert_eq!(
+        pulled(store, &sup).await.last(),
+        Some(&answered),
+        "the acknowledgement is the alert's latest change"
+    );
+    // A pass later raises it no more; a round started after its grace answers nothing.
+    assert!(
+        crate::alerts::raise_due(other, sh("2026-12-01T10:05:00"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let raised = crate::alerts::raise_due(store, sh("2026-12-01T10:31:00"))
+        .await
+        .unwrap();
+    assert_eq!(raised.len(), 1, "the 10:00 round: {raised:?}");
+    let ten = estate
+        .routes
+        .iter()
+        .find(|r| Some(r.id) == raised[0].route_id)
+        .unwrap();
+    let mut late = super::conformance::round_of(&estate, ten);
+    late.started_at = sh("2026-12-01T10:45:00");
+    let w = vec![Write::Run(late)];
+    store
+        .apply_system(IssueId::new(), &move |_| Decision::Apply(w.clone()))
+        .await
+        .unwrap();
+    assert!(store.alert(raised[0].id).await.unwrap().unwrap().is_open());
+}
+
 async fn overdue_issues_are_raised_once_by_the_pass(store: &dyn Store, other: &dyn Store) {
     let (estate, _) = estate(store).await;
     let reporter = estate.user("demo-patrol").unwrap();
@@ -373,6 +437,7 @@ macro_rules! alerts {
 alerts!(
     an_alert_is_raised_once_by_its_key,
     two_passes_at_once_raise_a_missed_round_once,
+    a_round_walked_offline_on_time_answers_its_missed_alert_when_it_syncs,
     overdue_issues_are_raised_once_by_the_pass,
     an_urgent_report_and_its_alert_are_one_transaction,
     an_acknowledgement_records_who_and_when_once,

@@ -23,6 +23,8 @@ pub trait AlertStore: Send + Sync {
     async fn alert(&self, id: AlertId) -> Result<Option<Alert>>;
     /// A site's alerts, newest first; only those not acknowledged yet with `open_only`.
     async fn site_alerts(&self, site: SiteId, open_only: bool) -> Result<Vec<Alert>>;
+    /// A site's acknowledged alerts, the latest acknowledged first, at most `limit`.
+    async fn acked_alerts(&self, site: SiteId, limit: u32) -> Result<Vec<Alert>>;
     /// A site's rounds started in `[from, to)`, without their visits (what the missed-round
     /// pass judges slots by).
     async fn runs_started(
@@ -152,6 +154,22 @@ impl super::alerts::AlertStore for $store {
             .bind(site.to_string())
             .fetch_all(&self.pool)
             .await?;
+        rows.iter().map(|(d,)| parse(d)).collect()
+    }
+
+    async fn acked_alerts(
+        &self,
+        site: SiteId,
+        limit: u32,
+    ) -> Result<Vec<patrol_core::alert::Alert>> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT data FROM alerts WHERE site_id = $1 AND acked_at_ms IS NOT NULL
+             ORDER BY acked_at_ms DESC, id DESC LIMIT $2",
+        )
+        .bind(site.to_string())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(|(d,)| parse(d)).collect()
     }
 

@@ -258,6 +258,48 @@ async fn load<T: DeserializeOwned>(
     row.map(|(d,)| parse(&d)).transpose()
 }
 
+/// A round that reaches the server after a `round_missed` alert was raised for its slot, and
+/// that had in fact started within the grace (recorded offline, synced late), answers that
+/// alert: acknowledged by its patroller, with a note (core's
+/// [`patrol_core::alert::answered_by_round`]). The slots it could claim are those of its local
+/// day and the days beside it; each is looked up by its alert's once key.
+async fn answer_missed_rounds(conn: &mut $conn, run: &PatrolRun) -> Result<()> {
+    let Some(route) = load::<Route>(&mut *conn, "routes", Some(run.route_id.to_string())).await? else {
+        return Ok(());
+    };
+    let Some(site) = load::<Site>(&mut *conn, "sites", Some(run.site_id.to_string())).await? else {
+        return Ok(());
+    };
+    let Ok(tz) = site.tz() else { return Ok(()) };
+    let now = jiff::Timestamp::now();
+    let day = run.started_at.to_zoned(tz.clone()).date();
+    let mut slots = Vec::new();
+    for date in [day.yesterday().ok(), Some(day), day.tomorrow().ok()].into_iter().flatten() {
+        for d in patrol_core::coverage::day(&tz, date, std::slice::from_ref(&route), std::slice::from_ref(run), &[], now) {
+            slots.extend(
+                d.slots
+                    .iter()
+                    .filter(|s| s.round.as_ref().is_some_and(|r| r.run.id == run.id))
+                    .map(|s| s.scheduled),
+            );
+        }
+    }
+    for slot in slots {
+        let key = patrol_core::alert::round_missed_key(route.id, slot);
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT data FROM alerts WHERE once_key = $1 AND acked_at_ms IS NULL")
+                .bind(&key)
+                .fetch_optional(&mut *conn)
+                .await?;
+        let Some((data,)) = row else { continue };
+        let alert: patrol_core::alert::Alert = parse(&data)?;
+        if let Some(answered) = patrol_core::alert::answered_by_round(&alert, &route, run, &tz, now) {
+            put_alert(&mut *conn, &answered).await?;
+        }
+    }
+    Ok(())
+}
+
 async fn write(conn: &mut $conn, w: &Write) -> Result<()> {
     match w {
         Write::Issue(i) => put_issue(conn, i).await,
@@ -279,6 +321,8 @@ async fn write(conn: &mut $conn, w: &Write) -> Result<()> {
             .await?;
             if r.finished_at.is_some() {
                 seal_round(conn, &r.id.to_string(), &r.site_id.to_string()).await?;
+            } else {
+                answer_missed_rounds(conn, r).await?;
             }
             Ok(())
         }
