@@ -22,7 +22,7 @@ use patrol_core::lifecycle::{Visibility, may_see};
 use patrol_core::team::Team;
 use patrol_core::user::{Actor, Role};
 use patrol_core::wire::{
-    ErrorBody, LoginRequest, OpBody, PROTOCOL_HEADER, PROTOCOL_VERSION, PullQuery, PullResponse,
+    ErrorBody, LoginRequest, Op, OpBody, OpResult, PROTOCOL_HEADER, PROTOCOL_VERSION, PullQuery, PullResponse,
     PushRequest, PushResponse, QueueCursor, RefreshRequest, SessionUser, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
@@ -31,7 +31,7 @@ use crate::AppState;
 use crate::auth::{Caller, REFRESH_TTL_SECS, random_secret, token_hash};
 use crate::error::ApiError;
 use crate::extract::{Json, Path, Query};
-use crate::store::{IssueFilter, Store};
+use crate::store::{Heard, IssueFilter, Store, StoreError};
 use crate::sync::{Applied, Batch, PushContext, apply};
 
 /// How long a client may take over a request's headers, and over the whole request.
@@ -313,9 +313,15 @@ pub async fn push_ops(
     let server_at = Timestamp::now();
     let offset = patrol_core::time::offset(req.device_time, server_at);
     let offset_ms = i64::try_from(offset.as_millis()).unwrap_or(i64::MAX);
-    store
-        .touch_device(req.device_id, actor.user_id, offset_ms, server_at)
-        .await?;
+    // The device is recorded as heard from with the push's ops (one commit), or on its own
+    // when the push is turned away or undone.
+    let heard = Heard {
+        device: req.device_id,
+        user: actor.user_id,
+        offset_ms,
+        at: server_at,
+    };
+    let touch = || store.touch_device(heard.device, heard.user, heard.offset_ms, heard.at);
     // Blobs first: an op naming a photo the server lacks waits, with the whole request.
     let named: Vec<String> = ops
         .iter()
@@ -330,6 +336,7 @@ pub async fn push_ops(
         .collect();
     let blobs = store.blobs(&named).await?;
     if let Some(missing) = named.iter().find(|b| !blobs.contains_key(*b)) {
+        touch().await?;
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "missing_blob",
@@ -351,17 +358,25 @@ pub async fn push_ops(
         blobs,
     );
     // One transaction for the whole push (group commit): an out-of-order op or a failure
-    // leaves it all undone, as if the push had not arrived.
-    let batch = Batch::begin(store).await?;
-    let mut results = Vec::with_capacity(ops.len());
-    for op in &ops {
-        let result = match apply(&batch, &mut ctx, op).await? {
-            Applied::Result(r) => r,
-            Applied::OutOfOrder(expected) => {
-                metrics::counter!("patrol_push_out_of_order_total").increment(1);
-                return Err(ApiError::out_of_order(expected));
-            }
-        };
+    // leaves it all undone, as if the push had not arrived. A reused id found only at the
+    // commit sends the push through again op by op, which refuses that op alone.
+    let batch = Batch::begin_push(store, &heard).await?;
+    let results = match apply_push(batch, &mut ctx, &ops).await {
+        Err(e) if e.is_unique_violation() => {
+            touch().await?;
+            apply_push(Batch::begin(store).await?, &mut ctx, &ops).await?
+        }
+        other => other?,
+    };
+    let results = match results {
+        Ok(results) => results,
+        Err(expected) => {
+            touch().await?;
+            metrics::counter!("patrol_push_out_of_order_total").increment(1);
+            return Err(ApiError::out_of_order(expected));
+        }
+    };
+    for (op, result) in ops.iter().zip(&results) {
         let status = match result.status {
             patrol_core::wire::OpStatus::Applied => "applied",
             patrol_core::wire::OpStatus::Duplicate => "duplicate",
@@ -369,13 +384,29 @@ pub async fn push_ops(
         };
         metrics::counter!("patrol_ops_total", "kind" => OpBody::known_kind(&op.kind), "status" => status)
             .increment(1);
-        results.push(result);
     }
-    batch.commit().await?;
     Ok(PushResponse {
         server_time: server_at,
         results,
     })
+}
+
+/// A push's ops applied in `batch` and committed: their results, or the `seq` expected where
+/// an op came out of order (and nothing was committed).
+async fn apply_push(
+    batch: Batch<'_>,
+    ctx: &mut PushContext,
+    ops: &[Op],
+) -> Result<Result<Vec<OpResult>, u64>, StoreError> {
+    let mut results = Vec::with_capacity(ops.len());
+    for op in ops {
+        match apply(&batch, ctx, op).await? {
+            Applied::Result(r) => results.push(r),
+            Applied::OutOfOrder(expected) => return Ok(Err(expected)),
+        }
+    }
+    batch.commit().await?;
+    Ok(Ok(results))
 }
 
 /// A page size asked for: `default` when none, refused outside 1..=`max`.

@@ -67,6 +67,19 @@ impl<'a> Batch<'a> {
         })
     }
 
+    /// Begin a push's batch on `store` ([`Store::begin_push`]: if it fails with a unique-key
+    /// error, apply the push again in [`Batch::begin`]).
+    pub async fn begin_push(
+        store: &'a dyn Store,
+        heard: &crate::store::Heard,
+    ) -> Result<Batch<'a>, StoreError> {
+        Ok(Batch {
+            store,
+            ops: tokio::sync::Mutex::new(store.begin_push(heard).await?),
+            written: std::sync::Mutex::new(Written::default()),
+        })
+    }
+
     /// Commit every op applied in the batch.
     pub async fn commit(self) -> Result<(), StoreError> {
         self.ops.into_inner().commit().await
@@ -76,21 +89,35 @@ impl<'a> Batch<'a> {
         self.written.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A round, as this batch left it.
+    /// A round, as this batch left it (or as first read in the batch: these reads only find
+    /// the reference data an op names, and the op is decided on the round as its transaction
+    /// reads it).
     async fn run(&self, id: RunId) -> Result<Option<PatrolRun>, StoreError> {
         let mine = self.written().runs.get(&id).cloned();
         match mine {
             Some(run) => Ok(Some(run)),
-            None => self.store.run(id).await,
+            None => {
+                let run = self.store.run(id).await?;
+                if let Some(r) = &run {
+                    self.written().runs.entry(id).or_insert_with(|| r.clone());
+                }
+                Ok(run)
+            }
         }
     }
 
-    /// A visit, as this batch left it.
+    /// A visit, as this batch left it or first read it (a visit never changes once made).
     async fn visit(&self, id: VisitId) -> Result<Option<Visit>, StoreError> {
         let mine = self.written().visits.get(&id).cloned();
         match mine {
             Some(visit) => Ok(Some(visit)),
-            None => self.store.visit(id).await,
+            None => {
+                let visit = self.store.visit(id).await?;
+                if let Some(v) = &visit {
+                    self.written().visits.entry(id).or_insert_with(|| v.clone());
+                }
+                Ok(visit)
+            }
         }
     }
 

@@ -563,6 +563,54 @@ fn a_reused_result_id_is_a_refused_op() {
     );
 }
 
+/// Abuse 7 again: an op id reused under a new `seq` is a repeat of the op first sent with it,
+/// never a second op — in the same push (a push's op records are inserted together at its end,
+/// where the reuse meets their key and the push is applied again op by op) or in a later one.
+#[test]
+fn a_reused_op_id_is_a_repeat() {
+    let (_dir, _server, http) = start();
+    let token = http.token("demo-patrol", "demo");
+    let (_, pulled) = http.get("/api/v1/sync/pull?limit=2000", Some(&token));
+    let route = pulled["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["entity"] == "route")
+        .map(|c| c["id"].clone())
+        .unwrap();
+    let run = uuid::Uuid::now_v7();
+    let first = op(1, "patrol.start", json!({"run_id": run, "route_id": route}));
+    let reused = |seq| {
+        let mut o = op(
+            seq,
+            "patrol.start",
+            json!({"run_id": uuid::Uuid::now_v7(), "route_id": route}),
+        );
+        o["op_id"] = first["op_id"].clone();
+        o
+    };
+    let device = uuid::Uuid::now_v7().to_string();
+    let statuses = |body: &Value| -> Vec<String> {
+        body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["status"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (status, body) = http.push(&token, &device, &[first.clone(), reused(2)]);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(statuses(&body), ["applied", "duplicate"], "{body}");
+    // The repeat took no seq: 2 is still the next, and a later reuse under it is a repeat too.
+    let (status, body) = http.push(&token, &device, &[reused(2)]);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(statuses(&body), ["duplicate"], "{body}");
+    let finish = op(2, "patrol.finish", json!({"run_id": run, "missed": []}));
+    let (status, body) = http.push(&token, &device, &[finish]);
+    assert_eq!(status, 200, "{body}");
+    assert_ne!(statuses(&body)[0], "duplicate", "{body}");
+}
+
 /// Read from a raw connection until it closes or `limit` passes; what it said and whether it
 /// was closed by the server.
 fn read_until_closed(mut conn: TcpStream, limit: Duration) -> (String, bool) {

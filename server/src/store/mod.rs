@@ -203,6 +203,19 @@ pub fn conflict() -> Refusal {
     )
 }
 
+/// A device heard from: who uses it, its clock's offset (server minus device), and when.
+#[derive(Debug, Clone, Copy)]
+pub struct Heard {
+    /// The device.
+    pub device: DeviceId,
+    /// Its user.
+    pub user: UserId,
+    /// Server clock minus device clock, in milliseconds.
+    pub offset_ms: i64,
+    /// When, by the server's clock.
+    pub at: Timestamp,
+}
+
 /// The decision function an op is applied with.
 pub type Decide<'a> = &'a (dyn Fn(&Snapshot) -> Decision + Send + Sync);
 
@@ -456,6 +469,15 @@ pub trait Store: AlertStore + NotifyStore + Send + Sync {
     /// A write transaction for several ops (a push), applied with [`OpBatch::apply_op`] and
     /// committed at once. On SQLite it holds the write lock until it ends.
     async fn begin_ops(&self) -> Result<Box<dyn OpBatch + '_>>;
+    /// A push's write transaction, as [`Store::begin_ops`] but faster for the rows a push is
+    /// mostly made of (op records, visits, answers): those are held back and inserted
+    /// together, and an op with its device's next `seq` is not looked up by id. An op id or a
+    /// row id reused against an earlier record is then found only when the rows are inserted:
+    /// the batch fails with a unique-key error ([`StoreError::is_unique_violation`]), nothing
+    /// of it stays, and the caller applies the same ops again in [`Store::begin_ops`], which
+    /// answers each of them on its own.
+    /// The device is recorded as heard from ([`Store::touch_device`]) in the same transaction.
+    async fn begin_push(&self, heard: &Heard) -> Result<Box<dyn OpBatch + '_>>;
     /// Apply a server-side transition (an escalation) if the issue is still as `decide` expects.
     async fn apply_system(&self, issue: IssueId, decide: Decide<'_>) -> Result<bool>;
 

@@ -3,6 +3,106 @@
 //! migrations and `begin_write`, which serialises writers so the change feed's order is the
 //! commit order.
 
+use std::collections::{HashMap, HashSet};
+
+use patrol_core::ids::{RunId, VisitId};
+use patrol_core::patrol::{PatrolRun, Visit};
+
+/// What a write transaction of ops knows of the rows it has read and written, so that an op
+/// does not ask the database again for what the transaction itself has decided (a device's
+/// last `seq`, the locks it holds, the rounds and visits of a push). In a push
+/// ([`Store::begin_push`](super::Store::begin_push)) the rows that are only ever inserted — op
+/// records, visits, answers — are also held back and inserted together, a few statements for
+/// the whole push, before anything reads them and at the commit.
+#[derive(Default)]
+pub struct TxRows {
+    /// Insert-only rows are held back (a push); else every write goes out at once.
+    pub(super) write_behind: bool,
+    /// Each device's last `seq` as this transaction leaves it, and whether it changed.
+    pub(super) seqs: HashMap<String, (u64, bool)>,
+    /// The record locks this transaction holds.
+    pub(super) locked: HashSet<String>,
+    pub(super) runs: HashMap<RunId, PatrolRun>,
+    pub(super) visits: HashMap<VisitId, Visit>,
+    /// Every visit of a round, in the order they were made, as this transaction leaves it.
+    pub(super) run_visits: HashMap<RunId, Vec<Visit>>,
+    /// Visits this transaction inserted: every answer to them is its own.
+    pub(super) new_visits: HashSet<VisitId>,
+    pub(super) pending: Pending,
+}
+
+impl TxRows {
+    /// A push's: insert-only rows held back.
+    pub fn write_behind() -> TxRows {
+        TxRows {
+            write_behind: true,
+            ..TxRows::default()
+        }
+    }
+
+    /// Keep a round or visit this transaction wrote.
+    pub(super) fn wrote(&mut self, w: &super::Write) {
+        match w {
+            super::Write::Run(r) => {
+                self.runs.insert(r.id, r.clone());
+            }
+            super::Write::Visit(v) => {
+                if let Some(list) = self.run_visits.get_mut(&v.run_id) {
+                    let at = visit_order(v);
+                    let i = list.partition_point(|o| visit_order(o) <= at);
+                    list.insert(i, v.clone());
+                }
+                self.visits.insert(v.id, v.clone());
+                self.new_visits.insert(v.id);
+            }
+            _ => {}
+        }
+    }
+
+    /// An op record held back: its status if it is one.
+    pub(super) fn held_op(&self, op_id: &str) -> Option<&OpRow> {
+        self.pending.ops.iter().find(|o| o.op_id == op_id)
+    }
+}
+
+/// The order visits are read in (`ORDER BY at_ms, id`).
+pub(super) fn visit_order(v: &Visit) -> (i64, String) {
+    (v.at.as_millisecond(), v.id.to_string())
+}
+
+/// Rows held back for one insert at the end.
+#[derive(Default)]
+pub(super) struct Pending {
+    pub(super) ops: Vec<OpRow>,
+    pub(super) visits: Vec<(Visit, String)>,
+    pub(super) results: Vec<ResultRow>,
+}
+
+/// An op record.
+pub(super) struct OpRow {
+    pub(super) op_id: String,
+    pub(super) device_id: String,
+    pub(super) seq: i64,
+    pub(super) kind: String,
+    pub(super) user_id: String,
+    pub(super) device_at: String,
+    pub(super) server_at_ms: i64,
+    pub(super) status: &'static str,
+    pub(super) code: Option<String>,
+    pub(super) message: Option<String>,
+}
+
+/// An answer.
+pub(super) struct ResultRow {
+    pub(super) id: String,
+    pub(super) visit_id: String,
+    pub(super) item_key: String,
+    pub(super) data: String,
+}
+
+/// Rows a multi-row insert takes at most (well below either database's limit on parameters).
+pub(super) const ROWS_PER_INSERT: usize = 500;
+
 /// Implement [`super::Store`] for a backend type with a `pool`, `begin_write()` and the given
 /// database, connection type and migrations folder.
 macro_rules! sql_store {
@@ -12,6 +112,7 @@ macro_rules! sql_store {
 pub struct OpTx<'a> {
     _guard: Option<MutexGuard<'a, ()>>,
     tx: Transaction<'a, $db>,
+    rows: super::sql::TxRows,
     /// Told after the commit when an op raised an alert (its deliveries are enqueued with it).
     outbox: &'a tokio::sync::Notify,
     raised_alert: bool,
@@ -20,7 +121,7 @@ pub struct OpTx<'a> {
 #[async_trait]
 impl super::OpBatch for OpTx<'_> {
     async fn apply_op(&mut self, meta: &OpMeta, keys: Keys, decide: Decide<'_>) -> Result<OpOutcome> {
-        apply_numbered(&mut self.tx, meta, keys, decide, false, &mut self.raised_alert).await
+        apply_numbered(&mut self.tx, &mut self.rows, meta, keys, decide, false, &mut self.raised_alert).await
     }
 
     async fn apply_op_next(
@@ -29,10 +130,11 @@ impl super::OpBatch for OpTx<'_> {
         keys: Keys,
         decide: Decide<'_>,
     ) -> Result<OpOutcome> {
-        apply_numbered(&mut self.tx, meta, keys, decide, true, &mut self.raised_alert).await
+        apply_numbered(&mut self.tx, &mut self.rows, meta, keys, decide, true, &mut self.raised_alert).await
     }
 
-    async fn commit(self: Box<Self>) -> Result<()> {
+    async fn commit(mut self: Box<Self>) -> Result<()> {
+        finish_rows(&mut self.tx, &mut self.rows).await?;
         self.tx.commit().await?;
         if self.raised_alert {
             self.outbox.notify_one();
@@ -41,14 +143,178 @@ impl super::OpBatch for OpTx<'_> {
     }
 }
 
+/// Take a record's lock once a transaction.
+async fn lock_once(tx: &mut $conn, rows: &mut super::sql::TxRows, kind: &str, id: &str) -> Result<()> {
+    let key = format!("{kind}:{id}");
+    if rows.locked.contains(&key) {
+        return Ok(());
+    }
+    lock_key(&mut *tx, kind, id).await?;
+    rows.locked.insert(key);
+    Ok(())
+}
+
+/// Insert the rows held back, before anything reads them.
+async fn flush_rows(tx: &mut $conn, rows: &mut super::sql::TxRows) -> Result<()> {
+    let pending = std::mem::take(&mut rows.pending);
+    for chunk in pending.visits.chunks(super::sql::ROWS_PER_INSERT) {
+        let mut q = QueryBuilder::<$db>::new("INSERT INTO visits (id, run_id, checkpoint_id, at_ms, data) ");
+        q.push_values(chunk, |mut b, (v, data)| {
+            b.push_bind(v.id.to_string())
+                .push_bind(v.run_id.to_string())
+                .push_bind(v.checkpoint_id.to_string())
+                .push_bind(ms(v.at))
+                .push_bind(data.clone());
+        });
+        q.build().execute(&mut *tx).await?;
+    }
+    for chunk in pending.results.chunks(super::sql::ROWS_PER_INSERT) {
+        let mut q = QueryBuilder::<$db>::new("INSERT INTO results (id, visit_id, item_key, data) ");
+        q.push_values(chunk, |mut b, r| {
+            b.push_bind(r.id.clone())
+                .push_bind(r.visit_id.clone())
+                .push_bind(r.item_key.clone())
+                .push_bind(r.data.clone());
+        });
+        q.build().execute(&mut *tx).await?;
+    }
+    for chunk in pending.ops.chunks(super::sql::ROWS_PER_INSERT) {
+        let mut q = QueryBuilder::<$db>::new(
+            "INSERT INTO ops (op_id, device_id, seq, kind, user_id, device_at, server_at_ms, status, code, message) ",
+        );
+        q.push_values(chunk, |mut b, o| {
+            b.push_bind(o.op_id.clone())
+                .push_bind(o.device_id.clone())
+                .push_bind(o.seq)
+                .push_bind(o.kind.clone())
+                .push_bind(o.user_id.clone())
+                .push_bind(o.device_at.clone())
+                .push_bind(o.server_at_ms)
+                .push_bind(o.status)
+                .push_bind(o.code.clone())
+                .push_bind(o.message.clone());
+        });
+        q.build().execute(&mut *tx).await?;
+    }
+    Ok(())
+}
+
+/// Before the commit: the rows held back, and each device's `seq` moved on.
+async fn finish_rows(tx: &mut $conn, rows: &mut super::sql::TxRows) -> Result<()> {
+    flush_rows(&mut *tx, rows).await?;
+    for (device, (seq, changed)) in &mut rows.seqs {
+        if *changed {
+            sqlx::query("UPDATE devices SET last_seq = $2 WHERE id = $1")
+                .bind(device.as_str())
+                .bind(*seq as i64)
+                .execute(&mut *tx)
+                .await?;
+            *changed = false;
+        }
+    }
+    Ok(())
+}
+
+/// Hold back a visit or an answer (a push's, whose other writes wait for nothing).
+async fn hold(tx: &mut $conn, rows: &mut super::sql::TxRows, w: &Write) -> Result<()> {
+    match w {
+        Write::Visit(v) => {
+            rows.pending.visits.push((v.clone(), json(v)?));
+            rows.wrote(w);
+        }
+        Write::Result(r) => {
+            // A re-answered item replaces the earlier answer of that visit: one held back
+            // here, or one stored before (a visit this transaction did not make).
+            let visit = r.visit_id.to_string();
+            rows.pending
+                .results
+                .retain(|o| !(o.visit_id == visit && o.item_key == r.item_key));
+            if !rows.new_visits.contains(&r.visit_id) {
+                sqlx::query("DELETE FROM results WHERE visit_id = $1 AND item_key = $2")
+                    .bind(&visit)
+                    .bind(&r.item_key)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            rows.pending.results.push(super::sql::ResultRow {
+                id: r.id.to_string(),
+                visit_id: visit,
+                item_key: r.item_key.clone(),
+                data: json(r)?,
+            });
+        }
+        // Nothing else is held back: written now.
+        other => write(&mut *tx, other).await?,
+    }
+    Ok(())
+}
+
+/// A round, as this transaction sees it.
+async fn tx_run(tx: &mut $conn, rows: &mut super::sql::TxRows, id: RunId) -> Result<Option<PatrolRun>> {
+    if let Some(run) = rows.runs.get(&id) {
+        return Ok(Some(run.clone()));
+    }
+    let run: Option<PatrolRun> = load(&mut *tx, "runs", Some(id.to_string())).await?;
+    if let Some(r) = &run {
+        rows.runs.insert(id, r.clone());
+    }
+    Ok(run)
+}
+
+/// A visit, as this transaction sees it (visits are never changed once made).
+async fn tx_visit(tx: &mut $conn, rows: &mut super::sql::TxRows, id: VisitId) -> Result<Option<Visit>> {
+    if let Some(visit) = rows.visits.get(&id) {
+        return Ok(Some(visit.clone()));
+    }
+    let visit: Option<Visit> = load(&mut *tx, "visits", Some(id.to_string())).await?;
+    if let Some(v) = &visit {
+        rows.visits.insert(id, v.clone());
+    }
+    Ok(visit)
+}
+
+/// The visits of a round, in the order they were made, as this transaction sees them.
+async fn tx_run_visits(tx: &mut $conn, rows: &mut super::sql::TxRows, run: RunId) -> Result<Vec<Visit>> {
+    if let Some(list) = rows.run_visits.get(&run) {
+        return Ok(list.clone());
+    }
+    let mut list = run_visits(&mut *tx, run).await?;
+    list.extend(rows.pending.visits.iter().filter(|(v, _)| v.run_id == run).map(|(v, _)| v.clone()));
+    list.sort_by_key(super::sql::visit_order);
+    rows.run_visits.insert(run, list.clone());
+    Ok(list)
+}
+
+/// Whether an op id was processed before: `None` if not, else the refusal it met, if any.
+async fn seen_op(tx: &mut $conn, rows: &super::sql::TxRows, op_id: &str) -> Result<Option<Option<Refusal>>> {
+    let refusal = |status: &str, code: Option<String>, message: Option<String>| {
+        (status == "rejected").then(|| Refusal::new(code.unwrap_or_default(), message.unwrap_or_default()))
+    };
+    if let Some(o) = rows.held_op(op_id) {
+        return Ok(Some(refusal(o.status, o.code.clone(), o.message.clone())));
+    }
+    let seen: Option<(String, Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT status, code, message FROM ops WHERE op_id = $1")
+            .bind(op_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    Ok(seen.map(|(status, code, message)| refusal(&status, code, message)))
+}
+
 /// [`Store::apply_op`] inside a write transaction; with `next`, the op takes the next `seq` of
 /// its device (the server's own devices, whose ops are numbered where they are made). Nothing
 /// it writes is committed here: a refusal found before the writes writes only the op record,
 /// and writes that meet another record's unique key roll back to the op's savepoint.
 /// `raised_alert` is set when the op raised an alert, whose sender is to be told after the
 /// commit.
+///
+/// Held back (a push, [`super::sql::TxRows::write_behind`]): an op whose `seq` is its device's
+/// next is taken as new without looking its id up — a reused id meets the op records' key when
+/// they are inserted, failing the push, which is then applied again op by op
+/// ([`Store::begin_push`]); an op that only adds visits and answers takes no savepoint.
 async fn apply_numbered(
     tx: &mut $conn,
+    rows: &mut super::sql::TxRows,
     meta: &OpMeta,
     keys: Keys,
     decide: Decide<'_>,
@@ -56,24 +322,20 @@ async fn apply_numbered(
     raised_alert: &mut bool,
 ) -> Result<OpOutcome> {
     // One device's pushes take turns (another process may be applying its previous push).
-    lock_key(&mut *tx, "device", &meta.device_id.to_string()).await?;
-    let seen: Option<(String, Option<String>, Option<String>)> =
-        sqlx::query_as("SELECT status, code, message FROM ops WHERE op_id = $1")
-            .bind(meta.op_id.to_string())
-            .fetch_optional(&mut *tx)
-            .await?;
-    if let Some((status, code, message)) = seen {
-        let earlier = (status == "rejected").then(|| {
-            Refusal::new(code.unwrap_or_default(), message.unwrap_or_default())
-        });
-        return Ok(OpOutcome::Duplicate(earlier));
-    }
-    // One device's ops are processed strictly in `seq` order.
-    let last: Option<(i64,)> = sqlx::query_as("SELECT last_seq FROM devices WHERE id = $1")
-        .bind(meta.device_id.to_string())
-        .fetch_optional(&mut *tx)
-        .await?;
-    let last = last.map_or(0, |(n,)| n.max(0) as u64);
+    let device = meta.device_id.to_string();
+    lock_once(&mut *tx, rows, "device", &device).await?;
+    let last = match rows.seqs.get(&device) {
+        Some((n, _)) => *n,
+        None => {
+            let last: Option<(i64,)> = sqlx::query_as("SELECT last_seq FROM devices WHERE id = $1")
+                .bind(&device)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let n = last.map_or(0, |(n,)| n.max(0) as u64);
+            rows.seqs.insert(device.clone(), (n, false));
+            n
+        }
+    };
     let numbered;
     let meta = if next {
         numbered = OpMeta {
@@ -84,6 +346,12 @@ async fn apply_numbered(
     } else {
         meta
     };
+    if !(rows.write_behind && meta.seq == last + 1) {
+        if let Some(earlier) = seen_op(&mut *tx, rows, &meta.op_id.to_string()).await? {
+            return Ok(OpOutcome::Duplicate(earlier));
+        }
+    }
+    // One device's ops are processed strictly in `seq` order.
     if meta.seq > last + 1 {
         return Ok(OpOutcome::OutOfOrder { expected: last + 1 });
     }
@@ -92,37 +360,54 @@ async fn apply_numbered(
             "stale_seq",
             "该设备的这一序号已处理过另一条操作 / this device already sent another op with this seq",
         );
-        record_op(&mut *tx, meta, Some(&stale)).await?;
+        record_op(&mut *tx, rows, meta, Some(&stale)).await?;
         return Ok(OpOutcome::Rejected(stale));
     }
-    let visit: Option<Visit> =
-        load(&mut *tx, "visits", keys.visit.map(|v| v.to_string())).await?;
+    let visit = match keys.visit {
+        Some(v) => tx_visit(&mut *tx, rows, v).await?,
+        None => None,
+    };
     // An op on a visit is checked against the round the visit belongs to.
     let run_id = keys.run.or(visit.as_ref().map(|v| v.run_id));
     // The records the op is decided on are locked (PostgreSQL; SQLite has one writer): ops of
     // different sites never wait for each other, ops on one issue or round take turns.
     if let Some(run) = run_id {
-        lock_key(&mut *tx, "run", &run.to_string()).await?;
+        lock_once(&mut *tx, rows, "run", &run.to_string()).await?;
     }
     if let Some(issue) = keys.issue {
-        lock_key(&mut *tx, "issue", &issue.to_string()).await?;
+        lock_once(&mut *tx, rows, "issue", &issue.to_string()).await?;
     }
     if let Some(alert) = keys.alert {
-        lock_key(&mut *tx, "alert", &alert.to_string()).await?;
+        lock_once(&mut *tx, rows, "alert", &alert.to_string()).await?;
     }
     let visits = match run_id {
-        Some(run) if keys.run_visits => run_visits(&mut *tx, run).await?,
+        Some(run) if keys.run_visits => tx_run_visits(&mut *tx, rows, run).await?,
         _ => Vec::new(),
+    };
+    let run = match run_id {
+        Some(run) => tx_run(&mut *tx, rows, run).await?,
+        None => None,
     };
     let snapshot = Snapshot {
         issue: load(&mut *tx, "issues", keys.issue.map(|i| i.to_string())).await?,
-        run: load::<PatrolRun>(&mut *tx, "runs", run_id.map(|r| r.to_string())).await?,
+        run,
         visit,
         visits,
         alert: load(&mut *tx, "alerts", keys.alert.map(|a| a.to_string())).await?,
     };
     let outcome = match decide(&snapshot) {
+        Decision::Apply(writes)
+            if rows.write_behind
+                && writes.iter().all(|w| matches!(w, Write::Visit(_) | Write::Result(_))) =>
+        {
+            for w in &writes {
+                hold(&mut *tx, rows, w).await?;
+            }
+            OpOutcome::Applied
+        }
         Decision::Apply(writes) => {
+            // What was held back goes first: the writes below may read it (a round's seal).
+            flush_rows(&mut *tx, rows).await?;
             // The writes go in a savepoint: a row that meets another record's unique key
             // (a reused result id) refuses the op and leaves nothing behind.
             let mut sp = sqlx::Acquire::begin(&mut *tx).await?;
@@ -136,6 +421,9 @@ async fn apply_numbered(
             match failed {
                 None => {
                     sp.commit().await?;
+                    for w in &writes {
+                        rows.wrote(w);
+                    }
                     if writes.iter().any(|w| matches!(w, Write::Alert(a) if a.is_open())) {
                         *raised_alert = true;
                     }
@@ -168,7 +456,7 @@ async fn apply_numbered(
         )
         .await?;
     }
-    record_op(&mut *tx, meta, refusal).await?;
+    record_op(&mut *tx, rows, meta, refusal).await?;
     Ok(outcome)
 }
 
@@ -176,10 +464,13 @@ impl $store {
     /// One op in a transaction of its own.
     async fn apply_alone(&self, meta: &OpMeta, keys: Keys, decide: Decide<'_>, next: bool) -> Result<OpOutcome> {
         let (_guard, mut tx) = self.begin_write().await?;
+        let mut rows = super::sql::TxRows::default();
         let mut raised_alert = false;
-        let outcome = apply_numbered(&mut tx, meta, keys, decide, next, &mut raised_alert).await?;
+        let outcome =
+            apply_numbered(&mut tx, &mut rows, meta, keys, decide, next, &mut raised_alert).await?;
         // Out of order changes nothing; anything else is recorded.
         if !matches!(outcome, OpOutcome::OutOfOrder { .. }) {
+            finish_rows(&mut tx, &mut rows).await?;
             tx.commit().await?;
             if raised_alert {
                 self.outbox.notify_one();
@@ -408,29 +699,64 @@ async fn run_visits(conn: &mut $conn, run: RunId) -> Result<Vec<Visit>> {
     rows.iter().map(|(d,)| parse(d)).collect()
 }
 
-/// Record an op as processed and move its device's `seq` on.
-async fn record_op(conn: &mut $conn, meta: &OpMeta, refusal: Option<&Refusal>) -> Result<()> {
+/// Record a device as heard from.
+async fn touch(conn: &mut $conn, heard: &super::Heard) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO devices (id, user_id, clock_offset_ms, last_seen_ms) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id,
+           clock_offset_ms = excluded.clock_offset_ms, last_seen_ms = excluded.last_seen_ms",
+    )
+    .bind(heard.device.to_string())
+    .bind(heard.user.to_string())
+    .bind(heard.offset_ms)
+    .bind(ms(heard.at))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Record an op as processed and move its device's `seq` on (written at the commit).
+async fn record_op(
+    conn: &mut $conn,
+    rows: &mut super::sql::TxRows,
+    meta: &OpMeta,
+    refusal: Option<&Refusal>,
+) -> Result<()> {
+    let row = super::sql::OpRow {
+        op_id: meta.op_id.to_string(),
+        device_id: meta.device_id.to_string(),
+        seq: meta.seq as i64,
+        kind: meta.kind.clone(),
+        user_id: meta.user_id.to_string(),
+        device_at: meta.device_at.to_string(),
+        server_at_ms: ms(meta.server_at),
+        status: if refusal.is_some() { "rejected" } else { "applied" },
+        code: refusal.map(|r| r.code.clone()),
+        message: refusal.map(|r| r.message.clone()),
+    };
+    // A stale op (an old `seq` under a new id) is recorded without moving the device back.
+    let last = rows.seqs.get(&row.device_id).map_or(0, |(n, _)| *n);
+    rows.seqs.insert(row.device_id.clone(), (last.max(meta.seq), true));
+    if rows.write_behind {
+        rows.pending.ops.push(row);
+        return Ok(());
+    }
     sqlx::query(
         "INSERT INTO ops (op_id, device_id, seq, kind, user_id, device_at, server_at_ms, status, code, message)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
-    .bind(meta.op_id.to_string())
-    .bind(meta.device_id.to_string())
-    .bind(meta.seq as i64)
-    .bind(&meta.kind)
-    .bind(meta.user_id.to_string())
-    .bind(meta.device_at.to_string())
-    .bind(ms(meta.server_at))
-    .bind(if refusal.is_some() { "rejected" } else { "applied" })
-    .bind(refusal.map(|r| r.code.clone()))
-    .bind(refusal.map(|r| r.message.clone()))
-    .execute(&mut *conn)
+    .bind(row.op_id)
+    .bind(row.device_id)
+    .bind(row.seq)
+    .bind(row.kind)
+    .bind(row.user_id)
+    .bind(row.device_at)
+    .bind(row.server_at_ms)
+    .bind(row.status)
+    .bind(row.code)
+    .bind(row.message)
+    .execute(conn)
     .await?;
-    sqlx::query("UPDATE devices SET last_seq = $2 WHERE id = $1")
-        .bind(meta.device_id.to_string())
-        .bind(meta.seq as i64)
-        .execute(conn)
-        .await?;
     Ok(())
 }
 
@@ -892,17 +1218,8 @@ impl Store for $store {
         now: Timestamp,
     ) -> Result<()> {
         let (_guard, mut tx) = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO devices (id, user_id, clock_offset_ms, last_seen_ms) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id,
-               clock_offset_ms = excluded.clock_offset_ms, last_seen_ms = excluded.last_seen_ms",
-        )
-        .bind(device.to_string())
-        .bind(user.to_string())
-        .bind(offset_ms)
-        .bind(ms(now))
-        .execute(&mut *tx)
-        .await?;
+        let heard = super::Heard { device, user, offset_ms, at: now };
+        touch(&mut tx, &heard).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -929,6 +1246,19 @@ impl Store for $store {
         Ok(Box::new(OpTx {
             _guard: guard,
             tx,
+            rows: super::sql::TxRows::default(),
+            outbox: &self.outbox,
+            raised_alert: false,
+        }))
+    }
+
+    async fn begin_push(&self, heard: &super::Heard) -> Result<Box<dyn super::OpBatch + '_>> {
+        let (guard, mut tx) = self.begin_write().await?;
+        touch(&mut tx, heard).await?;
+        Ok(Box::new(OpTx {
+            _guard: guard,
+            tx,
+            rows: super::sql::TxRows::write_behind(),
             outbox: &self.outbox,
             raised_alert: false,
         }))
