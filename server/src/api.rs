@@ -22,8 +22,9 @@ use patrol_core::lifecycle::{Visibility, may_see};
 use patrol_core::team::Team;
 use patrol_core::user::{Actor, Role};
 use patrol_core::wire::{
-    ErrorBody, LoginRequest, Op, OpBody, OpResult, PROTOCOL_HEADER, PROTOCOL_VERSION, PullQuery, PullResponse,
-    PushRequest, PushResponse, QueueCursor, RefreshRequest, SessionUser, TokenResponse,
+    ErrorBody, LoginRequest, Op, OpBody, OpResult, PROTOCOL_HEADER, PROTOCOL_VERSION, PullQuery,
+    PullResponse, PushRequest, PushResponse, QueueCursor, RefreshRequest, SessionUser,
+    TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 
