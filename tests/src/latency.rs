@@ -63,6 +63,22 @@ pub struct Percentiles {
     pub max: Duration,
 }
 
+/// The median of some figures (the mean of the middle two when even) and their range:
+/// `(median, lowest, highest)`; zeros when there are none.
+pub fn median(values: &[f64]) -> (f64, f64, f64) {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let (Some(lo), Some(hi)) = (v.first().copied(), v.last().copied()) else {
+        return (0.0, 0.0, 0.0);
+    };
+    let mid = if v.len() % 2 == 1 {
+        v[v.len() / 2]
+    } else {
+        (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
+    };
+    (mid, lo, hi)
+}
+
 fn ms(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1000.0;
     if ms < 10.0 {
@@ -102,5 +118,12 @@ mod tests {
         assert!(p.p99.abs_diff(Duration::from_millis(99)) < Duration::from_millis(1));
         assert!(p.max.abs_diff(Duration::from_millis(100)) < Duration::from_millis(1));
         assert_eq!(Latency::default().summary(), Percentiles::default());
+    }
+
+    #[test]
+    fn a_median_and_its_range() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), (2.0, 1.0, 3.0));
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), (2.5, 1.0, 4.0));
+        assert_eq!(median(&[]), (0.0, 0.0, 0.0));
     }
 }

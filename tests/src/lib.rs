@@ -8,6 +8,7 @@ pub mod sqlite_faults;
 pub mod faults;
 pub mod fieldsim;
 pub mod latency;
+pub mod rounds;
 pub mod s3;
 
 use std::io::{BufRead, BufReader};
@@ -212,6 +213,11 @@ impl Server {
         self.child = child;
         self.base_url = base_url;
         self.metrics_url = metrics_url;
+    }
+
+    /// The process id (for its memory in `/proc/<pid>/status`, say).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The PostgreSQL database this server runs on, if it runs on one.

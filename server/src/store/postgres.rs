@@ -46,7 +46,19 @@ pub struct PgStore {
     /// Poked after a commit that enqueued alert deliveries (other processes' deliveries are
     /// found by polling).
     outbox: tokio::sync::Notify,
+    /// Open op batches at most ([`BATCH_SLOTS`]).
+    batches: tokio::sync::Semaphore,
 }
+
+/// Connections of the pool.
+const POOL_SIZE: u32 = 16;
+
+/// Op batches (pushes) open at once: half the pool. A batch holds its transaction's connection
+/// while its ops read reference data on another one (`sync::Batch`); were every connection held
+/// by a batch, each would wait for a second until the pool's acquire timeout (seen with 1,000
+/// devices pushing at once: `loadbench devices`). With half the pool for batches, the other
+/// half always comes free for their reads, which hold nothing while they wait.
+const BATCH_SLOTS: usize = POOL_SIZE as usize / 2;
 
 /// Every write transaction holds an advisory lock shared — this number with its schema's
 /// (`hashtext(current_schema())`), so that stores in other schemas of the database are not
@@ -76,13 +88,14 @@ impl PgStore {
             options = options.options([("search_path", schema)]);
         }
         let pool = PgPoolOptions::new()
-            .max_connections(16)
+            .max_connections(POOL_SIZE)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
         Ok(PgStore {
             pool,
             outbox: tokio::sync::Notify::new(),
+            batches: tokio::sync::Semaphore::new(BATCH_SLOTS),
         })
     }
 
@@ -95,6 +108,11 @@ impl PgStore {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// A slot for an op batch ([`BATCH_SLOTS`]), held until the batch ends.
+    async fn batch_slot(&self) -> Result<Option<tokio::sync::SemaphorePermit<'_>>> {
+        Ok(self.batches.acquire().await.ok())
     }
 
     /// A write transaction beside other writes (it holds the write lock shared until it

@@ -110,9 +110,11 @@ macro_rules! sql_store {
 /// A push's ops in one write transaction (group commit): each op is decided and answered on
 /// its own, as [`Store::apply_op`] says, and all of them reach the disk with one commit.
 pub struct OpTx<'a> {
-    _guard: Option<MutexGuard<'a, ()>>,
+    // Dropped after the transaction ends (fields drop in order): the slot, then the guard.
     tx: Transaction<'a, $db>,
     rows: super::sql::TxRows,
+    _slot: Option<tokio::sync::SemaphorePermit<'a>>,
+    _guard: Option<MutexGuard<'a, ()>>,
     /// Told after the commit when an op raised an alert (its deliveries are enqueued with it).
     outbox: &'a tokio::sync::Notify,
     raised_alert: bool,
@@ -1242,23 +1244,29 @@ impl Store for $store {
     }
 
     async fn begin_ops(&self) -> Result<Box<dyn super::OpBatch + '_>> {
+        // A batch reads outside its transaction while holding it: a slot first, so that open
+        // batches never hold every connection of the pool and wait on each other for one.
+        let slot = self.batch_slot().await?;
         let (guard, tx) = self.begin_write().await?;
         Ok(Box::new(OpTx {
-            _guard: guard,
             tx,
             rows: super::sql::TxRows::default(),
+            _slot: slot,
+            _guard: guard,
             outbox: &self.outbox,
             raised_alert: false,
         }))
     }
 
     async fn begin_push(&self, heard: &super::Heard) -> Result<Box<dyn super::OpBatch + '_>> {
+        let slot = self.batch_slot().await?;
         let (guard, mut tx) = self.begin_write().await?;
         touch(&mut tx, heard).await?;
         Ok(Box::new(OpTx {
-            _guard: guard,
             tx,
             rows: super::sql::TxRows::write_behind(),
+            _slot: slot,
+            _guard: guard,
             outbox: &self.outbox,
             raised_alert: false,
         }))
@@ -1668,35 +1676,56 @@ impl Store for $store {
         q.push(FEED_TAIL).push_bind(i64::from(limit) + 1);
         let rows = q.build().fetch_all(&self.pool).await?;
         let mut more = rows.len() > limit as usize;
+        let mut listed: Vec<(String, String, i64)> = Vec::new();
+        for row in rows.iter().take(limit as usize) {
+            listed.push((row.try_get("entity")?, row.try_get("entity_id")?, row.try_get("last")?));
+        }
+        // The page's records, one query a table (in chunks of bounded size) rather than one a
+        // change: a first pull of a large site is thousands of changes.
+        const TABLES: [(&str, &str); 8] = [
+            ("site", "SELECT id, data FROM sites WHERE id IN ("),
+            ("zone", "SELECT id, data FROM zones WHERE id IN ("),
+            ("checkpoint", "SELECT id, data FROM checkpoints WHERE id IN ("),
+            ("route", "SELECT id, data FROM routes WHERE id IN ("),
+            ("template", "SELECT id, data FROM templates WHERE id IN ("),
+            ("user", "SELECT id, data FROM users WHERE id IN ("),
+            ("issue", "SELECT id, data FROM issues WHERE id IN ("),
+            ("alert", "SELECT id, data FROM alerts WHERE id IN ("),
+        ];
+        let mut found: HashMap<(String, String), String> = HashMap::new();
+        for (entity, select) in TABLES {
+            let ids: Vec<&str> = listed
+                .iter()
+                .filter(|(e, _, _)| e == entity)
+                .map(|(_, id, _)| id.as_str())
+                .collect();
+            for chunk in ids.chunks(500) {
+                let mut q = QueryBuilder::<$db>::new(select);
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind(id.to_string());
+                }
+                q.push(")");
+                let rows: Vec<(String, String)> = q.build_query_as().fetch_all(&self.pool).await?;
+                for (id, data) in rows {
+                    found.insert((entity.to_owned(), id), data);
+                }
+            }
+        }
         let mut changes = Vec::new();
         let mut last = cursor;
         let mut bytes = 0;
-        for row in rows.iter().take(limit as usize) {
+        for (entity, id, seq) in listed {
             // A page is also bounded in size: a phone on a weak signal gets it whole.
             if bytes >= patrol_core::bounds::MAX_PULL_PAGE_BYTES {
                 more = true;
                 break;
             }
-            let entity: String = row.try_get("entity")?;
-            let id: String = row.try_get("entity_id")?;
-            last = row.try_get("last")?;
-            let table = match entity.as_str() {
-                "site" => "sites",
-                "zone" => "zones",
-                "checkpoint" => "checkpoints",
-                "route" => "routes",
-                "template" => "templates",
-                "user" => "users",
-                "issue" => "issues",
-                "alert" => "alerts",
-                _ => continue,
-            };
-            let data: Option<(String,)> = sqlx::query_as(AssertSqlSafe(format!(
-                "SELECT data FROM {table} WHERE id = $1"
-            )))
-            .bind(&id)
-            .fetch_optional(&self.pool)
-            .await?;
+            last = seq;
+            if !TABLES.iter().any(|(e, _)| *e == entity) {
+                continue;
+            }
+            let data = found.remove(&(entity.clone(), id.clone())).map(|d| (d,));
             bytes += data.as_ref().map_or(0, |(d,)| d.len());
             let change = match (entity.as_str(), data) {
                 (_, None) => Change::gone(&entity, &id),

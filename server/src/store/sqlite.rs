@@ -62,6 +62,12 @@ impl SqliteStore {
         })
     }
 
+    /// No slot for an op batch: the write lock already lets one batch at a time hold a
+    /// connection, the pool's others free for its reads.
+    async fn batch_slot(&self) -> Result<Option<tokio::sync::SemaphorePermit<'_>>> {
+        Ok(None)
+    }
+
     /// A write transaction holding the write lock until it ends.
     async fn begin_write(&self) -> Result<(Option<MutexGuard<'_, ()>>, Transaction<'_, Sqlite>)> {
         let guard = self.write_lock.lock().await;

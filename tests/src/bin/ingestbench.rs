@@ -15,6 +15,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use clap::Parser;
+use patrol_e2e::latency::median;
 use patrol_e2e::{Http, Server, server_binary};
 use serde_json::{Value, json};
 
@@ -86,17 +87,6 @@ fn main() {
     report("bare rows/s", &|f| f.bare);
     report("http / bare", &|f| f.http / f.bare);
     report("in-process / bare", &|f| f.inproc / f.bare);
-}
-
-fn median(values: &[f64]) -> (f64, f64, f64) {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let mid = if v.len() % 2 == 1 {
-        v[v.len() / 2]
-    } else {
-        (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
-    };
-    (mid, v[0], v[v.len() - 1])
 }
 
 /// A database of one path of a run: a data folder, and on PostgreSQL a database.
@@ -267,116 +257,19 @@ fn expect_applied(applied: usize, args: &Args) {
 /// Each device's pushes: rounds of the demo routes (start, a visit by QR at each checkpoint
 /// with an answer to every item of its checklist, finish), `batch` ops a push.
 fn rounds(http: &Http, token: &str, args: &Args) -> Vec<Vec<Value>> {
-    let mut entities: Vec<Value> = Vec::new();
-    let mut cursor = String::new();
-    loop {
-        let (status, page) = http.get(
-            &format!("/api/v1/sync/pull?since={cursor}&limit=2000"),
-            Some(token),
-        );
-        assert_eq!(status, 200, "pull: {page}");
-        entities.extend(page["changes"].as_array().cloned().unwrap_or_default());
-        cursor = page["cursor"].as_str().unwrap_or_default().to_owned();
-        if page["more"] != true {
-            break;
-        }
-    }
-    let of = |kind: &str| -> Vec<&Value> {
-        entities
-            .iter()
-            .filter(|c| c["entity"] == kind && !c["data"].is_null())
-            .map(|c| &c["data"])
-            .collect()
-    };
-    let zones = of("zone");
-    let checkpoints = of("checkpoint");
-    let templates = of("template");
-    let routes: Vec<&Value> = of("route")
-        .into_iter()
-        .filter(|r| {
-            r["checkpoint_ids"]
-                .as_array()
-                .is_some_and(|c| !c.is_empty())
-        })
-        .collect();
-    assert!(!routes.is_empty(), "the demo has no routes");
-    let items_of = |checkpoint: &Value| -> Vec<Value> {
-        let zone = zones.iter().find(|z| z["id"] == checkpoint["zone_id"]);
-        let kind = zone.map(|z| z["kind"].clone()).unwrap_or(Value::Null);
-        let pulled = templates
-            .iter()
-            .filter(|t| t["zone_kind"] == kind)
-            .max_by_key(|t| t["version"].as_u64());
-        match pulled {
-            Some(t) => t["items"].as_array().cloned().unwrap_or_default(),
-            None => {
-                let kind: Option<patrol_core::site::ZoneKind> = serde_json::from_value(kind).ok();
-                kind.and_then(|k| patrol_core::checklist::Catalogue::standard().for_zone(k))
-                    .and_then(|t| serde_json::to_value(&t.items).ok())
-                    .and_then(|v| v.as_array().cloned())
-                    .unwrap_or_default()
-            }
-        }
-    };
+    let routes = patrol_e2e::rounds::routes(&patrol_e2e::rounds::pull_all(http, token, 2000));
     let total = args.pushes * args.batch;
     (0..args.devices)
         .map(|d| {
             let device = uuid::Uuid::now_v7();
             let mut ops: Vec<Value> = Vec::new();
-            let mut seq = 0u64;
-            let mut op = |kind: &str, body: Value, ops: &mut Vec<Value>| {
-                seq += 1;
-                ops.push(patrol_e2e::op(seq, kind, body));
-            };
             let mut round = 0;
             while ops.len() < total {
-                let route = routes[(d + round) % routes.len()];
+                let route = &routes[(d + round) % routes.len()];
                 round += 1;
-                let run = uuid::Uuid::now_v7();
-                op(
-                    "patrol.start",
-                    json!({"run_id": run, "route_id": route["id"]}),
-                    &mut ops,
-                );
-                for id in route["checkpoint_ids"].as_array().into_iter().flatten() {
-                    let Some(cp) = checkpoints.iter().find(|c| &c["id"] == id) else {
-                        continue;
-                    };
-                    let visit = uuid::Uuid::now_v7();
-                    op(
-                        "patrol.visit",
-                        json!({"visit_id": visit, "run_id": run, "checkpoint_id": id,
-                               "method": "qr", "token": cp["qr_token"], "flags": []}),
-                        &mut ops,
-                    );
-                    for item in items_of(cp) {
-                        let reading = match item["kind"].as_str() {
-                            Some("reading") => {
-                                let lo = item["normal_min"].as_f64();
-                                let hi = item["normal_max"].as_f64();
-                                json!(match (lo, hi) {
-                                    (Some(l), Some(h)) => (l + h) / 2.0,
-                                    (Some(l), None) => l,
-                                    (None, Some(h)) => h,
-                                    (None, None) => 1.0,
-                                })
-                            }
-                            _ => Value::Null,
-                        };
-                        op(
-                            "patrol.result",
-                            json!({"result_id": uuid::Uuid::now_v7(), "visit_id": visit,
-                                   "item_key": item["key"], "outcome": "ok",
-                                   "reading": reading, "note": "", "photos": []}),
-                            &mut ops,
-                        );
-                    }
+                for (kind, body) in patrol_e2e::rounds::walk(route).into_iter().flatten() {
+                    ops.push(patrol_e2e::op(ops.len() as u64 + 1, kind, body));
                 }
-                op(
-                    "patrol.finish",
-                    json!({"run_id": run, "missed": []}),
-                    &mut ops,
-                );
             }
             ops.truncate(total);
             ops.chunks(args.batch)
