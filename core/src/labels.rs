@@ -8,7 +8,6 @@ use std::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
-use qrcode::{EcLevel, QrCode};
 
 use crate::ids::{CheckpointId, SiteId};
 use crate::site::Site;
@@ -78,10 +77,13 @@ pub enum KeyError {
 pub enum RenderError {
     /// The text does not fit in a QR code.
     #[error("无法生成二维码 / cannot make a QR code: {0}")]
-    Qr(#[from] qrcode::types::QrError),
+    Qr(#[from] fast_qr::qr::QRCodeError),
     /// PNG encoding failed.
     #[error("无法生成 PNG / cannot encode PNG: {0}")]
     Png(#[from] image::ImageError),
+    /// The picture asked for is larger than an image can be.
+    #[error("二维码图片过大 / the code's picture would be too large")]
+    TooLarge,
 }
 
 impl SiteKey {
@@ -195,25 +197,56 @@ pub fn verify_for_site(
     }
 }
 
-fn qr(token: &str) -> Result<QrCode, RenderError> {
-    // Level Q survives a scuffed or partly dirty label in a stairwell.
-    Ok(QrCode::with_error_correction_level(token, EcLevel::Q)?)
+/// A label's code, its modules row by row, `true` for dark, without the quiet zone.
+struct Code {
+    width: usize,
+    dark: Vec<bool>,
 }
 
-/// A label's code as PNG: 8 px modules with the quiet zone, for printing or screens.
-pub fn render_png(token: &str) -> Result<Vec<u8>, RenderError> {
-    let img = qr(token)?
-        .render::<image::Luma<u8>>()
-        .quiet_zone(true)
-        .module_dimensions(8, 8)
-        .build();
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png)?;
-    Ok(out.into_inner())
+fn qr(token: &str) -> Result<Code, RenderError> {
+    // Level Q survives a scuffed or partly dirty label in a stairwell. The mask is the one the
+    // standard's penalty rules pick, as with any encoder.
+    let code = fast_qr::QRBuilder::new(token.as_bytes())
+        .ecl(fast_qr::ECL::Q)
+        .build()?;
+    let width = code.size;
+    let dark = code.data[..width * width]
+        .iter()
+        .map(|m| m.value())
+        .collect();
+    Ok(Code { width, dark })
 }
 
 /// Modules of quiet zone around a code, as the QR standard asks.
 const QUIET_ZONE: usize = 4;
+
+/// A label's code as PNG: 8 px modules with the quiet zone, for printing or screens.
+pub fn render_png(token: &str) -> Result<Vec<u8>, RenderError> {
+    code_png(token, 8)
+}
+
+/// A label's code as a greyscale PNG of `module_px` pixels a module, quiet zone included. At
+/// one pixel a module it is the code's own grid, which a sheet scales up without smoothing: each
+/// module prints as a sharp square, as a vector drawing would, in a few hundred bytes.
+pub fn code_png(token: &str, module_px: u32) -> Result<Vec<u8>, RenderError> {
+    let px = module_px.max(1) as usize;
+    let code = qr(token)?;
+    let side = (code.width + 2 * QUIET_ZONE) * px;
+    let mut pixels = vec![255u8; side * side];
+    for (y, row) in code.dark.chunks(code.width).enumerate() {
+        for (x, _) in row.iter().enumerate().filter(|(_, dark)| **dark) {
+            let (left, top) = ((x + QUIET_ZONE) * px, (y + QUIET_ZONE) * px);
+            for line in pixels[top * side..(top + px) * side].chunks_mut(side) {
+                line[left..left + px].fill(0);
+            }
+        }
+    }
+    let side = u32::try_from(side).map_err(|_| RenderError::TooLarge)?;
+    let img = image::GrayImage::from_raw(side, side, pixels).ok_or(RenderError::TooLarge)?;
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png)?;
+    Ok(out.into_inner())
+}
 
 /// A label's code as SVG path data: the dark modules as unit squares on a `modules`-square grid
 /// that includes the quiet zone. Sheets place it with a `viewBox` of their own.
@@ -229,17 +262,13 @@ pub struct CodeModules {
 pub fn code_modules(token: &str) -> Result<CodeModules, RenderError> {
     use std::fmt::Write as _;
     let code = qr(token)?;
-    let width = code.width();
-    let colors = code.to_colors();
-    let mut path = String::new();
-    for (y, row) in colors.chunks(width).enumerate() {
+    let width = code.width;
+    let mut path = String::with_capacity(width * width);
+    for (y, row) in code.dark.chunks(width).enumerate() {
         let mut x = 0;
         while x < width {
-            if row[x] == qrcode::Color::Dark {
-                let run = row[x..]
-                    .iter()
-                    .take_while(|c| **c == qrcode::Color::Dark)
-                    .count();
+            if row[x] {
+                let run = row[x..].iter().take_while(|dark| **dark).count();
                 // Writing to a String cannot fail.
                 let _ = write!(
                     path,
