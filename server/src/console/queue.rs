@@ -2,7 +2,7 @@
 //! overdue ones red and marked 逾期, due-soon ones amber — filtered by site, team, status,
 //! severity and assignee, in pages.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use axum::extract::{Query, State};
 use jiff::Timestamp;
@@ -100,28 +100,19 @@ pub async fn page(
     let next = more
         .then(|| issues.last().map(|i| QueueCursor::after(i).encode()))
         .flatten();
-    // Counts of what is open, by team, over the same sites.
-    let open = state
+    let now = Timestamp::now();
+    // Counts of what is open, by team, over the same sites: every open issue, however many.
+    let mut by_team = state
         .store
-        .issues(
+        .open_counts(
             &IssueFilter {
                 site,
-                active: true,
                 ..IssueFilter::all(Visibility::of(&c.actor))
             },
-            None,
-            1000,
+            now,
         )
         .await?;
-    let now = Timestamp::now();
-    let mut by_team: BTreeMap<Team, (usize, usize)> = BTreeMap::new();
-    for i in &open {
-        let e = by_team.entry(i.team).or_default();
-        e.0 += 1;
-        if sla::issue_state(i, now) == Some(SlaState::Overdue) {
-            e.1 += 1;
-        }
-    }
+    by_team.sort_by_key(|c| c.team);
     let mut people: HashMap<UserId, User> = HashMap::new();
     for s in &c.sites {
         for u in state.store.site_users(s.id).await? {
@@ -157,11 +148,11 @@ pub async fn page(
     let content = html! {
         h1 { (l.t("问题队列", "Queue")) }
         section.teams {
-            @for (team, (n, late)) in &by_team {
-                a.team href={ "/console?team=" (team.as_str()) } {
-                    strong { (team_label(l, *team)) }
-                    span { (n) " " (l.t("件待办", "open")) }
-                    @if *late > 0 { span.overdue { (late) " " (l.t("件逾期", "overdue")) } }
+            @for count in &by_team {
+                a.team href={ "/console?team=" (count.team.as_str()) } {
+                    strong { (team_label(l, count.team)) }
+                    span { (count.open) " " (l.t("件待办", "open")) }
+                    @if count.overdue > 0 { span.overdue { (count.overdue) " " (l.t("件逾期", "overdue")) } }
                 }
             }
             @if by_team.is_empty() { p { (l.t("没有待办的问题。", "Nothing is open.")) } }

@@ -163,6 +163,106 @@ async fn put(store: &dyn Store, i: &Issue) {
     );
 }
 
+/// The console's counts by team: every open issue the viewer may see, the overdue among them
+/// as the SLA rule has it; closed issues and other sites not at all.
+async fn open_counts_by_team_follow_the_queue_and_the_sla_rule(store: &dyn Store) {
+    let (estate, _) = estate(store).await;
+    let site = estate.site.id;
+    let patroller = estate.user("demo-patrol").unwrap();
+    let tech = estate.user("demo-tech").unwrap();
+    let now = Timestamp::now();
+    let due = |h: i64| now + SignedDuration::from_hours(h);
+    let mut all = Vec::new();
+    for (team, hours, status) in [
+        (Team::Engineering, -5, Status::Open),
+        (Team::Engineering, -1, Status::InProgress),
+        (Team::Engineering, 30, Status::Assigned),
+        (Team::Engineering, -9, Status::Closed),
+        (Team::Cleaning, 2, Status::Open),
+        (Team::Cleaning, -2, Status::Resolved),
+        (Team::Security, -3, Status::Closed),
+    ] {
+        let mut i = issue(site, team, due(hours), patroller.id);
+        i.status = status;
+        put(store, &i).await;
+        all.push(i);
+    }
+    // Another site's open issue, overdue: counted for nobody who sees only this site.
+    let key = SiteKey::generate().unwrap();
+    let other = patrol_core::demo::estate("conf2", "第二小区", &key).site;
+    store.put_site(&other, &key.secret_base64()).await.unwrap();
+    put(
+        store,
+        &issue(other.id, Team::Engineering, due(-1), patroller.id),
+    )
+    .await;
+
+    let expected = |v: &Visibility| {
+        let mut by: std::collections::BTreeMap<Team, (u64, u64)> = Default::default();
+        for i in all.iter().filter(|i| v.contains(i) && i.status.is_active()) {
+            let e = by.entry(i.team).or_default();
+            e.0 += 1;
+            if patrol_core::sla::issue_state(i, now) == Some(patrol_core::sla::SlaState::Overdue) {
+                e.1 += 1;
+            }
+        }
+        by.into_iter()
+            .map(|(team, (open, overdue))| TeamCount {
+                team,
+                open,
+                overdue,
+            })
+            .collect::<Vec<_>>()
+    };
+    let everyone = everyone(site);
+    let sorted = |mut v: Vec<TeamCount>| {
+        v.sort_by_key(|c| c.team);
+        v
+    };
+    let got = store
+        .open_counts(&IssueFilter::all(everyone.clone()), now)
+        .await
+        .unwrap();
+    assert_eq!(sorted(got.clone()), expected(&everyone));
+    let of = |team| got.iter().find(|c| c.team == team).copied();
+    assert_eq!(
+        (
+            of(Team::Engineering),
+            of(Team::Cleaning),
+            of(Team::Security)
+        ),
+        (
+            Some(TeamCount {
+                team: Team::Engineering,
+                open: 3,
+                overdue: 2
+            }),
+            Some(TeamCount {
+                team: Team::Cleaning,
+                open: 2,
+                overdue: 1
+            }),
+            None
+        )
+    );
+    // A technician counts what they see in the queue: their team's, and jobs given to them.
+    let theirs = Visibility::of(&patrol_core::user::Actor::from(tech));
+    assert_eq!(
+        sorted(
+            store
+                .open_counts(&IssueFilter::all(theirs.clone()), now)
+                .await
+                .unwrap()
+        ),
+        expected(&theirs)
+    );
+    let nowhere = IssueFilter {
+        site: Some(SiteId::new()),
+        ..IssueFilter::all(everyone)
+    };
+    assert!(store.open_counts(&nowhere, now).await.unwrap().is_empty());
+}
+
 async fn migrations_run_twice_and_secrets_are_made_once(store: &dyn Store) {
     store.migrate().await.unwrap();
     store.migrate().await.unwrap();
@@ -1638,6 +1738,7 @@ conformance!(
     a_reused_id_refuses_the_op_and_leaves_nothing,
     a_rounds_visits_are_loaded_with_it,
     the_queue_is_filtered_by_visibility_and_paged_by_due_time,
+    open_counts_by_team_follow_the_queue_and_the_sla_rule,
     the_change_feed_shows_each_viewer_what_they_may_see,
     a_pull_page_is_bounded_in_bytes_too,
     blobs_are_recorded_once_with_their_header,
@@ -1836,5 +1937,70 @@ mod postgres_only {
         let check = store.verify_audit(None).await.unwrap();
         assert!(check.fault.is_none(), "{:?}", check.fault);
         store.drop_schema(&schema).await.unwrap();
+    }
+
+    /// Every process runs the same background loops; each job's pass runs in one of them at a
+    /// time. Two stores on one schema stand for two server processes.
+    #[tokio::test]
+    async fn a_background_job_runs_in_one_process_at_a_time() {
+        let Some((first, schema)) = store().await else {
+            return;
+        };
+        let url = std::env::var("PATROL_TEST_DATABASE_URL").unwrap();
+        let second = PgStore::connect(&url, Some(&schema)).await.unwrap();
+        let jobs = [
+            Job::Escalation,
+            Job::Alerts,
+            Job::Archive,
+            Job::Notifications,
+        ];
+
+        let held: Vec<JobLock> = {
+            let mut held = Vec::new();
+            for job in jobs {
+                held.push(
+                    first
+                        .job_lock(job)
+                        .await
+                        .unwrap()
+                        .expect("a free job's lock"),
+                );
+                assert!(
+                    second.job_lock(job).await.unwrap().is_none(),
+                    "{} ran in two processes at once",
+                    job.name()
+                );
+            }
+            held
+        };
+
+        // Another estate's database (schema) has jobs of its own.
+        let (elsewhere, other_schema) = store().await.unwrap();
+        for job in jobs {
+            assert!(elsewhere.job_lock(job).await.unwrap().is_some());
+        }
+
+        // A job's lock held by nobody — its process finished the pass, or died and its
+        // connection closed — is taken by the next process that asks.
+        drop(held);
+        for job in jobs {
+            let mut taken = None;
+            for _ in 0..50 {
+                taken = second.job_lock(job).await.unwrap();
+                if taken.is_some() {
+                    break;
+                }
+                // The closed connection's session ends on the server a moment later.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert!(
+                taken.is_some(),
+                "{} stayed locked after its holder let go",
+                job.name()
+            );
+            assert!(first.job_lock(job).await.unwrap().is_none());
+        }
+        elsewhere.drop_schema(&other_schema).await.unwrap();
+        first.drop_schema(&schema).await.unwrap();
     }
 }

@@ -285,6 +285,17 @@ pub struct Account {
     pub disabled: bool,
 }
 
+/// One team's open issues, as the console's queue heads them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TeamCount {
+    /// The team.
+    pub team: Team,
+    /// Its issues not closed.
+    pub open: u64,
+    /// Of those, the ones past their due time.
+    pub overdue: u64,
+}
+
 /// Filters of the queue (`GET /api/v1/issues`), inside what the caller may see.
 #[derive(Debug, Clone)]
 pub struct IssueFilter {
@@ -495,6 +506,9 @@ pub trait Store: AlertStore + NotifyStore + Send + Sync {
         after: Option<QueueCursor>,
         limit: u32,
     ) -> Result<Vec<Issue>>;
+    /// How many issues the filter's viewer may see are open (not closed), and how many of those
+    /// are overdue at `now`, by team, every open issue counted (no page).
+    async fn open_counts(&self, filter: &IssueFilter, now: Timestamp) -> Result<Vec<TeamCount>>;
     /// An issue's audit trail, oldest first.
     async fn audit(&self, issue: IssueId) -> Result<Vec<AuditEntry>>;
 

@@ -490,6 +490,47 @@ impl $store {
     }
 }
 
+/// The `WHERE` of the queue's queries: what `f` asks for, among `sites`, as its viewer may see.
+fn push_issue_filter(q: &mut QueryBuilder<$db>, f: &IssueFilter, sites: &[SiteId]) {
+    q.push("site_id IN (");
+    let mut list = q.separated(", ");
+    for s in sites {
+        list.push_bind(s.to_string());
+    }
+    q.push(")");
+    if let Some((team, user)) = f.visibility.jobs_of {
+        q.push(" AND (team = ")
+            .push_bind(team.map(|t| t.as_str()).unwrap_or(""))
+            .push(" OR assignee_id = ")
+            .push_bind(user.to_string());
+        if f.visibility.desk_reports() {
+            q.push(" OR source = 'desk'");
+        }
+        q.push(")");
+    }
+    if let Some(s) = f.status {
+        q.push(" AND status = ").push_bind(s.as_str());
+    }
+    if let Some(t) = f.team {
+        q.push(" AND team = ").push_bind(t.as_str());
+    }
+    if let Some(s) = f.severity {
+        q.push(" AND severity = ").push_bind(s.as_str());
+    }
+    if let Some(a) = f.assignee {
+        q.push(" AND assignee_id = ").push_bind(a.to_string());
+    }
+    if let Some(d) = f.due_before {
+        q.push(" AND due_at_ms < ").push_bind(ms(d));
+    }
+    if f.active {
+        q.push(" AND status <> 'closed'");
+    }
+    if let Some(n) = f.overdue_at {
+        q.push(" AND status <> 'closed' AND due_at_ms <= ").push_bind(ms(n));
+    }
+}
+
 async fn feed(
     conn: &mut $conn,
     entity: &str,
@@ -1320,43 +1361,8 @@ impl Store for $store {
         if sites.is_empty() {
             return Ok(Vec::new());
         }
-        let mut q = QueryBuilder::<$db>::new("SELECT data FROM issues WHERE site_id IN (");
-        let mut list = q.separated(", ");
-        for s in &sites {
-            list.push_bind(s.to_string());
-        }
-        q.push(")");
-        if let Some((team, user)) = f.visibility.jobs_of {
-            q.push(" AND (team = ")
-                .push_bind(team.map(|t| t.as_str()).unwrap_or(""))
-                .push(" OR assignee_id = ")
-                .push_bind(user.to_string());
-            if f.visibility.desk_reports() {
-                q.push(" OR source = 'desk'");
-            }
-            q.push(")");
-        }
-        if let Some(s) = f.status {
-            q.push(" AND status = ").push_bind(s.as_str());
-        }
-        if let Some(t) = f.team {
-            q.push(" AND team = ").push_bind(t.as_str());
-        }
-        if let Some(s) = f.severity {
-            q.push(" AND severity = ").push_bind(s.as_str());
-        }
-        if let Some(a) = f.assignee {
-            q.push(" AND assignee_id = ").push_bind(a.to_string());
-        }
-        if let Some(d) = f.due_before {
-            q.push(" AND due_at_ms < ").push_bind(ms(d));
-        }
-        if f.active {
-            q.push(" AND status <> 'closed'");
-        }
-        if let Some(n) = f.overdue_at {
-            q.push(" AND status <> 'closed' AND due_at_ms <= ").push_bind(ms(n));
-        }
+        let mut q = QueryBuilder::<$db>::new("SELECT data FROM issues WHERE ");
+        push_issue_filter(&mut q, f, &sites);
         if let Some(c) = after {
             q.push(" AND (due_at_ms > ")
                 .push_bind(c.due_at_ms)
@@ -1369,6 +1375,36 @@ impl Store for $store {
         q.push(" ORDER BY due_at_ms, id LIMIT ").push_bind(i64::from(limit));
         let rows: Vec<(String,)> = q.build_query_as().fetch_all(&self.pool).await?;
         rows.iter().map(|(d,)| parse(d)).collect()
+    }
+
+    async fn open_counts(&self, f: &IssueFilter, now: Timestamp) -> Result<Vec<super::TeamCount>> {
+        let sites: Vec<SiteId> = f
+            .visibility
+            .sites
+            .iter()
+            .copied()
+            .filter(|s| f.site.is_none_or(|only| only == *s))
+            .collect();
+        if sites.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Overdue as `sla::issue_state` has it: not closed, and due by now.
+        let mut q = QueryBuilder::<$db>::new("SELECT team, COUNT(*), COALESCE(SUM(CASE WHEN due_at_ms <= ");
+        q.push_bind(ms(now))
+            .push(" THEN 1 ELSE 0 END), 0) FROM issues WHERE ");
+        push_issue_filter(&mut q, f, &sites);
+        q.push(" AND status <> 'closed' GROUP BY team ORDER BY team");
+        let rows: Vec<(String, i64, i64)> = q.build_query_as().fetch_all(&self.pool).await?;
+        rows.into_iter()
+            .map(|(team, open, overdue)| {
+                Ok(super::TeamCount {
+                    // The column holds the team's serde name; anything else is a stored fault.
+                    team: serde_json::from_value(serde_json::Value::String(team))?,
+                    open: u64::try_from(open).unwrap_or(0),
+                    overdue: u64::try_from(overdue).unwrap_or(0),
+                })
+            })
+            .collect()
     }
 
     async fn audit(&self, issue: IssueId) -> Result<Vec<AuditEntry>> {
