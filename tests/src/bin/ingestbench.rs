@@ -6,6 +6,11 @@
 //! one copy of a fresh demo database per path; the figures are medians of `--runs` runs with
 //! their ranges, and ratios to the bare insert of the same run.
 //!
+//! With `--sites 8 --processes 2` (PostgreSQL) it measures instead how the push path spreads
+//! over server processes: eight sites' devices pushing at once through one server process, and
+//! the same pushes through two processes on one database (each device to one of them), on
+//! copies of one seed database.
+//!
 //! `cargo run --release -p patrol-e2e --bin ingestbench -- [--backend postgres] [--runs 5]`
 //! (`scripts/bench-server` builds the server first).
 #![allow(clippy::print_stdout)] // a benchmark reports on stdout
@@ -43,6 +48,13 @@ struct Args {
     /// Where the databases go (a real disk, not a tmpfs: the syncs are what is measured).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Sites pushing at once (PostgreSQL), `--devices` each: more than one measures the HTTP
+    /// path through one server process against `--processes` processes on one database.
+    #[arg(long, default_value_t = 1)]
+    sites: usize,
+    /// Server processes on the one database when `--sites` is more than one.
+    #[arg(long, default_value_t = 2)]
+    processes: usize,
 }
 
 /// One run's figures, ops per second.
@@ -64,6 +76,12 @@ fn main() {
         other => panic!("unknown backend {other}"),
     };
     let root = args.dir.clone().unwrap_or_else(std::env::temp_dir);
+    if args.sites > 1 {
+        let url =
+            pg.unwrap_or_else(|| panic!("--sites needs --backend postgres: SQLite is one process"));
+        spread(&args, &url, &root);
+        return;
+    }
     let mut runs = Vec::new();
     for n in 1..=args.runs {
         let f = run(&args, pg.as_deref(), &root);
@@ -147,28 +165,10 @@ fn run(args: &Args, pg: Option<&str>, root: &Path) -> Figures {
         let server = Server::start(&over_http.dir, &extra);
         let client = Http::new(&server.base_url);
         let token = client.token("demo-patrol", "demo");
-        let started = Instant::now();
-        let threads: Vec<_> = devices
-            .iter()
-            .map(|pushes| {
-                let pushes = pushes.clone();
-                let token = token.clone();
-                let base = server.base_url.clone();
-                std::thread::spawn(move || {
-                    let client = Http::new(&base);
-                    let mut applied = 0;
-                    for push in &pushes {
-                        let (status, body) = client.post("/api/v1/sync/push", Some(&token), push);
-                        assert_eq!(status, 200, "push: {body}");
-                        applied += count_applied(&body);
-                    }
-                    applied
-                })
-            })
-            .collect();
-        let applied: usize = threads.into_iter().map(|t| t.join().unwrap_or(0)).sum();
-        let secs = started.elapsed().as_secs_f64();
-        expect_applied(applied, args);
+        let pushers: Vec<(String, Vec<Value>)> =
+            devices.iter().map(|d| (token.clone(), d.clone())).collect();
+        let (applied, secs) = push_all(std::slice::from_ref(&server.base_url), &pushers);
+        expect_applied(applied, args.devices, args);
         applied as f64 / secs
     };
 
@@ -194,7 +194,7 @@ fn run(args: &Args, pg: Option<&str>, root: &Path) -> Figures {
         );
         let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
         let applied = usize::try_from(v["ops"].as_u64().unwrap_or(0)).unwrap_or(0);
-        expect_applied(applied, args);
+        expect_applied(applied, args.devices, args);
         applied as f64 / v["seconds"].as_f64().unwrap_or(f64::INFINITY)
     };
 
@@ -246,8 +246,141 @@ fn count_applied(body: &Value) -> usize {
         .map_or(0, |r| r.iter().filter(|r| r["status"] == "applied").count())
 }
 
-fn expect_applied(applied: usize, args: &Args) {
-    let all = args.devices * args.pushes * args.batch;
+/// Each device a thread pushing its batches in order, with its token, to the server it is
+/// given (device `i` to `bases[i % n]`); the ops applied and the seconds all took.
+fn push_all(bases: &[String], devices: &[(String, Vec<Value>)]) -> (usize, f64) {
+    let started = Instant::now();
+    let threads: Vec<_> = devices
+        .iter()
+        .enumerate()
+        .map(|(i, (token, pushes))| {
+            let pushes = pushes.clone();
+            let token = token.clone();
+            let base = bases[i % bases.len()].clone();
+            std::thread::spawn(move || {
+                let client = Http::new(&base);
+                let mut applied = 0;
+                for push in &pushes {
+                    let (status, body) = client.post("/api/v1/sync/push", Some(&token), push);
+                    assert_eq!(status, 200, "push: {body}");
+                    applied += count_applied(&body);
+                }
+                applied
+            })
+        })
+        .collect();
+    let applied: usize = threads.into_iter().map(|t| t.join().unwrap_or(0)).sum();
+    (applied, started.elapsed().as_secs_f64())
+}
+
+/// `--sites`: the HTTP path through one server process and through `--processes`, each run on
+/// copies of one seed database with the sites imported and a patroller signed in on each.
+fn spread(args: &Args, url: &str, root: &Path) {
+    const PASSWORD: &str = "ingestbench-password";
+    let mut figures = Vec::new();
+    for n in 1..=args.runs {
+        let tag = uuid::Uuid::now_v7().simple().to_string();
+        let base = root.join(format!("patrol-ingestbench-{tag}"));
+        let seed = Copy {
+            dir: base.join("seed"),
+            url: Some(database(url, &format!("ib_{tag}_seed"), None)),
+        };
+        std::fs::create_dir_all(&seed.dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", seed.dir.display()));
+        let admin = |a: &[&str], stdin: &str| {
+            let (ok, out) = patrol_e2e::admin_on(&seed.dir, seed.url.as_deref(), a, stdin, &[]);
+            assert!(ok, "patrol-server {}: {out}", a.join(" "));
+        };
+        for k in 0..args.sites {
+            let file = base.join(format!("site-{k}.yaml"));
+            std::fs::write(&file, patrol_e2e::fieldsim::estate::site_file(k, 2))
+                .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            admin(&["site", "import", &file.to_string_lossy()], "");
+            let code = patrol_e2e::fieldsim::estate::site_code(k);
+            let user = format!("ib-patrol-{k}");
+            admin(
+                &[
+                    "user",
+                    "add",
+                    "--username",
+                    &user,
+                    "--role",
+                    "patrol",
+                    "--site",
+                    &code,
+                ],
+                PASSWORD,
+            );
+        }
+        // Each site's devices: rounds of its routes, as its patroller's phone pulls them.
+        let pushers: Vec<(String, Vec<Value>)> = {
+            let mut server = Server::start(
+                &seed.dir,
+                &seed.args().iter().map(String::as_str).collect::<Vec<_>>(),
+            );
+            let http = Http::new(&server.base_url);
+            let mut all = Vec::new();
+            for k in 0..args.sites {
+                let token = http.token(&format!("ib-patrol-{k}"), PASSWORD);
+                for pushes in rounds(&http, &token, args) {
+                    all.push((token.clone(), pushes));
+                }
+            }
+            server.kill();
+            all
+        };
+        let measure = |name: &str, processes: usize| {
+            let db = database(
+                url,
+                &format!("ib_{tag}_{name}"),
+                Some(&format!("ib_{tag}_seed")),
+            );
+            let servers: Vec<Server> = (0..processes)
+                .map(|p| {
+                    let dir = base.join(format!("{name}-{p}"));
+                    copy_dir(&seed.dir, &dir);
+                    Server::start(&dir, &["--database-url", &db, "--alert-interval", "3600"])
+                })
+                .collect();
+            let bases: Vec<String> = servers.iter().map(|s| s.base_url.clone()).collect();
+            let (applied, secs) = push_all(&bases, &pushers);
+            drop(servers);
+            drop_database(url, &format!("ib_{tag}_{name}"));
+            expect_applied(applied, pushers.len(), args);
+            applied as f64 / secs
+        };
+        let one = measure("one", 1);
+        let many = measure("many", args.processes.max(1));
+        drop_database(url, &format!("ib_{tag}_seed"));
+        let _ = std::fs::remove_dir_all(&base);
+        println!(
+            "run {n}: one process {one:.0} ops/s, {} processes {many:.0} ops/s, {:.2} ×",
+            args.processes,
+            many / one
+        );
+        figures.push((one, many));
+    }
+    println!(
+        "backend postgres, {} sites × {} devices × {} pushes × {} ops, {} runs",
+        args.sites, args.devices, args.pushes, args.batch, args.runs
+    );
+    let report = |name: &str, values: Vec<f64>| {
+        let (med, lo, hi) = median(&values);
+        println!("{name}: median {med:.3} (range {lo:.3}–{hi:.3})");
+    };
+    report("one process ops/s", figures.iter().map(|f| f.0).collect());
+    report(
+        &format!("{} processes ops/s", args.processes),
+        figures.iter().map(|f| f.1).collect(),
+    );
+    report(
+        &format!("{} processes / one", args.processes),
+        figures.iter().map(|f| f.1 / f.0).collect(),
+    );
+}
+
+fn expect_applied(applied: usize, devices: usize, args: &Args) {
+    let all = devices * args.pushes * args.batch;
     assert!(
         applied * 100 >= all * 99,
         "only {applied} of {all} ops were applied: the benchmark's rounds no longer fit the rules"
