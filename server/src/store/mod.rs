@@ -320,6 +320,16 @@ pub struct IssueFilter {
 }
 
 impl IssueFilter {
+    /// The sites it reads: the viewer's, narrowed to the one asked for.
+    pub fn sites(&self) -> Vec<SiteId> {
+        self.visibility
+            .sites
+            .iter()
+            .copied()
+            .filter(|s| self.site.is_none_or(|only| only == *s))
+            .collect()
+    }
+
     /// Everything the visibility allows.
     pub fn all(visibility: Visibility) -> IssueFilter {
         IssueFilter {

@@ -1351,13 +1351,7 @@ impl Store for $store {
         after: Option<QueueCursor>,
         limit: u32,
     ) -> Result<Vec<Issue>> {
-        let sites: Vec<SiteId> = f
-            .visibility
-            .sites
-            .iter()
-            .copied()
-            .filter(|s| f.site.is_none_or(|only| only == *s))
-            .collect();
+        let sites = f.sites();
         if sites.is_empty() {
             return Ok(Vec::new());
         }
@@ -1378,13 +1372,7 @@ impl Store for $store {
     }
 
     async fn open_counts(&self, f: &IssueFilter, now: Timestamp) -> Result<Vec<super::TeamCount>> {
-        let sites: Vec<SiteId> = f
-            .visibility
-            .sites
-            .iter()
-            .copied()
-            .filter(|s| f.site.is_none_or(|only| only == *s))
-            .collect();
+        let sites = f.sites();
         if sites.is_empty() {
             return Ok(Vec::new());
         }
