@@ -225,10 +225,19 @@ pub fn render_png(token: &str) -> Result<Vec<u8>, RenderError> {
     code_png(token, 8)
 }
 
-/// A label's code as a greyscale PNG of `module_px` pixels a module, quiet zone included. At
-/// one pixel a module it is the code's own grid, which a sheet scales up without smoothing: each
-/// module prints as a sharp square, as a vector drawing would, in a few hundred bytes.
-pub fn code_png(token: &str, module_px: u32) -> Result<Vec<u8>, RenderError> {
+/// A label's code as greyscale pixels, row by row (0 dark, 255 light), quiet zone included.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CodePixels {
+    /// Width and height in pixels.
+    pub side: u32,
+    /// `side × side` bytes.
+    pub pixels: Vec<u8>,
+}
+
+/// A label's code as [`CodePixels`] of `module_px` pixels a module. At one pixel a module it is
+/// the code's own grid, which a sheet scales up without smoothing: each module prints as a
+/// sharp square, as a vector drawing would, in a few thousand bytes.
+pub fn code_pixels(token: &str, module_px: u32) -> Result<CodePixels, RenderError> {
     let px = module_px.max(1) as usize;
     let code = qr(token)?;
     let side = (code.width + 2 * QUIET_ZONE) * px;
@@ -242,6 +251,13 @@ pub fn code_png(token: &str, module_px: u32) -> Result<Vec<u8>, RenderError> {
         }
     }
     let side = u32::try_from(side).map_err(|_| RenderError::TooLarge)?;
+    Ok(CodePixels { side, pixels })
+}
+
+/// A label's code as a greyscale PNG of `module_px` pixels a module, quiet zone included
+/// ([`code_pixels`]).
+pub fn code_png(token: &str, module_px: u32) -> Result<Vec<u8>, RenderError> {
+    let CodePixels { side, pixels } = code_pixels(token, module_px)?;
     let img = image::GrayImage::from_raw(side, side, pixels).ok_or(RenderError::TooLarge)?;
     let mut out = std::io::Cursor::new(Vec::new());
     img.write_to(&mut out, image::ImageFormat::Png)?;

@@ -1,6 +1,6 @@
 //! Printable QR labels (DESIGN.md §4, §7): one checkpoint's label as PNG or SVG, and a site's
 //! labels as A4 sheets, SVG or PDF. Sheets are written with maud (SVG is XML, every name is
-//! escaped) and the PDF is drawn from the same SVG with krilla, with the vendored font alone.
+//! escaped) and the PDF is drawn from the same layout with krilla, in the vendored font alone.
 
 use std::sync::{Arc, LazyLock};
 
@@ -25,8 +25,6 @@ use crate::extract::Path;
 
 /// The font every sheet is set in, vendored (`server/assets/fonts/README.md`).
 pub const FONT: &[u8] = include_bytes!("../assets/fonts/wqy-microhei.ttc");
-/// Its family name, as SVG and CSS name it.
-pub const FONT_FAMILY: &str = "WenQuanYi Micro Hei";
 
 /// A4, in millimetres.
 const PAGE_W: f64 = 210.0;
@@ -70,13 +68,13 @@ pub enum SheetError {
     /// A code could not be made.
     #[error(transparent)]
     Render(#[from] labels::RenderError),
-    /// Our own SVG did not parse (a bug).
-    #[error("cannot read the sheet's SVG: {0}")]
-    Svg(#[from] usvg::Error),
+    /// The vendored font did not load (a bug).
+    #[error("cannot read the vendored font")]
+    Font,
     /// The PDF could not be written.
     #[error("cannot write the PDF: {0:?}")]
     Pdf(krilla::error::KrillaError),
-    /// The SVG could not be drawn on a page.
+    /// A page could not be drawn.
     #[error("cannot draw page {0} of the PDF")]
     Draw(usize),
 }
@@ -126,40 +124,77 @@ pub fn zone_line(zone: Option<&Zone>, checkpoint: &str) -> String {
     })
 }
 
+/// What a sheet's page is made of, in millimetres from its top-left corner: one layout that
+/// the SVG and the PDF both draw, so the two print alike.
+#[derive(Debug, Clone, PartialEq)]
+enum Mark {
+    /// A label's code, `size` mm square, quiet zone included.
+    Code {
+        token: String,
+        x: f64,
+        y: f64,
+        size: f64,
+    },
+    /// One line of text centred on `x`, its baseline at `y`.
+    Text {
+        text: String,
+        x: f64,
+        y: f64,
+        size: f64,
+        grey: bool,
+    },
+    /// A crop mark.
+    Line { x1: f64, y1: f64, x2: f64, y2: f64 },
+}
+
+/// Crop marks' stroke width, mm.
+const MARK_STROKE: f64 = 0.1;
+
 /// One label in its cell, top-left at (`x`, `y`), with crop marks at its corners.
-fn cell(label: &SheetLabel, x: f64, y: f64) -> Result<Markup, labels::RenderError> {
-    // The code as its own grid, one pixel a module, scaled up unsmoothed (krilla writes images
-    // with interpolation off; browsers are asked for `pixelated`): as sharp as a vector drawing
-    // and a fraction of its size, so a site's sheets compress and draw quickly.
-    let png = labels::code_png(&label.checkpoint.qr_token, 1)?;
-    let href = format!("data:image/png;base64,{}", STANDARD.encode(png));
+fn cell(label: &SheetLabel, x: f64, y: f64, out: &mut Vec<Mark>) {
     let cx = x + CELL_W / 2.0;
-    let corners = [
+    out.push(Mark::Code {
+        token: label.checkpoint.qr_token.clone(),
+        x: cx - CODE / 2.0,
+        y: y + 1.5,
+        size: CODE,
+    });
+    let text = |text: String, y: f64, size: f64, grey: bool| Mark::Text {
+        text,
+        x: cx,
+        y,
+        size,
+        grey,
+    };
+    out.push(text(label.checkpoint.name.clone(), y + 56.0, 3.6, false));
+    if let Some(en) = &label.checkpoint.name_en {
+        out.push(text(en.clone(), y + 60.0, 2.8, false));
+    }
+    let zone = zone_line(label.zone.as_ref(), &label.checkpoint.name);
+    out.push(text(zone, y + 63.2, 2.2, true));
+    for (px, py, dx, dy) in [
         (x, y, -1.0, -1.0),
         (x + CELL_W, y, 1.0, -1.0),
         (x, y + CELL_H, -1.0, 1.0),
         (x + CELL_W, y + CELL_H, 1.0, 1.0),
-    ];
-    Ok(html! {
-        g {
-            image x=(mm(cx - CODE / 2.0)) y=(mm(y + 1.5)) width=(mm(CODE)) height=(mm(CODE))
-                preserveAspectRatio="none" image-rendering="optimizeSpeed"
-                style="image-rendering:pixelated" href=(href) {}
-            text x=(mm(cx)) y=(mm(y + 56.0)) font-size="3.6" text-anchor="middle" { (label.checkpoint.name) }
-            @if let Some(en) = &label.checkpoint.name_en {
-                text x=(mm(cx)) y=(mm(y + 60.0)) font-size="2.8" text-anchor="middle" { (en) }
-            }
-            text x=(mm(cx)) y=(mm(y + 63.2)) font-size="2.2" text-anchor="middle" fill="#444" { (zone_line(label.zone.as_ref(), &label.checkpoint.name)) }
-            @for (px, py, dx, dy) in corners {
-                line stroke="#000" stroke-width="0.1" x1=(mm(px + dx * MARK_OFFSET)) y1=(mm(py)) x2=(mm(px + dx * (MARK_OFFSET + MARK))) y2=(mm(py)) {}
-                line stroke="#000" stroke-width="0.1" x1=(mm(px)) y1=(mm(py + dy * MARK_OFFSET)) x2=(mm(px)) y2=(mm(py + dy * (MARK_OFFSET + MARK))) {}
-            }
-        }
-    })
+    ] {
+        out.push(Mark::Line {
+            x1: px + dx * MARK_OFFSET,
+            y1: py,
+            x2: px + dx * (MARK_OFFSET + MARK),
+            y2: py,
+        });
+        out.push(Mark::Line {
+            x1: px,
+            y1: py + dy * MARK_OFFSET,
+            x2: px,
+            y2: py + dy * (MARK_OFFSET + MARK),
+        });
+    }
 }
 
-/// The A4 pages of a site's labels, each the inside of an SVG in millimetres (0 0 210 297).
-fn pages(site: &Site, labels: &[SheetLabel]) -> Result<Vec<Markup>, labels::RenderError> {
+/// The A4 pages of a site's labels, each a list of marks on 210 × 297 mm.
+fn pages(site: &Site, labels: &[SheetLabel]) -> Vec<Vec<Mark>> {
     let per_page = COLS * ROWS;
     let chunks: Vec<&[SheetLabel]> = if labels.is_empty() {
         vec![&[]]
@@ -171,32 +206,81 @@ fn pages(site: &Site, labels: &[SheetLabel]) -> Result<Vec<Markup>, labels::Rend
         .iter()
         .enumerate()
         .map(|(i, chunk)| {
-            let cells = chunk
-                .iter()
-                .enumerate()
-                .map(|(k, l)| {
-                    let (col, row) = (k % COLS, k / COLS);
-                    cell(
-                        l,
-                        LEFT + col as f64 * (CELL_W + GAP),
-                        TOP + row as f64 * (CELL_H + GAP),
-                    )
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(html! {
-                rect width=(PAGE_W) height=(PAGE_H) fill="#fff" {}
-                @for c in &cells { (c) }
-                text x=(mm(PAGE_W / 2.0)) y=(mm(PAGE_H - 8.0)) font-size="2.8" text-anchor="middle" fill="#444" {
-                    (site.name) " · 巡查点标签 Checkpoint labels · 第 " (i + 1) " / " (total) " 页 · page " (i + 1) " of " (total)
-                }
-                @if chunk.is_empty() {
-                    text x=(mm(PAGE_W / 2.0)) y="40" font-size="5" text-anchor="middle" {
-                        "本小区还没有巡查点 / this site has no checkpoints yet"
-                    }
-                }
-            })
+            let mut marks = Vec::with_capacity(chunk.len() * 12 + 2);
+            for (k, l) in chunk.iter().enumerate() {
+                let (col, row) = (k % COLS, k / COLS);
+                cell(
+                    l,
+                    LEFT + col as f64 * (CELL_W + GAP),
+                    TOP + row as f64 * (CELL_H + GAP),
+                    &mut marks,
+                );
+            }
+            let n = i + 1;
+            marks.push(Mark::Text {
+                text: format!(
+                    "{} · 巡查点标签 Checkpoint labels · 第 {n} / {total} 页 · page {n} of {total}",
+                    site.name
+                ),
+                x: PAGE_W / 2.0,
+                y: PAGE_H - 8.0,
+                size: 2.8,
+                grey: true,
+            });
+            if chunk.is_empty() {
+                marks.push(Mark::Text {
+                    text: "本小区还没有巡查点 / this site has no checkpoints yet".to_owned(),
+                    x: PAGE_W / 2.0,
+                    y: 40.0,
+                    size: 5.0,
+                    grey: false,
+                });
+            }
+            marks
         })
         .collect()
+}
+
+/// The text colour of secondary lines (zone, page footer).
+const GREY: u8 = 0x44;
+
+/// One page's marks as the inside of an SVG in millimetres (0 0 210 297).
+fn page_svg(marks: &[Mark]) -> Result<Markup, labels::RenderError> {
+    let mut parts = Vec::with_capacity(marks.len());
+    for mark in marks {
+        parts.push(match mark {
+            // The code as its own grid, one pixel a module, scaled up unsmoothed (browsers are
+            // asked for `pixelated`): as sharp as a vector drawing and a fraction of its size.
+            Mark::Code { token, x, y, size } => {
+                let png = labels::code_png(token, 1)?;
+                let href = format!("data:image/png;base64,{}", STANDARD.encode(png));
+                html! {
+                    image x=(mm(*x)) y=(mm(*y)) width=(mm(*size)) height=(mm(*size))
+                        preserveAspectRatio="none" image-rendering="optimizeSpeed"
+                        style="image-rendering:pixelated" href=(href) {}
+                }
+            }
+            Mark::Text {
+                text,
+                x,
+                y,
+                size,
+                grey,
+            } => {
+                let fill = grey.then(|| format!("#{GREY:02x}{GREY:02x}{GREY:02x}"));
+                html! {
+                    text x=(mm(*x)) y=(mm(*y)) font-size=(size) text-anchor="middle" fill=[fill] { (text) }
+                }
+            }
+            Mark::Line { x1, y1, x2, y2 } => html! {
+                line stroke="#000" stroke-width=(MARK_STROKE) x1=(mm(*x1)) y1=(mm(*y1)) x2=(mm(*x2)) y2=(mm(*y2)) {}
+            },
+        });
+    }
+    Ok(html! {
+        rect width=(PAGE_W) height=(PAGE_H) fill="#fff" {}
+        @for p in &parts { (p) }
+    })
 }
 
 /// The attributes every sheet's root carries: the font, and strokes off for text.
@@ -213,7 +297,10 @@ fn root(width: f64, height: f64, content: Markup) -> String {
 /// A site's sheets as one SVG document: the A4 pages stacked top to bottom (N × 297 mm), since
 /// SVG has no pages; print it with one page per 297 mm, or use the PDF.
 pub fn sheets_svg_document(site: &Site, labels: &[SheetLabel]) -> Result<String, SheetError> {
-    let pages = pages(site, labels)?;
+    let pages = pages(site, labels)
+        .iter()
+        .map(|p| page_svg(p))
+        .collect::<Result<Vec<_>, _>>()?;
     let height = PAGE_H * pages.len() as f64;
     Ok(root(
         PAGE_W,
@@ -226,41 +313,152 @@ pub fn sheets_svg_document(site: &Site, labels: &[SheetLabel]) -> Result<String,
     ))
 }
 
-/// Only the vendored font: a sheet looks the same on every server, whatever it has installed.
-static FONTS: LazyLock<Arc<usvg::fontdb::Database>> = LazyLock::new(|| {
-    let mut db = usvg::fontdb::Database::new();
-    db.load_font_source(usvg::fontdb::Source::Binary(Arc::new(FONT)));
-    db.set_sans_serif_family(FONT_FAMILY);
-    Arc::new(db)
-});
+/// The vendored font as the PDF embeds it (a subset a document).
+static PDF_FONT: LazyLock<Option<krilla::text::Font>> =
+    LazyLock::new(|| krilla::text::Font::new(krilla::Data::from(FONT), 0));
 
-/// A site's sheets as a PDF, one A4 page each, the font embedded as a subset. CPU work: call it
-/// off the async workers.
+/// The vendored font as the shaper reads it.
+static SHAPER_FACE: LazyLock<Option<rustybuzz::Face<'static>>> =
+    LazyLock::new(|| rustybuzz::Face::from_slice(FONT, 0));
+
+/// `text` shaped in the vendored font, one line left to right: krilla's glyphs (advances in
+/// ems) and the line's width in ems.
+fn shape(face: &rustybuzz::Face<'_>, text: &str) -> (Vec<krilla::text::KrillaGlyph>, f32) {
+    let mut buffer = rustybuzz::UnicodeBuffer::new();
+    buffer.push_str(text);
+    buffer.guess_segment_properties();
+    buffer.set_direction(rustybuzz::Direction::LeftToRight);
+    let shaped = rustybuzz::shape(face, &[], buffer);
+    let em = face.units_per_em() as f32;
+    let infos = shaped.glyph_infos();
+    let mut width = 0.0;
+    let glyphs = shaped
+        .glyph_positions()
+        .iter()
+        .zip(infos)
+        .enumerate()
+        .map(|(i, (pos, info))| {
+            // A glyph's text is its cluster: up to where the next cluster starts.
+            let start = info.cluster as usize;
+            let end = infos[i + 1..]
+                .iter()
+                .map(|next| next.cluster as usize)
+                .find(|&c| c != start)
+                .unwrap_or(text.len());
+            width += pos.x_advance as f32 / em;
+            krilla::text::KrillaGlyph::new(
+                krilla::text::GlyphId::new(info.glyph_id),
+                pos.x_advance as f32 / em,
+                pos.x_offset as f32 / em,
+                pos.y_offset as f32 / em,
+                pos.y_advance as f32 / em,
+                start..end,
+                None,
+            )
+        })
+        .collect();
+    (glyphs, width)
+}
+
+/// A label's code as krilla draws it: its grid, one pixel a module.
+#[derive(Debug, Clone, Hash)]
+struct CodeImage(Arc<labels::CodePixels>);
+
+impl krilla::image::CustomImage for CodeImage {
+    fn color_channel(&self) -> &[u8] {
+        &self.0.pixels
+    }
+    fn alpha_channel(&self) -> Option<&[u8]> {
+        None
+    }
+    fn bits_per_component(&self) -> krilla::image::BitsPerComponent {
+        krilla::image::BitsPerComponent::Eight
+    }
+    fn size(&self) -> (u32, u32) {
+        (self.0.side, self.0.side)
+    }
+    fn icc_profile(&self) -> Option<&[u8]> {
+        None
+    }
+    fn color_space(&self) -> krilla::image::ImageColorspace {
+        krilla::image::ImageColorspace::Luma
+    }
+}
+
+/// A site's sheets as a PDF, one A4 page each, the font embedded as a subset. The marks are
+/// drawn with krilla directly: the text as the font's glyphs (selectable and searchable), each
+/// code as its module grid with interpolation off, so every module prints as a sharp square.
+/// CPU work: call it off the async workers.
 pub fn sheets_pdf_document(site: &Site, labels: &[SheetLabel]) -> Result<Vec<u8>, SheetError> {
-    use krilla_svg::{SurfaceExt as _, SvgSettings};
-    let pages = pages(site, labels)?;
-    let options = usvg::Options {
-        fontdb: FONTS.clone(),
-        font_family: FONT_FAMILY.to_owned(),
-        ..usvg::Options::default()
+    use krilla::color::rgb;
+    use krilla::geom::{PathBuilder, Point, Size, Transform};
+    use krilla::paint::{Fill, Stroke};
+    let (Some(font), Some(face)) = (PDF_FONT.as_ref(), SHAPER_FACE.as_ref()) else {
+        return Err(SheetError::Font);
     };
-    // A4 in points.
-    let size = krilla::geom::Size::from_wh(595.276, 841.89).ok_or(SheetError::Draw(0))?;
+    // A4 in points; the marks are in millimetres.
+    let size = Size::from_wh(595.276, 841.89).ok_or(SheetError::Draw(0))?;
+    let points_per_mm = (72.0 / 25.4) as f32;
+    let black = Fill::default();
+    let grey = Fill {
+        paint: rgb::Color::new(GREY, GREY, GREY).into(),
+        ..Fill::default()
+    };
+    let stroke = Stroke {
+        width: MARK_STROKE as f32,
+        ..Stroke::default()
+    };
     let mut document = krilla::Document::new();
     document.set_metadata(
         krilla::metadata::Metadata::new()
             .title(format!("{} · 巡查点标签 Checkpoint labels", site.name))
             .creator("patrol-server".to_owned()),
     );
-    for (i, page) in pages.into_iter().enumerate() {
-        let tree = usvg::Tree::from_str(&root(PAGE_W, PAGE_H, page), &options)?;
-        let mut pdf_page = document.start_page_with(krilla::page::PageSettings::new(size));
-        let mut surface = pdf_page.surface();
-        surface
-            .draw_svg(&tree, size, SvgSettings::default())
-            .ok_or(SheetError::Draw(i + 1))?;
+    for (i, marks) in pages(site, labels).into_iter().enumerate() {
+        let mut page = document.start_page_with(krilla::page::PageSettings::new(size));
+        let mut surface = page.surface();
+        surface.push_transform(&Transform::from_scale(points_per_mm, points_per_mm));
+        for mark in marks {
+            match mark {
+                Mark::Code { token, x, y, size } => {
+                    let code = CodeImage(Arc::new(labels::code_pixels(&token, 1)?));
+                    let image = krilla::image::Image::from_custom(code, false)
+                        .map_err(|_| SheetError::Draw(i + 1))?;
+                    let side =
+                        Size::from_wh(size as f32, size as f32).ok_or(SheetError::Draw(i + 1))?;
+                    surface.push_transform(&Transform::from_translate(x as f32, y as f32));
+                    surface.draw_image(image, side);
+                    surface.pop();
+                }
+                Mark::Text {
+                    text,
+                    x,
+                    y,
+                    size,
+                    grey: is_grey,
+                } => {
+                    let (glyphs, width) = shape(face, &text);
+                    let size = size as f32;
+                    let start = Point::from_xy(x as f32 - width * size / 2.0, y as f32);
+                    surface.set_stroke(None);
+                    surface.set_fill(Some(if is_grey { grey.clone() } else { black.clone() }));
+                    surface.draw_glyphs(start, &glyphs, font.clone(), &text, size, false);
+                }
+                Mark::Line { x1, y1, x2, y2 } => {
+                    let mut path = PathBuilder::new();
+                    path.move_to(x1 as f32, y1 as f32);
+                    path.line_to(x2 as f32, y2 as f32);
+                    if let Some(path) = path.finish() {
+                        surface.set_fill(None);
+                        surface.set_stroke(Some(stroke.clone()));
+                        surface.draw_path(&path);
+                    }
+                }
+            }
+        }
+        surface.pop();
         surface.finish();
-        pdf_page.finish();
+        page.finish();
     }
     document.finish().map_err(SheetError::Pdf)
 }
@@ -488,8 +686,11 @@ mod tests {
         }
         // Every crop mark: 8 lines a label.
         assert_eq!(svg.matches("<line ").count(), 8 * list.len());
+        let mut fonts = usvg::fontdb::Database::new();
+        fonts.load_font_source(usvg::fontdb::Source::Binary(Arc::new(FONT)));
         let options = usvg::Options {
-            fontdb: FONTS.clone(),
+            fontdb: Arc::new(fonts),
+            font_family: "WenQuanYi Micro Hei".to_owned(),
             ..usvg::Options::default()
         };
         usvg::Tree::from_str(&svg, &options).unwrap();
