@@ -344,9 +344,10 @@ pub async fn push_ops(
             format!("照片尚未上传 / photo {missing} not uploaded yet"),
         ));
     }
+    let reference = store.reference().await?;
     let mut sites = Vec::new();
     for id in &actor.site_ids {
-        if let Some(site) = store.site(*id).await? {
+        if let Some(site) = reference.site(store, *id).await? {
             sites.push(site);
         }
     }
@@ -361,7 +362,7 @@ pub async fn push_ops(
     // One transaction for the whole push (group commit): an out-of-order op or a failure
     // leaves it all undone, as if the push had not arrived. A reused id found only at the
     // commit sends the push through again op by op, which refuses that op alone.
-    let batch = Batch::begin_push(store, &heard).await?;
+    let batch = Batch::begin_push(store, reference, &heard).await?;
     let results = match apply_push(batch, &mut ctx, &ops).await {
         Err(e) if e.is_unique_violation() => {
             touch().await?;

@@ -5,12 +5,13 @@
 //! and in its device's order. Nothing the phone decided is taken on trust.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 use patrol_core::alert::{self, AlertError};
 use patrol_core::audit::AuditEntry;
 use patrol_core::blob::{BlobInfo, BlobUse};
-use patrol_core::checklist::{Answer, Catalogue, Template};
+use patrol_core::checklist::{Answer, Template};
 use patrol_core::ids::{CheckpointId, DeviceId, RouteId, RunId, SiteId, VisitId, ZoneId};
 use patrol_core::issue::Issue;
 use patrol_core::lifecycle::{self, Action, Assignee, Found, Report, RuleError, Transition};
@@ -22,7 +23,8 @@ use patrol_core::user::Actor;
 use patrol_core::wire::{Op, OpBody, OpResult, OpStatus};
 
 use crate::store::{
-    Decision, Keys, OpBatch, OpMeta, OpOutcome, Refusal, Snapshot, Store, StoreError, Write,
+    Decision, Keys, OpBatch, OpMeta, OpOutcome, Reference, Refusal, Snapshot, Store, StoreError,
+    Write,
 };
 
 fn refuse_rule(e: &RuleError) -> Decision {
@@ -43,6 +45,8 @@ fn refuse_alert(e: &AlertError) -> Decision {
 /// Every other read goes to the store it derefs to.
 pub struct Batch<'a> {
     store: &'a dyn Store,
+    /// The reference data, read once a batch (no op changes it).
+    reference: Arc<Reference>,
     ops: tokio::sync::Mutex<Box<dyn OpBatch + 'a>>,
     written: std::sync::Mutex<Written>,
 }
@@ -51,10 +55,6 @@ pub struct Batch<'a> {
 struct Written {
     runs: HashMap<RunId, PatrolRun>,
     visits: HashMap<VisitId, Visit>,
-    // Reference data the push's ops name, read once a push: no op changes it.
-    routes: HashMap<RouteId, Option<Route>>,
-    checkpoints: HashMap<CheckpointId, Option<Checkpoint>>,
-    zones: HashMap<ZoneId, Option<Zone>>,
 }
 
 impl<'a> Batch<'a> {
@@ -62,6 +62,7 @@ impl<'a> Batch<'a> {
     pub async fn begin(store: &'a dyn Store) -> Result<Batch<'a>, StoreError> {
         Ok(Batch {
             store,
+            reference: store.reference().await?,
             ops: tokio::sync::Mutex::new(store.begin_ops().await?),
             written: std::sync::Mutex::new(Written::default()),
         })
@@ -71,10 +72,12 @@ impl<'a> Batch<'a> {
     /// error, apply the push again in [`Batch::begin`]).
     pub async fn begin_push(
         store: &'a dyn Store,
+        reference: Arc<Reference>,
         heard: &crate::store::Heard,
     ) -> Result<Batch<'a>, StoreError> {
         Ok(Batch {
             store,
+            reference,
             ops: tokio::sync::Mutex::new(store.begin_push(heard).await?),
             written: std::sync::Mutex::new(Written::default()),
         })
@@ -121,37 +124,30 @@ impl<'a> Batch<'a> {
         }
     }
 
-    /// A route, read once a batch.
+    /// A route.
     async fn route(&self, id: RouteId) -> Result<Option<Route>, StoreError> {
-        let known = self.written().routes.get(&id).cloned();
-        if let Some(route) = known {
-            return Ok(route);
-        }
-        let route = self.store.route(id).await?;
-        self.written().routes.insert(id, route.clone());
-        Ok(route)
+        self.reference.route(self.store, id).await
     }
 
-    /// A checkpoint, read once a batch.
+    /// A checkpoint.
     async fn checkpoint(&self, id: CheckpointId) -> Result<Option<Checkpoint>, StoreError> {
-        let known = self.written().checkpoints.get(&id).cloned();
-        if let Some(checkpoint) = known {
-            return Ok(checkpoint);
-        }
-        let checkpoint = self.store.checkpoint(id).await?;
-        self.written().checkpoints.insert(id, checkpoint.clone());
-        Ok(checkpoint)
+        self.reference.checkpoint(self.store, id).await
     }
 
-    /// A zone, read once a batch.
+    /// A zone.
     async fn zone(&self, id: ZoneId) -> Result<Option<Zone>, StoreError> {
-        let known = self.written().zones.get(&id).cloned();
-        if let Some(zone) = known {
-            return Ok(zone);
-        }
-        let zone = self.store.zone(id).await?;
-        self.written().zones.insert(id, zone.clone());
-        Ok(zone)
+        self.reference.zone(self.store, id).await
+    }
+
+    /// A site's checkpoints.
+    async fn site_checkpoints(&self, site: SiteId) -> Result<Arc<Vec<Checkpoint>>, StoreError> {
+        self.reference.site_checkpoints(self.store, site).await
+    }
+
+    /// The checklist for a kind of place: the server's newest, else the standard catalogue's
+    /// (as on the phone).
+    async fn template(&self, kind: ZoneKind) -> Result<Option<Arc<Template>>, StoreError> {
+        self.reference.template(self.store, kind).await
     }
 
     /// Apply one op in the batch, keeping the rounds and visits it wrote.
@@ -222,8 +218,7 @@ pub struct PushContext {
     pub sites: Vec<Site>,
     /// The blobs the push names that the server has, with what their headers said.
     pub blobs: HashMap<String, Option<BlobInfo>>,
-    checkpoints: HashMap<SiteId, BTreeSet<CheckpointId>>,
-    templates: HashMap<ZoneKind, Option<Template>>,
+    checkpoints: HashMap<SiteId, Arc<BTreeSet<CheckpointId>>>,
     numbered_here: bool,
 }
 
@@ -255,7 +250,6 @@ impl PushContext {
             sites,
             blobs,
             checkpoints: HashMap::new(),
-            templates: HashMap::new(),
             numbered_here: false,
         }
     }
@@ -310,39 +304,19 @@ impl PushContext {
         ]
     }
 
+    /// The ids of a site's checkpoints.
     async fn known(
         &mut self,
-        store: &dyn Store,
+        store: &Batch<'_>,
         site: SiteId,
-    ) -> Result<&BTreeSet<CheckpointId>, StoreError> {
-        use std::collections::hash_map::Entry;
-        Ok(match self.checkpoints.entry(site) {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => {
-                let ids = store.checkpoints(site).await?.into_iter().map(|c| c.id);
-                e.insert(ids.collect())
-            }
-        })
-    }
-
-    /// The checklist for a kind of place: the server's newest, else the standard catalogue's
-    /// (as on the phone).
-    async fn template(
-        &mut self,
-        store: &dyn Store,
-        kind: ZoneKind,
-    ) -> Result<Option<Template>, StoreError> {
-        use std::collections::hash_map::Entry;
-        Ok(match self.templates.entry(kind) {
-            Entry::Occupied(e) => e.get().clone(),
-            Entry::Vacant(e) => {
-                let t = store
-                    .template_for(kind)
-                    .await?
-                    .or_else(|| Catalogue::standard().for_zone(kind).cloned());
-                e.insert(t).clone()
-            }
-        })
+    ) -> Result<Arc<BTreeSet<CheckpointId>>, StoreError> {
+        if let Some(ids) = self.checkpoints.get(&site) {
+            return Ok(ids.clone());
+        }
+        let list = store.site_checkpoints(site).await?;
+        let ids = Arc::new(list.iter().map(|c| c.id).collect::<BTreeSet<_>>());
+        self.checkpoints.insert(site, ids.clone());
+        Ok(ids)
     }
 
     /// Whether the op's blobs fit their use: photos are what the phone's pipeline makes,
@@ -491,8 +465,8 @@ async fn apply_body(
             let route = route_of(store, run.as_ref()).await?;
             let checkpoint = store.checkpoint(b.checkpoint_id).await?;
             let known = match &run {
-                Some(run) => ctx.known(store.store, run.site_id).await?.clone(),
-                None => BTreeSet::new(),
+                Some(run) => ctx.known(store, run.site_id).await?,
+                None => Arc::default(),
             };
             let others = run
                 .as_ref()
@@ -531,6 +505,7 @@ async fn apply_body(
                 run: Some(b.run_id),
                 visit: Some(b.visit_id),
                 run_visits: true,
+                makes_visit: true,
                 ..Keys::default()
             };
             ctx.commit(store, meta, keys, &decide).await
@@ -545,7 +520,7 @@ async fn apply_body(
             let route = route_of(store, run.as_ref()).await?;
             let template = match &visit {
                 Some(v) => match zone_of(store, v.checkpoint_id).await? {
-                    Some(zone) => ctx.template(store.store, zone.kind).await?,
+                    Some(zone) => store.template(zone.kind).await?,
                     None => None,
                 },
                 None => None,
@@ -593,10 +568,10 @@ async fn apply_body(
             let route = route_of(store, run.as_ref()).await?;
             let names: HashMap<CheckpointId, String> = match &run {
                 Some(run) => store
-                    .checkpoints(run.site_id)
+                    .site_checkpoints(run.site_id)
                     .await?
-                    .into_iter()
-                    .map(|c| (c.id, c.name))
+                    .iter()
+                    .map(|c| (c.id, c.name.clone()))
                     .collect(),
                 None => HashMap::new(),
             };
@@ -647,7 +622,7 @@ async fn apply_body(
                         return ctx.commit(store, meta, Keys::default(), &decide).await;
                     }
                 };
-            let refs = References::of_report(store, ctx, &b).await?;
+            let refs = References::of_report(store, &b).await?;
             let report = Report {
                 issue_id: b.issue_id,
                 site_id: b.site_id,
@@ -821,7 +796,6 @@ struct References {
 impl References {
     async fn of_report(
         store: &Batch<'_>,
-        ctx: &mut PushContext,
         b: &patrol_core::wire::IssueReport,
     ) -> Result<References, StoreError> {
         let zone = match b.zone_id {
@@ -844,8 +818,8 @@ impl References {
             (Some(key), Some((v, _))) => {
                 let kind: Option<ZoneKind> = zone_of(store, v.checkpoint_id).await?.map(|z| z.kind);
                 match kind {
-                    Some(kind) => ctx
-                        .template(store.store, kind)
+                    Some(kind) => store
+                        .template(kind)
                         .await?
                         .and_then(|t| t.item(key).cloned()),
                     None => None,

@@ -611,6 +611,68 @@ fn a_reused_op_id_is_a_repeat() {
     assert_ne!(statuses(&body)[0], "duplicate", "{body}");
 }
 
+/// Abuse 7 once more: a visit id reused from an earlier push is that op's refusal
+/// (`visit_exists`), and the rest of the push is applied. A push's new visits are not looked
+/// up one by one; the reuse meets the visits' key when they are inserted, and the push is
+/// applied again op by op.
+#[test]
+fn a_visit_id_reused_from_an_earlier_push_is_refused() {
+    let (_dir, _server, http) = start();
+    let token = http.token("demo-patrol", "demo");
+    let (_, pulled) = http.get("/api/v1/sync/pull?limit=2000", Some(&token));
+    let route = pulled["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["entity"] == "route")
+        .map(|c| c["data"].clone())
+        .unwrap();
+    let cps: Vec<&str> = route["checkpoint_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    let run = uuid::Uuid::now_v7();
+    let visit = |seq, v, cp: &str| {
+        op(
+            seq,
+            "patrol.visit",
+            json!({"visit_id": v, "run_id": run, "checkpoint_id": cp,
+                   "method": "manual", "reason": "标签脱落"}),
+        )
+    };
+    let (v1, v2) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let device = uuid::Uuid::now_v7().to_string();
+    let first = [
+        op(
+            1,
+            "patrol.start",
+            json!({"run_id": run, "route_id": route["id"]}),
+        ),
+        visit(2, v1, cps[0]),
+    ];
+    let (status, body) = http.push(&token, &device, &first);
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = http.push(
+        &token,
+        &device,
+        &[visit(3, v1, cps[1]), visit(4, v2, cps[1])],
+    );
+    assert_eq!(status, 200, "{body}");
+    let results: Vec<(&str, Option<&str>)> = body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["status"].as_str().unwrap(), r["code"].as_str()))
+        .collect();
+    assert_eq!(
+        results,
+        [("rejected", Some("visit_exists")), ("applied", None)],
+        "{body}"
+    );
+}
+
 /// Read from a raw connection until it closes or `limit` passes; what it said and whether it
 /// was closed by the server.
 fn read_until_closed(mut conn: TcpStream, limit: Duration) -> (String, bool) {

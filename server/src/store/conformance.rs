@@ -336,6 +336,75 @@ async fn the_newest_template_of_a_kind_is_found(store: &dyn Store) {
     );
 }
 
+/// A push takes the reference data from the process's cache while nothing changed it; every
+/// kind of change — a zone, a checkpoint, a route, a checklist, a site and its new label key —
+/// shows at the next push.
+async fn the_reference_data_of_a_push_follows_every_change(store: &dyn Store) {
+    let (estate, _) = estate(store).await;
+    let zone = estate.zones[0].clone();
+    let before = store.reference().await.unwrap();
+    assert_eq!(
+        before.zone(store, zone.id).await.unwrap().as_ref(),
+        Some(&zone)
+    );
+    let again = store.reference().await.unwrap();
+    assert!(
+        std::sync::Arc::ptr_eq(&before, &again),
+        "nothing changed: the same cache"
+    );
+
+    let mut renamed = zone.clone();
+    renamed.name = "新名字".into();
+    store.put_zone(&renamed).await.unwrap();
+    let after = store.reference().await.unwrap();
+    assert!(after.generation() > before.generation());
+    assert_eq!(after.zone(store, zone.id).await.unwrap(), Some(renamed));
+
+    let moves = |label: &str, then: i64, now: i64| {
+        assert!(now > then, "{label} did not move the reference data on");
+        now
+    };
+    let mut seen = after.generation();
+    let mut checkpoint = estate.checkpoints[0].clone();
+    checkpoint.name = "改名".into();
+    store.put_checkpoint(&checkpoint).await.unwrap();
+    let r = store.reference().await.unwrap();
+    assert_eq!(
+        r.checkpoint(store, checkpoint.id).await.unwrap(),
+        Some(checkpoint.clone())
+    );
+    seen = moves("a checkpoint", seen, r.generation());
+    let mut route = estate.routes[0].clone();
+    route.name = "夜巡".into();
+    store.put_route(&route).await.unwrap();
+    let r = store.reference().await.unwrap();
+    assert_eq!(r.route(store, route.id).await.unwrap(), Some(route));
+    seen = moves("a route", seen, r.generation());
+    let mut template = Catalogue::standard().templates[0].clone();
+    template.id = patrol_core::ids::TemplateId::new();
+    template.version += 1;
+    store.put_template(&template).await.unwrap();
+    let r = store.reference().await.unwrap();
+    assert_eq!(
+        r.template(store, template.zone_kind)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(&template)
+    );
+    seen = moves("a checklist", seen, r.generation());
+    let key = SiteKey::generate().unwrap();
+    store
+        .rekey_site(&estate.site, &key.secret_base64(), &[checkpoint])
+        .await
+        .unwrap();
+    moves(
+        "a new label key",
+        seen,
+        store.reference().await.unwrap().generation(),
+    );
+}
+
 async fn refresh_tokens_are_used_once_and_a_replay_revokes_them(store: &dyn Store) {
     let (estate, _) = estate(store).await;
     let patroller = estate.user("demo-patrol").unwrap();
@@ -1730,6 +1799,7 @@ conformance!(
     migrations_run_twice_and_secrets_are_made_once,
     reference_data_round_trips_and_names_are_unique,
     the_newest_template_of_a_kind_is_found,
+    the_reference_data_of_a_push_follows_every_change,
     refresh_tokens_are_used_once_and_a_replay_revokes_them,
     an_op_applies_once_and_its_decision_sees_the_state,
     a_refused_op_repeated_says_why_again,

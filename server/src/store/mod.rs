@@ -15,6 +15,7 @@ mod notify;
 #[cfg(test)]
 mod notify_tests;
 mod postgres;
+mod reference;
 mod sql;
 mod sqlite;
 
@@ -40,6 +41,7 @@ pub use self::archive::{ArchiveFile, ArchivedMonth, PatrolRecords, Purge, Record
 pub use self::evidence::{AuditCheck, EvidenceKey};
 pub use self::notify::NotifyStore;
 pub use self::postgres::PgStore;
+pub use self::reference::{Reference, ReferenceCache};
 
 fn json<T: serde::Serialize>(v: &T) -> Result<String> {
     Ok(serde_json::to_string(v)?)
@@ -113,6 +115,11 @@ pub struct Keys {
     pub run: Option<RunId>,
     /// The visit it belongs to.
     pub visit: Option<VisitId>,
+    /// The visit is one the op makes. In a push's ops taken as new
+    /// ([`Store::begin_push`]) it is then not looked up: a reused visit id meets the visits'
+    /// unique key when they are inserted, and the push is applied again op by op, which
+    /// looks it up.
+    pub makes_visit: bool,
     /// Also load every visit of the round.
     pub run_visits: bool,
     /// The alert it acknowledges.
@@ -390,6 +397,9 @@ pub trait Store: AlertStore + NotifyStore + Send + Sync {
     async fn put_site(&self, site: &Site, signing_key: &str) -> Result<()>;
     /// A site by id.
     async fn site(&self, id: SiteId) -> Result<Option<Site>>;
+    /// The reference data (sites, zones, checkpoints, routes, checklists) as it stands now:
+    /// one read of its generation, the rows from this process's cache of that generation.
+    async fn reference(&self) -> Result<std::sync::Arc<Reference>>;
     /// A site by its code.
     async fn site_by_code(&self, code: &str) -> Result<Option<Site>>;
     /// A site's label-signing secret.

@@ -48,6 +48,7 @@ pub struct PgStore {
     outbox: tokio::sync::Notify,
     /// Open op batches at most ([`BATCH_SLOTS`]).
     batches: tokio::sync::Semaphore,
+    reference: super::ReferenceCache,
 }
 
 /// Connections of the pool.
@@ -96,6 +97,7 @@ impl PgStore {
             pool,
             outbox: tokio::sync::Notify::new(),
             batches: tokio::sync::Semaphore::new(BATCH_SLOTS),
+            reference: super::ReferenceCache::default(),
         })
     }
 

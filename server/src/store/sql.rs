@@ -348,7 +348,9 @@ async fn apply_numbered(
     } else {
         meta
     };
-    if !(rows.write_behind && meta.seq == last + 1) {
+    // Taken as new unread (a reused id meets a unique key at the insert).
+    let taken_new = rows.write_behind && meta.seq == last + 1;
+    if !taken_new {
         if let Some(earlier) = seen_op(&mut *tx, rows, &meta.op_id.to_string()).await? {
             return Ok(OpOutcome::Duplicate(earlier));
         }
@@ -366,6 +368,7 @@ async fn apply_numbered(
         return Ok(OpOutcome::Rejected(stale));
     }
     let visit = match keys.visit {
+        Some(v) if taken_new && keys.makes_visit && !rows.visits.contains_key(&v) => None,
         Some(v) => tx_visit(&mut *tx, rows, v).await?,
         None => None,
     };
@@ -854,6 +857,13 @@ impl Store for $store {
         feed(&mut tx, "site", &site.id.to_string(), Some(site.id), None).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn reference(&self) -> Result<std::sync::Arc<super::Reference>> {
+        let (n,): (i64,) = sqlx::query_as("SELECT n FROM reference_generation WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(self.reference.at(n))
     }
 
     async fn site(&self, id: SiteId) -> Result<Option<Site>> {

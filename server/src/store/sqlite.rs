@@ -40,6 +40,7 @@ pub struct SqliteStore {
     write_lock: Mutex<()>,
     /// Poked after a commit that enqueued alert deliveries.
     outbox: tokio::sync::Notify,
+    reference: super::ReferenceCache,
 }
 
 impl SqliteStore {
@@ -59,6 +60,7 @@ impl SqliteStore {
             pool,
             write_lock: Mutex::new(()),
             outbox: tokio::sync::Notify::new(),
+            reference: super::ReferenceCache::default(),
         })
     }
 

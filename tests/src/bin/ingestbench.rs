@@ -52,6 +52,10 @@ struct Args {
     /// path through one server process against `--processes` processes on one database.
     #[arg(long, default_value_t = 1)]
     sites: usize,
+    /// Leave each run's folder (its databases and `pushes.json`, which
+    /// `patrol-server bench-push` takes) for profiling, and say where it is.
+    #[arg(long)]
+    keep: bool,
     /// Server processes on the one database when `--sites` is more than one.
     #[arg(long, default_value_t = 2)]
     processes: usize,
@@ -119,6 +123,15 @@ impl Copy {
             Some(u) => vec!["--database-url".into(), u.clone()],
             None => Vec::new(),
         }
+    }
+}
+
+/// Remove a run's folder, or say where it was left (`--keep`).
+fn keep_or_remove(args: &Args, base: &Path) {
+    if args.keep {
+        eprintln!("kept {}", base.display());
+    } else {
+        let _ = std::fs::remove_dir_all(base);
     }
 }
 
@@ -236,7 +249,7 @@ fn run(args: &Args, pg: Option<&str>, root: &Path) -> Figures {
             drop_database(url, &format!("ib_{tag}_{name}"));
         }
     }
-    let _ = std::fs::remove_dir_all(&base);
+    keep_or_remove(args, &base);
     Figures { http, inproc, bare }
 }
 
@@ -352,7 +365,7 @@ fn spread(args: &Args, url: &str, root: &Path) {
         let one = measure("one", 1);
         let many = measure("many", args.processes.max(1));
         drop_database(url, &format!("ib_{tag}_seed"));
-        let _ = std::fs::remove_dir_all(&base);
+        keep_or_remove(args, &base);
         println!(
             "run {n}: one process {one:.0} ops/s, {} processes {many:.0} ops/s, {:.2} ×",
             args.processes,
