@@ -101,9 +101,9 @@ fn fill_engine(db: &Path, n: u32) {
              SELECT printf('fill-visit-%d', i), printf('fill-run-%d', ((i - 1) / 50 + 1) * 50),
                     checkpoint_id, at_ms - i * 60000, data
              FROM temp.n, (SELECT * FROM visits LIMIT 1) WHERE i % 5 = 0;
-         INSERT INTO results (id, visit_id, item_key, outcome, data)
+         INSERT INTO results (id, visit_id, item_key, answered, outcome, data)
              SELECT printf('fill-result-%d', i), printf('fill-visit-%d', ((i - 1) / 5 + 1) * 5),
-                    printf('item-%d', i % 5), outcome, data
+                    printf('item-%d', i % 5), i, outcome, data
              FROM temp.n, (SELECT * FROM results LIMIT 1);
          INSERT INTO outbox (seq, op_id, kind, at, body, state)
              SELECT (SELECT MAX(seq) FROM outbox) + i, printf('fill-op-%d', i), kind, at, body,

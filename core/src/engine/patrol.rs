@@ -171,7 +171,7 @@ fn load_visit(c: &rusqlite::Connection, visit_id: VisitId) -> Result<Visit> {
 fn load_results(c: &rusqlite::Connection, visit_id: VisitId) -> Result<Vec<ItemResult>> {
     all(
         c,
-        "SELECT data FROM results WHERE visit_id = ?1 ORDER BY rowid",
+        "SELECT data FROM results WHERE visit_id = ?1 ORDER BY answered",
         [visit_id.to_string()],
     )
 }
@@ -452,16 +452,23 @@ impl Engine {
                 ResultId::new(),
             )?;
             let visit_key = visit_id.to_string();
-            tx.prepare_cached("DELETE FROM results WHERE visit_id = ?1 AND item_key = ?2")?
-                .execute(params![visit_key, item_key])?;
+            // A re-answered item replaces its answer, which then comes last.
             tx.prepare_cached(
-                "INSERT INTO results (id, visit_id, item_key, outcome, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO results (id, visit_id, item_key, answered, outcome, data)
+                 VALUES (?1, ?2, ?3,
+                         (SELECT COALESCE(MAX(answered), 0) + 1 FROM results WHERE visit_id = ?2),
+                         ?4, ?5)
+                 ON CONFLICT (visit_id, item_key) DO UPDATE SET id = excluded.id,
+                     answered = excluded.answered, outcome = excluded.outcome,
+                     data = excluded.data",
             )?
             .execute(params![
                 result.id.to_string(),
                 visit_key,
                 item_key,
-                serde_json::to_value(result.outcome)?.as_str().unwrap_or("ok"),
+                serde_json::to_value(result.outcome)?
+                    .as_str()
+                    .unwrap_or("ok"),
                 serde_json::to_string(&result)?
             ])?;
             enqueue(

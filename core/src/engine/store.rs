@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_records.sql"),
     include_str!("migrations/002_photos_and_rejections.sql"),
     include_str!("migrations/003_alerts.sql"),
+    include_str!("migrations/004_results_by_visit.sql"),
 ];
 
 /// The schema version this build writes.
@@ -143,6 +144,41 @@ mod tests {
             })
             .unwrap();
         assert_eq!(kept, ("op-1".to_owned(), "pending".to_owned()));
+    }
+
+    #[test]
+    fn answers_keep_the_order_they_were_given_through_the_v4_rebuild() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v3.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            migrate(&conn, 3).unwrap();
+            conn.execute_batch(
+                "INSERT INTO runs (id, route_id, site_id, patroller_id, started_at_ms, finished, data)
+                     VALUES ('run', 'route', 'site', 'me', 0, 0, '{}');
+                 INSERT INTO visits (id, run_id, checkpoint_id, at_ms, data)
+                     VALUES ('v', 'run', 'cp', 0, '{}');",
+            )
+            .unwrap();
+            // Given b, then a, then c: the rowid order, which v4 keeps as `answered`.
+            for (id, key) in [("r1", "b"), ("r2", "a"), ("r3", "c")] {
+                conn.execute(
+                    "INSERT INTO results (id, visit_id, item_key, outcome, data) VALUES (?1, 'v', ?2, 'ok', ?1)",
+                    [id, key],
+                )
+                .unwrap();
+            }
+        }
+        let store = Store::open(&path).unwrap();
+        let order: Vec<String> = store
+            .read(|c| {
+                let mut stmt =
+                    c.prepare("SELECT data FROM results WHERE visit_id = 'v' ORDER BY answered")?;
+                let rows = stmt.query_map([], |r| r.get(0))?;
+                Ok(rows.collect::<rusqlite::Result<_>>()?)
+            })
+            .unwrap();
+        assert_eq!(order, ["r1", "r2", "r3"]);
     }
 
     #[test]
