@@ -33,7 +33,7 @@ use crate::auth::{Caller, REFRESH_TTL_SECS, random_secret, token_hash};
 use crate::error::ApiError;
 use crate::extract::{Json, Path, Query};
 use crate::store::{Heard, IssueFilter, Store, StoreError};
-use crate::sync::{Applied, Batch, PushContext, apply};
+use crate::sync::{Applied, Batch, PushContext, apply_checked};
 
 /// How long a client may take over a request's headers, and over the whole request.
 #[derive(Debug, Clone, Copy)]
@@ -324,9 +324,12 @@ pub async fn push_ops(
     };
     let touch = || store.touch_device(heard.device, heard.user, heard.offset_ms, heard.at);
     // Blobs first: an op naming a photo the server lacks waits, with the whole request.
-    let named: Vec<String> = ops
+    // Each op is read once, and checked before the push's transaction begins (the checks
+    // need none of its state): other pushes wait for the write meanwhile on SQLite.
+    let bodies: Vec<_> = ops.iter().map(crate::sync::decode).collect();
+    let named: Vec<String> = bodies
         .iter()
-        .filter_map(|op| op.decode().ok())
+        .filter_map(|body| body.as_ref().ok())
         .flat_map(|body| {
             body.blobs()
                 .into_iter()
@@ -362,11 +365,19 @@ pub async fn push_ops(
     // One transaction for the whole push (group commit): an out-of-order op or a failure
     // leaves it all undone, as if the push had not arrived. A reused id found only at the
     // commit sends the push through again op by op, which refuses that op alone.
+    let checked = |ctx: &PushContext, bodies: Vec<_>| -> Vec<crate::sync::Checked> {
+        ops.iter()
+            .zip(bodies)
+            .map(|(op, body)| crate::sync::check(ctx, op, body))
+            .collect()
+    };
+    let first = checked(&ctx, bodies);
     let batch = Batch::begin_push(store, reference, &heard).await?;
-    let results = match apply_push(batch, &mut ctx, &ops).await {
+    let results = match apply_push(batch, &mut ctx, &ops, first).await {
         Err(e) if e.is_unique_violation() => {
             touch().await?;
-            apply_push(Batch::begin(store).await?, &mut ctx, &ops).await?
+            let again = checked(&ctx, ops.iter().map(crate::sync::decode).collect());
+            apply_push(Batch::begin(store).await?, &mut ctx, &ops, again).await?
         }
         other => other?,
     };
@@ -399,10 +410,11 @@ async fn apply_push(
     batch: Batch<'_>,
     ctx: &mut PushContext,
     ops: &[Op],
+    checked: Vec<crate::sync::Checked>,
 ) -> Result<Result<Vec<OpResult>, u64>, StoreError> {
     let mut results = Vec::with_capacity(ops.len());
-    for op in ops {
-        match apply(&batch, ctx, op).await? {
+    for (op, checked) in ops.iter().zip(checked) {
+        match apply_checked(&batch, ctx, op, checked).await? {
             Applied::Result(r) => results.push(r),
             Applied::OutOfOrder(expected) => return Ok(Err(expected)),
         }

@@ -345,11 +345,32 @@ impl PushContext {
     }
 }
 
+/// An op's body as it reads, or why it does not.
+pub fn decode(op: &Op) -> Result<OpBody, Refusal> {
+    op.decode()
+        .map_err(|e| Refusal::new(e.code(), e.to_string()))
+}
+
+/// What the checks every op passes before any rule looks at it found ([`check`]).
+pub type Checked = Result<(OpBody, Timestamp), Refusal>;
+
 /// Decide and apply one op in a batch.
 pub async fn apply(
     store: &Batch<'_>,
     ctx: &mut PushContext,
     op: &Op,
+) -> Result<Applied, StoreError> {
+    let checked = check(ctx, op, decode(op));
+    apply_checked(store, ctx, op, checked).await
+}
+
+/// [`apply`] for an op already checked ([`check`]): a push checks its ops before its
+/// transaction begins, so that the work is not done while other pushes wait for the write.
+pub async fn apply_checked(
+    store: &Batch<'_>,
+    ctx: &mut PushContext,
+    op: &Op,
+    checked: Checked,
 ) -> Result<Applied, StoreError> {
     let meta = OpMeta {
         op_id: op.op_id,
@@ -360,7 +381,7 @@ pub async fn apply(
         device_at: op.at,
         server_at: ctx.server_at,
     };
-    let outcome = match checked(ctx, op) {
+    let outcome = match checked {
         Err(refusal) => {
             let decide = move |_: &Snapshot| Decision::Reject(refusal.clone());
             ctx.commit(store, &meta, Keys::default(), &decide).await?
@@ -386,13 +407,11 @@ pub async fn apply(
     }))
 }
 
-/// The checks every op passes before any rule looks at it: it reads as its kind, stays within
-/// the bounds, names blobs fit for their use, and its time corrected by the clock offset is one
-/// the server accepts. Returns the body and the corrected time.
-fn checked(ctx: &PushContext, op: &Op) -> Result<(OpBody, Timestamp), Refusal> {
-    let body = op
-        .decode()
-        .map_err(|e| Refusal::new(e.code(), e.to_string()))?;
+/// The checks every op passes before any rule looks at it: it reads as its kind (`body`, from
+/// [`decode`]), stays within the bounds, names blobs fit for their use, and its time corrected
+/// by the clock offset is one the server accepts. Returns the body and the corrected time.
+pub fn check(ctx: &PushContext, op: &Op, body: Result<OpBody, Refusal>) -> Checked {
+    let body = body?;
     patrol_core::bounds::check_op(&body).map_err(|e| Refusal::new(e.code(), e.to_string()))?;
     ctx.check_blobs(&body)?;
     let time = |e: patrol_core::time::TimeError| Refusal::new(e.code(), e.to_string());
