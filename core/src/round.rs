@@ -219,6 +219,14 @@ impl Round<'_> {
         }
     }
 
+    /// Whether `token` is the label this site issued for checkpoint `id`.
+    fn issued(&self, checkpoint: &Checkpoint, id: CheckpointId, token: &str) -> bool {
+        checkpoint.id == id
+            && checkpoint.site_id == self.run.site_id
+            && checkpoint.site_id == self.site.id
+            && checkpoint.qr_token == token
+    }
+
     /// Record a visit to a checkpoint of the route. A scanned label must verify for the site and
     /// name the checkpoint; a visit by hand needs a reason. Plausibility flags are raised from
     /// the round's `earlier` visits (they never refuse).
@@ -233,6 +241,13 @@ impl Round<'_> {
     ) -> Result<Visit, RoundError> {
         self.check_open_for(actor)?;
         match how {
+            // The checkpoint's own label, exactly as the site issued it (signed with the site's
+            // key when it was made or re-signed), names that checkpoint: reading it would
+            // verify the same signature again. Any other text is read and verified.
+            How::Scanned(token)
+                if spot
+                    .checkpoint
+                    .is_some_and(|c| self.issued(c, spot.checkpoint_id, token)) => {}
             How::Scanned(token) => {
                 let named = read_label(token, self.site, spot.others, spot.known)?;
                 if named != spot.checkpoint_id {

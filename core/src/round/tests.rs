@@ -193,6 +193,56 @@ fn a_scan_must_be_a_good_label_of_the_visited_checkpoint() {
     assert_eq!(visit(&"P".repeat(600), &[]), Err("too_long"));
 }
 
+/// A checkpoint's own label, as issued, is taken without verifying its signature again; the
+/// shortcut answers as the full reading would for every label of the site, and a checkpoint
+/// record of another site, or a token that differs at all, is still read and verified.
+#[test]
+fn a_checkpoints_own_label_is_known_without_verifying_it_again() {
+    let w = world();
+    let run = w.run();
+    for cp in &w.e.checkpoints {
+        let read = read_label(&cp.qr_token, &w.e.site, &[], &w.known);
+        assert_eq!(read, Ok(cp.id), "{}", cp.name);
+        let spot = w.spot(cp, &[]);
+        assert!(w.round(&run).issued(cp, spot.checkpoint_id, &cp.qr_token));
+    }
+    let cp = w.checkpoint(0);
+    let visit = |checkpoint: &Checkpoint, token: &str| {
+        let spot = Spot {
+            checkpoint_id: cp.id,
+            checkpoint: Some(checkpoint),
+            others: &[],
+            known: &w.known,
+        };
+        w.round(&run)
+            .visit(
+                &w.patrol,
+                spot,
+                How::Scanned(token),
+                &[],
+                VisitId::new(),
+                t(5),
+            )
+            .map_err(|e| e.code())
+    };
+    // The other site's checkpoint record carrying its own label, under this checkpoint's id:
+    // not this site's issue, so it is read, and its signature is not this site's.
+    let mut foreign = w.other.checkpoints[0].clone();
+    foreign.id = cp.id;
+    assert_eq!(
+        visit(&foreign, &foreign.qr_token.clone()),
+        Err("bad_signature")
+    );
+    // A record whose token is not what was scanned (a label printed before the site's new
+    // key): the scan is read, and a forgery is refused.
+    let mut forged = cp.qr_token.clone().into_bytes();
+    let at = forged.len() - 20;
+    forged[at] = if forged[at] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).unwrap();
+    assert_eq!(visit(cp, &forged), Err("bad_signature"));
+    assert!(visit(cp, &cp.qr_token).is_ok());
+}
+
 #[test]
 fn a_visit_is_to_a_checkpoint_of_the_site_on_the_route() {
     let w = world();
