@@ -24,16 +24,15 @@ pub struct ReferenceCache {
 
 impl ReferenceCache {
     /// The reference data of `generation`: the cache's if it is of that generation, else a
-    /// new, empty one that replaces it.
+    /// new, empty one, which replaces the cache if it is newer (a push that read the counter
+    /// just before a change leaves the newer cache in place).
     pub fn at(&self, generation: i64) -> Arc<Reference> {
         let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
         match &*current {
             Some(r) if r.generation == generation => r.clone(),
+            Some(r) if r.generation > generation => Arc::new(Reference::of(generation)),
             _ => {
-                let r = Arc::new(Reference {
-                    generation,
-                    ..Reference::default()
-                });
+                let r = Arc::new(Reference::of(generation));
                 *current = Some(r.clone());
                 r
             }
@@ -41,7 +40,8 @@ impl ReferenceCache {
     }
 }
 
-/// The reference data of one generation, each row read once (not found is kept too).
+/// The reference data of one generation, each row read once. What is not found is not kept:
+/// an op may name any id, and the cache holds only what exists.
 #[derive(Default)]
 pub struct Reference {
     generation: i64,
@@ -81,7 +81,31 @@ impl<K: Eq + Hash + Copy, V: Clone> Table<K, V> {
     }
 }
 
+impl<K: Eq + Hash + Copy, V: Clone> Table<K, Option<V>> {
+    /// Keep a row found; a row not found is only returned.
+    fn found(&self, key: K, value: Option<V>) -> Option<V> {
+        match value {
+            Some(v) => self.put(key, Some(v)),
+            None => None,
+        }
+    }
+}
+
+impl<K, V> Table<K, V> {
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+}
+
 impl Reference {
+    fn of(generation: i64) -> Reference {
+        Reference {
+            generation,
+            ..Reference::default()
+        }
+    }
+
     /// The generation this data is of.
     pub fn generation(&self) -> i64 {
         self.generation
@@ -93,7 +117,7 @@ impl Reference {
             return Ok(site);
         }
         let site = store.site(id).await?;
-        Ok(self.sites.put(id, site))
+        Ok(self.sites.found(id, site))
     }
 
     /// A site's checkpoints.
@@ -119,7 +143,7 @@ impl Reference {
             return Ok(c);
         }
         let c = store.checkpoint(id).await?;
-        Ok(self.checkpoints.put(id, c))
+        Ok(self.checkpoints.found(id, c))
     }
 
     /// A zone.
@@ -128,7 +152,7 @@ impl Reference {
             return Ok(z);
         }
         let z = store.zone(id).await?;
-        Ok(self.zones.put(id, z))
+        Ok(self.zones.found(id, z))
     }
 
     /// A route.
@@ -137,7 +161,7 @@ impl Reference {
             return Ok(r);
         }
         let r = store.route(id).await?;
-        Ok(self.routes.put(id, r))
+        Ok(self.routes.found(id, r))
     }
 
     /// The checklist for a kind of place: the server's newest, else the standard catalogue's
@@ -172,6 +196,22 @@ mod tests {
         let second = cache.at(2);
         assert!(!Arc::ptr_eq(&first, &second));
         assert_eq!(second.generation(), 2);
-        assert!(second.zones.0.lock().unwrap().is_empty());
+        assert_eq!(second.zones.len(), 0);
+        // A push that read the counter before the change gets data of its own, and the newer
+        // cache stays.
+        let late = cache.at(1);
+        assert!(!Arc::ptr_eq(&late, &second));
+        assert!(Arc::ptr_eq(&cache.at(2), &second));
+    }
+
+    #[test]
+    fn ids_that_name_nothing_are_not_kept() {
+        let r = Reference::of(1);
+        assert_eq!(r.zones.found(ZoneId::new(), None), None);
+        assert_eq!(
+            r.zones.len(),
+            0,
+            "an op naming random ids cannot fill the cache"
+        );
     }
 }
