@@ -563,6 +563,18 @@ fn a_reused_result_id_is_a_refused_op() {
     );
 }
 
+/// The first route a patroller's pull brings, as pulled.
+fn first_route(http: &Http, token: &str) -> Value {
+    let (_, pulled) = http.get("/api/v1/sync/pull?limit=2000", Some(token));
+    pulled["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["entity"] == "route")
+        .map(|c| c["data"].clone())
+        .unwrap()
+}
+
 /// Abuse 7 again: an op id reused under a new `seq` is a repeat of the op first sent with it,
 /// never a second op — in the same push (a push's op records are inserted together at its end,
 /// where the reuse meets their key and the push is applied again op by op) or in a later one.
@@ -570,14 +582,7 @@ fn a_reused_result_id_is_a_refused_op() {
 fn a_reused_op_id_is_a_repeat() {
     let (_dir, _server, http) = start();
     let token = http.token("demo-patrol", "demo");
-    let (_, pulled) = http.get("/api/v1/sync/pull?limit=2000", Some(&token));
-    let route = pulled["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["entity"] == "route")
-        .map(|c| c["id"].clone())
-        .unwrap();
+    let route = first_route(&http, &token)["id"].clone();
     let run = uuid::Uuid::now_v7();
     let first = op(1, "patrol.start", json!({"run_id": run, "route_id": route}));
     let reused = |seq| {
@@ -619,14 +624,7 @@ fn a_reused_op_id_is_a_repeat() {
 fn a_visit_id_reused_from_an_earlier_push_is_refused() {
     let (_dir, _server, http) = start();
     let token = http.token("demo-patrol", "demo");
-    let (_, pulled) = http.get("/api/v1/sync/pull?limit=2000", Some(&token));
-    let route = pulled["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["entity"] == "route")
-        .map(|c| c["data"].clone())
-        .unwrap();
+    let route = first_route(&http, &token);
     let cps: Vec<&str> = route["checkpoint_ids"]
         .as_array()
         .unwrap()
