@@ -488,14 +488,7 @@ fn a_reused_result_id_is_a_refused_op() {
         uuid::Uuid::now_v7(),
         uuid::Uuid::now_v7(),
     );
-    let visit = |seq, v, cp: &str| {
-        op(
-            seq,
-            "patrol.visit",
-            json!({"visit_id": v, "run_id": run, "checkpoint_id": cp,
-                                        "method": "manual", "reason": "标签脱落"}),
-        )
-    };
+    let visit = |seq, v, cp: &str| manual_visit(seq, run, v, cp);
     let template_item = |cp: &str| {
         let zone = changes
             .iter()
@@ -561,6 +554,16 @@ fn a_reused_result_id_is_a_refused_op() {
             ("applied", None),
         ]
     );
+}
+
+/// A visit by hand (the label fell off) to checkpoint `cp` in round `run`.
+fn manual_visit(seq: u64, run: uuid::Uuid, visit: uuid::Uuid, cp: &str) -> Value {
+    op(
+        seq,
+        "patrol.visit",
+        json!({"visit_id": visit, "run_id": run, "checkpoint_id": cp,
+               "method": "manual", "reason": "标签脱落"}),
+    )
 }
 
 /// The first route a patroller's pull brings, as pulled.
@@ -632,14 +635,7 @@ fn a_visit_id_reused_from_an_earlier_push_is_refused() {
         .map(|c| c.as_str().unwrap())
         .collect();
     let run = uuid::Uuid::now_v7();
-    let visit = |seq, v, cp: &str| {
-        op(
-            seq,
-            "patrol.visit",
-            json!({"visit_id": v, "run_id": run, "checkpoint_id": cp,
-                   "method": "manual", "reason": "标签脱落"}),
-        )
-    };
+    let visit = |seq, v, cp: &str| manual_visit(seq, run, v, cp);
     let (v1, v2) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
     let device = uuid::Uuid::now_v7().to_string();
     let first = [
