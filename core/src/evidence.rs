@@ -33,8 +33,38 @@ pub enum EvidenceError {
 }
 
 /// The RFC 8785 canonical form of a JSON value.
+///
+/// Most of what the server hashes — its own records — is written by `serde_json` in canonical
+/// form already: objects are `BTreeMap`s whose keys come out sorted, and strings are escaped
+/// the way RFC 8785 says (`\b \t \n \f \r`, other controls as lowercase `\u00xx`, nothing
+/// else). Only two things can differ, and a value that has either goes through
+/// `serde_json_canonicalizer`: a number that is not an integer of at most 2⁵³ (JCS writes every
+/// number as ECMAScript writes a double), and a key with a character beyond U+FFFF (JCS sorts
+/// keys by UTF-16 code units, where such characters sort before U+E000–U+FFFF, not after).
+/// Both are tested against the library on generated values.
 pub fn canonical(value: &Value) -> Result<String, EvidenceError> {
+    if written_canonical(value) {
+        return Ok(serde_json::to_string(value)?);
+    }
     Ok(serde_json_canonicalizer::to_string(value)?)
+}
+
+/// Whether `serde_json` writes this value exactly as RFC 8785 does (see [`canonical`]).
+fn written_canonical(value: &Value) -> bool {
+    /// Integers a double holds exactly: ECMAScript writes them as plain digits.
+    const EXACT: u64 = 1 << 53;
+    match value {
+        Value::Null | Value::Bool(_) | Value::String(_) => true,
+        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => u <= EXACT,
+            (None, Some(i)) => i.unsigned_abs() <= EXACT,
+            _ => false,
+        },
+        Value::Array(items) => items.iter().all(written_canonical),
+        Value::Object(map) => map
+            .iter()
+            .all(|(k, v)| k.chars().all(|c| c <= '\u{FFFF}') && written_canonical(v)),
+    }
 }
 
 /// SHA-256 (lowercase hex) of the canonical form of a value.
@@ -536,6 +566,74 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    /// Any JSON value: numbers of every kind, keys and strings with controls, escapes, CJK,
+    /// characters beyond U+FFFF and the private-use block they sort against.
+    fn any_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let text = "[a-z0-9\"\\\\/\u{0}-\u{1f}\u{7f}é漏水\u{e000}\u{fffd}\u{ffff}\u{10000}😀]{0,6}";
+        let number = prop_oneof![
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            (-(1i64 << 54)..(1i64 << 54)).prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            (-1000i32..1000).prop_map(|i| Value::from(f64::from(i) / 8.0)),
+            Just(json!(1e21)),
+            Just(json!(-0.0)),
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            number,
+            text.prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map(text, inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        #[test]
+        fn the_canonical_form_is_the_libraries_for_any_value(value in any_json()) {
+            proptest::prop_assert_eq!(
+                canonical(&value).unwrap(),
+                serde_json_canonicalizer::to_string(&value).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn values_serde_json_would_write_otherwise_go_through_the_library() {
+        for (value, jcs) in [
+            (json!({"n": 3.0}), r#"{"n":3}"#),
+            (json!({"n": 1e21}), r#"{"n":1e+21}"#),
+            (
+                json!({"n": 9_007_199_254_740_993u64}),
+                r#"{"n":9007199254740992}"#,
+            ),
+            (
+                json!({"\u{e000}": 1, "\u{10000}": 2}),
+                "{\"\u{10000}\":2,\"\u{e000}\":1}",
+            ),
+        ] {
+            assert!(!written_canonical(&value), "{value}");
+            assert_eq!(canonical(&value).unwrap(), jcs);
+        }
+        let record = json!({"id": "v1", "at": "2026-12-01T08:00:00Z", "n": -(1i64 << 53),
+                            "note": "漏水\n\u{1}", "photos": [], "nested": {"b": 1, "a": null}});
+        assert!(written_canonical(&record));
+        assert_eq!(
+            canonical(&record).unwrap(),
+            serde_json_canonicalizer::to_string(&record).unwrap()
+        );
+    }
 
     fn trail(issue: &str) -> Vec<Value> {
         let mut prev = issue.to_owned();
