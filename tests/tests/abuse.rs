@@ -950,3 +950,102 @@ fn a_png_signature_signs_off_a_fix() {
     let last = detail["audit"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["signature"], sig);
 }
+
+/// An item answered twice in one push keeps its last answer only — also when an op between
+/// the two wrote at once (a report), so that the first answer had already been inserted. On
+/// both stores (PostgreSQL when `PATROL_TEST_DATABASE_URL` is set).
+#[test]
+fn an_item_answered_twice_in_one_push_keeps_its_last_answer() {
+    let backends = [
+        Some(patrol_e2e::Backend::Sqlite),
+        patrol_e2e::Backend::postgres(),
+    ];
+    for backend in backends.iter().flatten() {
+        answered_twice_on(backend);
+    }
+}
+
+fn answered_twice_on(backend: &patrol_e2e::Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_demo_on(backend, dir.path());
+    let http = Http::new(&server.base_url);
+    let token = http.token("demo-patrol", "demo");
+    let route = first_route(&http, &token);
+    let stops = patrol_e2e::rounds::routes(&patrol_e2e::rounds::pull_all(&http, &token, 2000));
+    let stop = stops
+        .iter()
+        .find(|r| r.id == route["id"])
+        .map(|r| &r.stops[0])
+        .unwrap();
+    let item = stop.items[0]["key"].as_str().unwrap().to_owned();
+    let (run, visit) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let answer = |seq, note: &str| {
+        op(
+            seq,
+            "patrol.result",
+            json!({"result_id": uuid::Uuid::now_v7(), "visit_id": visit, "item_key": item,
+                   "outcome": "ok", "reading": null, "note": note, "photos": []}),
+        )
+    };
+    let ops = [
+        op(
+            1,
+            "patrol.start",
+            json!({"run_id": run, "route_id": route["id"]}),
+        ),
+        op(
+            2,
+            "patrol.visit",
+            json!({"visit_id": visit, "run_id": run, "checkpoint_id": stop.id,
+                   "method": "qr", "token": stop.qr_token, "flags": []}),
+        ),
+        answer(3, "第一次"),
+        op(
+            4,
+            "issue.report",
+            json!({"issue_id": uuid::Uuid::now_v7(), "site_id": route["site_id"],
+                   "category": "cleaning", "severity": "routine", "title": "楼道杂物",
+                   "observed_at": jiff::Timestamp::now(), "source": "patrol"}),
+        ),
+        answer(5, "第二次"),
+        answer(6, "第三次"),
+    ];
+    let device = uuid::Uuid::now_v7().to_string();
+    let (status, body) = http.push(&token, &device, &ops);
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "applied"),
+        "{body}"
+    );
+    let sql = "SELECT data FROM results WHERE visit_id = $1 AND item_key = $2";
+    let stored: Vec<String> = match server.database_url() {
+        None => {
+            let db = rusqlite::Connection::open(dir.path().join("patrol.db")).unwrap();
+            let mut query = db.prepare(sql).unwrap();
+            query
+                .query_map(rusqlite::params![visit.to_string(), item], |row| row.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        }
+        Some(url) => tokio::runtime::Runtime::new().unwrap().block_on(async {
+            use sqlx::Connection as _;
+            let mut db = sqlx::PgConnection::connect(&url).await.unwrap();
+            sqlx::query_scalar(sql)
+                .bind(visit.to_string())
+                .bind(&item)
+                .fetch_all(&mut db)
+                .await
+                .unwrap()
+        }),
+    };
+    let notes: Vec<Value> = stored
+        .iter()
+        .map(|d| serde_json::from_str::<Value>(d).unwrap()["note"].clone())
+        .collect();
+    assert_eq!(notes, [json!("第三次")], "{backend:?}");
+}

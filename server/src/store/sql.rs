@@ -28,6 +28,8 @@ pub struct TxRows {
     pub(super) run_visits: HashMap<RunId, Vec<Visit>>,
     /// Visits this transaction inserted: every answer to them is its own.
     pub(super) new_visits: HashSet<VisitId>,
+    /// Visits whose answers this transaction has inserted already (they are no longer held).
+    pub(super) answered_visits: HashSet<String>,
     pub(super) pending: Pending,
 }
 
@@ -40,7 +42,7 @@ impl TxRows {
         }
     }
 
-    /// Keep a round or visit this transaction wrote.
+    /// Keep a round or visit this transaction wrote, and which visits it answered.
     pub(super) fn wrote(&mut self, w: &super::Write) {
         match w {
             super::Write::Run(r) => {
@@ -54,6 +56,10 @@ impl TxRows {
                 }
                 self.visits.insert(v.id, v.clone());
                 self.new_visits.insert(v.id);
+            }
+            // Written at once (with an op's other writes), not held back.
+            super::Write::Result(r) => {
+                self.answered_visits.insert(r.visit_id.to_string());
             }
             _ => {}
         }
@@ -76,6 +82,8 @@ pub(super) struct Pending {
     pub(super) ops: Vec<OpRow>,
     pub(super) visits: Vec<(Visit, String)>,
     pub(super) results: Vec<ResultRow>,
+    /// Stored answers (visit, item) that answers held here replace: deleted first.
+    pub(super) replaced: Vec<(String, String)>,
 }
 
 /// An op record.
@@ -159,6 +167,14 @@ async fn lock_once(tx: &mut $conn, rows: &mut super::sql::TxRows, kind: &str, id
 /// Insert the rows held back, before anything reads them.
 async fn flush_rows(tx: &mut $conn, rows: &mut super::sql::TxRows) -> Result<()> {
     let pending = std::mem::take(&mut rows.pending);
+    for chunk in pending.replaced.chunks(super::sql::ROWS_PER_INSERT) {
+        let mut q = QueryBuilder::<$db>::new("DELETE FROM results WHERE (visit_id, item_key) IN (");
+        q.push_values(chunk, |mut b, (visit, item)| {
+            b.push_bind(visit.clone()).push_bind(item.clone());
+        });
+        q.push(")");
+        q.build().execute(&mut *tx).await?;
+    }
     for chunk in pending.visits.chunks(super::sql::ROWS_PER_INSERT) {
         let mut q = QueryBuilder::<$db>::new("INSERT INTO visits (id, run_id, checkpoint_id, at_ms, data) ");
         q.push_values(chunk, |mut b, (v, data)| {
@@ -179,6 +195,11 @@ async fn flush_rows(tx: &mut $conn, rows: &mut super::sql::TxRows) -> Result<()>
                 .push_bind(r.data.clone());
         });
         q.build().execute(&mut *tx).await?;
+    }
+    for r in &pending.results {
+        if !rows.answered_visits.contains(&r.visit_id) {
+            rows.answered_visits.insert(r.visit_id.clone());
+        }
     }
     for chunk in pending.ops.chunks(super::sql::ROWS_PER_INSERT) {
         let mut q = QueryBuilder::<$db>::new(
@@ -226,17 +247,19 @@ async fn hold(tx: &mut $conn, rows: &mut super::sql::TxRows, w: &Write) -> Resul
         }
         Write::Result(r) => {
             // A re-answered item replaces the earlier answer of that visit: one held back
-            // here, or one stored before (a visit this transaction did not make).
+            // here (whose own replacement, if any, is already to be deleted), or one stored —
+            // before this transaction (a visit it did not make) or by it (answers it inserted
+            // when an op that writes at once went before this one).
             let visit = r.visit_id.to_string();
+            let held = rows.pending.results.len();
             rows.pending
                 .results
                 .retain(|o| !(o.visit_id == visit && o.item_key == r.item_key));
-            if !rows.new_visits.contains(&r.visit_id) {
-                sqlx::query("DELETE FROM results WHERE visit_id = $1 AND item_key = $2")
-                    .bind(&visit)
-                    .bind(&r.item_key)
-                    .execute(&mut *tx)
-                    .await?;
+            let was_held = rows.pending.results.len() < held;
+            if !was_held
+                && (!rows.new_visits.contains(&r.visit_id) || rows.answered_visits.contains(&visit))
+            {
+                rows.pending.replaced.push((visit.clone(), r.item_key.clone()));
             }
             rows.pending.results.push(super::sql::ResultRow {
                 id: r.id.to_string(),
