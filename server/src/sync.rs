@@ -77,8 +77,8 @@ impl<'a> Batch<'a> {
     ) -> Result<Batch<'a>, StoreError> {
         Ok(Batch {
             store,
+            ops: tokio::sync::Mutex::new(store.begin_push(heard, reference.clone()).await?),
             reference,
-            ops: tokio::sync::Mutex::new(store.begin_push(heard).await?),
             written: std::sync::Mutex::new(Written::default()),
         })
     }

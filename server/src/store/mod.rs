@@ -508,7 +508,12 @@ pub trait Store: AlertStore + NotifyStore + Send + Sync {
     /// of it stays, and the caller applies the same ops again in [`Store::begin_ops`], which
     /// answers each of them on its own.
     /// The device is recorded as heard from ([`Store::touch_device`]) in the same transaction.
-    async fn begin_push(&self, heard: &Heard) -> Result<Box<dyn OpBatch + '_>>;
+    /// The reference data the push was checked against serves its writes too.
+    async fn begin_push(
+        &self,
+        heard: &Heard,
+        reference: std::sync::Arc<Reference>,
+    ) -> Result<Box<dyn OpBatch + '_>>;
     /// Apply a server-side transition (an escalation) if the issue is still as `decide` expects.
     async fn apply_system(&self, issue: IssueId, decide: Decide<'_>) -> Result<bool>;
 

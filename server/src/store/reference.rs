@@ -111,6 +111,26 @@ impl Reference {
         self.generation
     }
 
+    /// A site as this generation has read it, if it has (a write transaction's own reads).
+    pub fn known_site(&self, id: SiteId) -> Option<Site> {
+        self.sites.get(id).flatten()
+    }
+
+    /// Keep a site a write transaction read (reads of the same generation agree).
+    pub fn keep_site(&self, id: SiteId, site: Option<Site>) -> Option<Site> {
+        self.sites.found(id, site)
+    }
+
+    /// A route as this generation has read it, if it has.
+    pub fn known_route(&self, id: RouteId) -> Option<Route> {
+        self.routes.get(id).flatten()
+    }
+
+    /// Keep a route a write transaction read.
+    pub fn keep_route(&self, id: RouteId, route: Option<Route>) -> Option<Route> {
+        self.routes.found(id, route)
+    }
+
     /// A site.
     pub async fn site(&self, store: &dyn Store, id: SiteId) -> Result<Option<Site>> {
         if let Some(site) = self.sites.get(id) {

@@ -31,14 +31,59 @@ pub struct TxRows {
     /// Visits whose answers this transaction has inserted already (they are no longer held).
     pub(super) answered_visits: HashSet<String>,
     pub(super) pending: Pending,
+    /// The reference data a push was checked against (sites and routes its writes read).
+    pub(super) reference: Option<std::sync::Arc<super::Reference>>,
 }
 
 impl TxRows {
-    /// A push's: insert-only rows held back.
-    pub fn write_behind() -> TxRows {
+    /// A push's: insert-only rows held back, the reference data it was checked against at
+    /// hand, and its device's last `seq` as the push found it.
+    pub fn write_behind(
+        reference: std::sync::Arc<super::Reference>,
+        device: String,
+        last_seq: i64,
+    ) -> TxRows {
         TxRows {
             write_behind: true,
+            reference: Some(reference),
+            seqs: HashMap::from([(device, (last_seq.max(0) as u64, false))]),
             ..TxRows::default()
+        }
+    }
+
+    /// A site, from the reference data if the push has it there, else read in `load`.
+    pub(super) async fn site<F>(
+        &self,
+        id: patrol_core::ids::SiteId,
+        load: F,
+    ) -> super::Result<Option<patrol_core::site::Site>>
+    where
+        F: std::future::Future<Output = super::Result<Option<patrol_core::site::Site>>>,
+    {
+        match &self.reference {
+            Some(r) => match r.known_site(id) {
+                Some(site) => Ok(Some(site)),
+                None => Ok(r.keep_site(id, load.await?)),
+            },
+            None => load.await,
+        }
+    }
+
+    /// A route, from the reference data if the push has it there, else read in `load`.
+    pub(super) async fn route<F>(
+        &self,
+        id: patrol_core::ids::RouteId,
+        load: F,
+    ) -> super::Result<Option<patrol_core::route::Route>>
+    where
+        F: std::future::Future<Output = super::Result<Option<patrol_core::route::Route>>>,
+    {
+        match &self.reference {
+            Some(r) => match r.known_route(id) {
+                Some(route) => Ok(Some(route)),
+                None => Ok(r.keep_route(id, load.await?)),
+            },
+            None => load.await,
         }
     }
 
@@ -269,7 +314,7 @@ async fn hold(tx: &mut $conn, rows: &mut super::sql::TxRows, w: &Write) -> Resul
             });
         }
         // Nothing else is held back: written now.
-        other => write(&mut *tx, other).await?,
+        other => write(&mut *tx, rows, other).await?,
     }
     Ok(())
 }
@@ -441,7 +486,7 @@ async fn apply_numbered(
             let mut sp = sqlx::Acquire::begin(&mut *tx).await?;
             let mut failed = None;
             for w in &writes {
-                if let Err(e) = write(&mut sp, w).await {
+                if let Err(e) = write(&mut sp, rows, w).await {
                     failed = Some(e);
                     break;
                 }
@@ -623,11 +668,13 @@ async fn load<T: DeserializeOwned>(
 /// alert: acknowledged by its patroller, with a note (core's
 /// [`patrol_core::alert::answered_by_round`]). The slots it could claim are those of its local
 /// day and the days beside it; each is looked up by its alert's once key.
-async fn answer_missed_rounds(conn: &mut $conn, run: &PatrolRun) -> Result<()> {
-    let Some(route) = load::<Route>(&mut *conn, "routes", Some(run.route_id.to_string())).await? else {
+async fn answer_missed_rounds(conn: &mut $conn, rows: &super::sql::TxRows, run: &PatrolRun) -> Result<()> {
+    let route = rows.route(run.route_id, load::<Route>(&mut *conn, "routes", Some(run.route_id.to_string())));
+    let Some(route) = route.await? else {
         return Ok(());
     };
-    let Some(site) = load::<Site>(&mut *conn, "sites", Some(run.site_id.to_string())).await? else {
+    let site = rows.site(run.site_id, load::<Site>(&mut *conn, "sites", Some(run.site_id.to_string())));
+    let Some(site) = site.await? else {
         return Ok(());
     };
     let Ok(tz) = site.tz() else { return Ok(()) };
@@ -660,7 +707,7 @@ async fn answer_missed_rounds(conn: &mut $conn, run: &PatrolRun) -> Result<()> {
     Ok(())
 }
 
-async fn write(conn: &mut $conn, w: &Write) -> Result<()> {
+async fn write(conn: &mut $conn, rows: &super::sql::TxRows, w: &Write) -> Result<()> {
     match w {
         Write::Issue(i) => put_issue(conn, i).await,
         Write::Audit(a) => append_audit(conn, a).await,
@@ -682,7 +729,7 @@ async fn write(conn: &mut $conn, w: &Write) -> Result<()> {
             if r.finished_at.is_some() {
                 seal_round(conn, &r.id.to_string(), &r.site_id.to_string()).await?;
             } else {
-                answer_missed_rounds(conn, r).await?;
+                answer_missed_rounds(conn, rows, r).await?;
             }
             Ok(())
         }
@@ -769,19 +816,22 @@ async fn run_visits(conn: &mut $conn, run: RunId) -> Result<Vec<Visit>> {
 }
 
 /// Record a device as heard from.
-async fn touch(conn: &mut $conn, heard: &super::Heard) -> Result<()> {
-    sqlx::query(
+/// Record a device as heard from; its last `seq`. The row stays locked to the end of the
+/// transaction (PostgreSQL), so that `seq` is the device's until then.
+async fn touch(conn: &mut $conn, heard: &super::Heard) -> Result<i64> {
+    let (last_seq,): (i64,) = sqlx::query_as(
         "INSERT INTO devices (id, user_id, clock_offset_ms, last_seen_ms) VALUES ($1, $2, $3, $4)
          ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id,
-           clock_offset_ms = excluded.clock_offset_ms, last_seen_ms = excluded.last_seen_ms",
+           clock_offset_ms = excluded.clock_offset_ms, last_seen_ms = excluded.last_seen_ms
+         RETURNING last_seq",
     )
     .bind(heard.device.to_string())
     .bind(heard.user.to_string())
     .bind(heard.offset_ms)
     .bind(ms(heard.at))
-    .execute(conn)
+    .fetch_one(conn)
     .await?;
-    Ok(())
+    Ok(last_seq)
 }
 
 /// Record an op as processed and move its device's `seq` on (written at the commit).
@@ -1332,13 +1382,17 @@ impl Store for $store {
         }))
     }
 
-    async fn begin_push(&self, heard: &super::Heard) -> Result<Box<dyn super::OpBatch + '_>> {
+    async fn begin_push(
+        &self,
+        heard: &super::Heard,
+        reference: std::sync::Arc<super::Reference>,
+    ) -> Result<Box<dyn super::OpBatch + '_>> {
         let slot = self.batch_slot().await?;
         let (guard, mut tx) = self.begin_write().await?;
-        touch(&mut tx, heard).await?;
+        let last_seq = touch(&mut tx, heard).await?;
         Ok(Box::new(OpTx {
             tx,
-            rows: super::sql::TxRows::write_behind(),
+            rows: super::sql::TxRows::write_behind(reference, heard.device.to_string(), last_seq),
             _slot: slot,
             _guard: guard,
             outbox: &self.outbox,
@@ -1357,7 +1411,7 @@ impl Store for $store {
             return Ok(false);
         };
         for w in &writes {
-            write(&mut tx, w).await?;
+            write(&mut tx, &super::sql::TxRows::default(), w).await?;
         }
         tx.commit().await?;
         Ok(true)
