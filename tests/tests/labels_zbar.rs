@@ -8,7 +8,7 @@ use patrol_core::labels::{self, SiteKey};
 
 fn zbarimg(path: &std::path::Path) -> String {
     let out = Command::new("zbarimg")
-        .args(["--raw", "-q"])
+        .args(["--raw", "-q", "-Sdisable", "-Sqrcode.enable"])
         .arg(path)
         .output()
         .unwrap_or_else(|e| {
