@@ -45,6 +45,26 @@ impl AuditCheck {
     }
 }
 
+/// A round's stored rows as its seal covers them, column by column (each backend reads them its
+/// own way: `read_round`).
+#[derive(Debug, Default)]
+pub(super) struct RoundRecords {
+    /// `id, site_id, route_id, patroller_id, started_at_ms, data` (none or one).
+    pub(super) runs: Vec<(String, String, String, String, i64, String)>,
+    /// `id, run_id, checkpoint_id, at_ms, data`, by `at_ms, id`.
+    pub(super) visits: Vec<(String, String, String, i64, String)>,
+    /// `id, visit_id, item_key, data`, by their visit's `at_ms, id`, then `item_key, id`.
+    pub(super) results: Vec<(String, String, String, String)>,
+}
+
+/// The statements behind [`RoundRecords`], in the dialect both databases share.
+pub(super) const ROUND_RUN: &str =
+    "SELECT id, site_id, route_id, patroller_id, started_at_ms, data FROM runs WHERE id = $1";
+pub(super) const ROUND_VISITS: &str = "SELECT id, run_id, checkpoint_id, at_ms, data FROM visits WHERE run_id = $1 ORDER BY at_ms, id";
+pub(super) const ROUND_RESULTS: &str =
+    "SELECT x.id, x.visit_id, x.item_key, x.data FROM results x JOIN visits v ON v.id = x.visit_id
+     WHERE v.run_id = $1 ORDER BY v.at_ms, v.id, x.item_key, x.id";
+
 /// Free functions and store methods over one backend's connection type, expanded inside
 /// `sql_store!` so both backends share them.
 macro_rules! evidence_sql {
@@ -197,37 +217,19 @@ async fn public_keys(conn: &mut $conn) -> Result<std::collections::BTreeMap<Stri
 /// `data` that no longer reads as JSON is kept as its text, so it still fails to match).
 async fn round_rows(conn: &mut $conn, run: &str) -> Result<Vec<(String, String, serde_json::Value)>> {
     let data = |d: String| serde_json::from_str(&d).unwrap_or(serde_json::Value::String(d));
-    let mut out = Vec::new();
-    let runs: Vec<(String, String, String, String, i64, String)> = sqlx::query_as(
-        "SELECT id, site_id, route_id, patroller_id, started_at_ms, data FROM runs WHERE id = $1",
-    )
-    .bind(run)
-    .fetch_all(&mut *conn)
-    .await?;
-    for (id, site_id, route_id, patroller_id, started_at_ms, d) in runs {
+    let stored = read_round(conn, run).await?;
+    let mut out = Vec::with_capacity(stored.runs.len() + stored.visits.len() + stored.results.len());
+    for (id, site_id, route_id, patroller_id, started_at_ms, d) in stored.runs {
         let row = serde_json::json!({"id": id, "site_id": site_id, "route_id": route_id,
             "patroller_id": patroller_id, "started_at_ms": started_at_ms, "data": data(d)});
         out.push(("runs".to_owned(), id, row));
     }
-    let visits: Vec<(String, String, String, i64, String)> = sqlx::query_as(
-        "SELECT id, run_id, checkpoint_id, at_ms, data FROM visits WHERE run_id = $1 ORDER BY at_ms, id",
-    )
-    .bind(run)
-    .fetch_all(&mut *conn)
-    .await?;
-    for (id, run_id, checkpoint_id, at_ms, d) in visits {
+    for (id, run_id, checkpoint_id, at_ms, d) in stored.visits {
         let row = serde_json::json!({"id": id, "run_id": run_id, "checkpoint_id": checkpoint_id,
             "at_ms": at_ms, "data": data(d)});
         out.push(("visits".to_owned(), id, row));
     }
-    let results: Vec<(String, String, String, String)> = sqlx::query_as(
-        "SELECT x.id, x.visit_id, x.item_key, x.data FROM results x JOIN visits v ON v.id = x.visit_id
-         WHERE v.run_id = $1 ORDER BY v.at_ms, v.id, x.item_key, x.id",
-    )
-    .bind(run)
-    .fetch_all(&mut *conn)
-    .await?;
-    for (id, visit_id, item_key, d) in results {
+    for (id, visit_id, item_key, d) in stored.results {
         let row = serde_json::json!({"id": id, "visit_id": visit_id, "item_key": item_key,
             "data": data(d)});
         out.push(("results".to_owned(), id, row));
@@ -236,15 +238,9 @@ async fn round_rows(conn: &mut $conn, run: &str) -> Result<Vec<(String, String, 
 }
 
 /// Seal a finished round: hash each of its records, sign the list's hash. A round sealed once
-/// keeps its seal (a finished round takes no more records).
+/// keeps its seal (a finished round takes no more records). A round is finished once, so it
+/// is not looked up first: a second seal (a round written finished again) is not stored.
 async fn seal_round(conn: &mut $conn, run: &str, site: &str) -> Result<()> {
-    let sealed: Option<(String,)> = sqlx::query_as("SELECT run_id FROM seals WHERE run_id = $1")
-        .bind(run)
-        .fetch_optional(&mut *conn)
-        .await?;
-    if sealed.is_some() {
-        return Ok(());
-    }
     let rows = round_rows(conn, run).await?;
     let records = rows
         .iter()
@@ -262,7 +258,8 @@ async fn seal_round(conn: &mut $conn, run: &str, site: &str) -> Result<()> {
     let claim = ev::seal_claim(run_row, &records, &Timestamp::now().to_string())?;
     let signed = current_key(conn).await?.sign(claim)?;
     sqlx::query(
-        "INSERT INTO seals (run_id, site_id, signed, signature, key_id, records) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO seals (run_id, site_id, signed, signature, key_id, records) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (run_id) DO NOTHING",
     )
     .bind(run)
     .bind(site)

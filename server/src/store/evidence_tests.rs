@@ -364,6 +364,30 @@ async fn a_database_from_before_the_chain_is_upgraded(store: &dyn Raw) {
     clean(&store.verify_audit(None).await.unwrap());
 }
 
+/// A round written finished again (a second seal is made and not stored) keeps its first
+/// seal, and the op that wrote it is applied.
+async fn a_round_written_finished_again_keeps_its_first_seal(store: &dyn Raw) {
+    let (estate, _) = estate(store).await;
+    let run = finished_round(store, &estate).await;
+    let first = store.strings("SELECT run_id, signed FROM seals").await;
+    assert_eq!(first.len(), 1);
+    let patroller = estate.user("demo-patrol").unwrap();
+    let mut phone = Device::new(store, patroller.id).await;
+    let again = vec![Write::Run(run.clone())];
+    let outcome = store
+        .apply_op(&phone.next(), Keys::default(), &move |_| {
+            Decision::Apply(again.clone())
+        })
+        .await
+        .unwrap();
+    assert_eq!(outcome, OpOutcome::Applied);
+    assert_eq!(
+        store.strings("SELECT run_id, signed FROM seals").await,
+        first
+    );
+    clean(&store.verify_audit(None).await.unwrap());
+}
+
 macro_rules! evidence {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -402,4 +426,5 @@ evidence!(
     a_changed_row_is_named,
     a_rotated_key_still_verifies_what_it_signed,
     a_database_from_before_the_chain_is_upgraded,
+    a_round_written_finished_again_keeps_its_first_seal,
 );

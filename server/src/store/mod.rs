@@ -63,6 +63,10 @@ pub enum StoreError {
     /// The database failed.
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    /// The SQLite file failed, on a statement run straight on its handle
+    /// (`sqlite::on_handle`).
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     /// Migrations failed.
     #[error("migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -80,7 +84,15 @@ pub enum StoreError {
 impl StoreError {
     /// Whether the database refused a row for a unique key another row holds.
     pub fn is_unique_violation(&self) -> bool {
-        matches!(self, StoreError::Db(sqlx::Error::Database(d)) if d.is_unique_violation())
+        match self {
+            StoreError::Db(sqlx::Error::Database(d)) => d.is_unique_violation(),
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.extended_code,
+                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            ),
+            _ => false,
+        }
     }
 }
 

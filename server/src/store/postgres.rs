@@ -243,6 +243,83 @@ fn feed_after(cursor: i64, horizon: Option<String>) -> QueryBuilder<Postgres> {
 const FEED_TAIL: &str =
     " ORDER BY entity, entity_id, tx DESC, seq DESC) latest ORDER BY tx, last LIMIT ";
 
+/// Insert a push's held-back rows: multi-row inserts of at most
+/// [`ROWS_PER_INSERT`](super::sql::ROWS_PER_INSERT) rows, a few statements for the whole push.
+async fn insert_held(tx: &mut PgConnection, pending: &super::sql::Pending) -> Result<()> {
+    use super::sql::ROWS_PER_INSERT;
+    for chunk in pending.replaced.chunks(ROWS_PER_INSERT) {
+        let mut q =
+            QueryBuilder::<Postgres>::new("DELETE FROM results WHERE (visit_id, item_key) IN (");
+        q.push_values(chunk, |mut b, (visit, item)| {
+            b.push_bind(visit.clone()).push_bind(item.clone());
+        });
+        q.push(")");
+        q.build().execute(&mut *tx).await?;
+    }
+    for chunk in pending.visits.chunks(ROWS_PER_INSERT) {
+        let mut q = QueryBuilder::<Postgres>::new(
+            "INSERT INTO visits (id, run_id, checkpoint_id, at_ms, data) ",
+        );
+        q.push_values(chunk, |mut b, (v, data)| {
+            b.push_bind(v.id.to_string())
+                .push_bind(v.run_id.to_string())
+                .push_bind(v.checkpoint_id.to_string())
+                .push_bind(ms(v.at))
+                .push_bind(data.clone());
+        });
+        q.build().execute(&mut *tx).await?;
+    }
+    for chunk in pending.results.chunks(ROWS_PER_INSERT) {
+        let mut q =
+            QueryBuilder::<Postgres>::new("INSERT INTO results (id, visit_id, item_key, data) ");
+        q.push_values(chunk, |mut b, r| {
+            b.push_bind(r.id.clone())
+                .push_bind(r.visit_id.clone())
+                .push_bind(r.item_key.clone())
+                .push_bind(r.data.clone());
+        });
+        q.build().execute(&mut *tx).await?;
+    }
+    for chunk in pending.ops.chunks(ROWS_PER_INSERT) {
+        let mut q = QueryBuilder::<Postgres>::new(
+            "INSERT INTO ops (op_id, device_id, seq, kind, user_id, device_at, server_at_ms, status, code, message) ",
+        );
+        q.push_values(chunk, |mut b, o| {
+            b.push_bind(o.op_id.clone())
+                .push_bind(o.device_id.clone())
+                .push_bind(o.seq)
+                .push_bind(o.kind.clone())
+                .push_bind(o.user_id.clone())
+                .push_bind(o.device_at.clone())
+                .push_bind(o.server_at_ms)
+                .push_bind(o.status)
+                .push_bind(o.code.clone())
+                .push_bind(o.message.clone());
+        });
+        q.build().execute(&mut *tx).await?;
+    }
+    Ok(())
+}
+
+/// A round's stored rows, as its seal covers them.
+async fn read_round(conn: &mut PgConnection, run: &str) -> Result<super::evidence::RoundRecords> {
+    use super::evidence::{ROUND_RESULTS, ROUND_RUN, ROUND_VISITS};
+    Ok(super::evidence::RoundRecords {
+        runs: sqlx::query_as(ROUND_RUN)
+            .bind(run)
+            .fetch_all(&mut *conn)
+            .await?,
+        visits: sqlx::query_as(ROUND_VISITS)
+            .bind(run)
+            .fetch_all(&mut *conn)
+            .await?,
+        results: sqlx::query_as(ROUND_RESULTS)
+            .bind(run)
+            .fetch_all(&mut *conn)
+            .await?,
+    })
+}
+
 sql_store!(PgStore, Postgres, PgConnection, "migrations/postgres");
 super::alerts::alerts_sql!(PgStore, Postgres, PgConnection);
 super::notify::notify_sql!(PgStore, Postgres, PgConnection);

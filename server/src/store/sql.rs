@@ -212,57 +212,11 @@ async fn lock_once(tx: &mut $conn, rows: &mut super::sql::TxRows, kind: &str, id
 /// Insert the rows held back, before anything reads them.
 async fn flush_rows(tx: &mut $conn, rows: &mut super::sql::TxRows) -> Result<()> {
     let pending = std::mem::take(&mut rows.pending);
-    for chunk in pending.replaced.chunks(super::sql::ROWS_PER_INSERT) {
-        let mut q = QueryBuilder::<$db>::new("DELETE FROM results WHERE (visit_id, item_key) IN (");
-        q.push_values(chunk, |mut b, (visit, item)| {
-            b.push_bind(visit.clone()).push_bind(item.clone());
-        });
-        q.push(")");
-        q.build().execute(&mut *tx).await?;
-    }
-    for chunk in pending.visits.chunks(super::sql::ROWS_PER_INSERT) {
-        let mut q = QueryBuilder::<$db>::new("INSERT INTO visits (id, run_id, checkpoint_id, at_ms, data) ");
-        q.push_values(chunk, |mut b, (v, data)| {
-            b.push_bind(v.id.to_string())
-                .push_bind(v.run_id.to_string())
-                .push_bind(v.checkpoint_id.to_string())
-                .push_bind(ms(v.at))
-                .push_bind(data.clone());
-        });
-        q.build().execute(&mut *tx).await?;
-    }
-    for chunk in pending.results.chunks(super::sql::ROWS_PER_INSERT) {
-        let mut q = QueryBuilder::<$db>::new("INSERT INTO results (id, visit_id, item_key, data) ");
-        q.push_values(chunk, |mut b, r| {
-            b.push_bind(r.id.clone())
-                .push_bind(r.visit_id.clone())
-                .push_bind(r.item_key.clone())
-                .push_bind(r.data.clone());
-        });
-        q.build().execute(&mut *tx).await?;
-    }
+    insert_held(&mut *tx, &pending).await?;
     for r in &pending.results {
         if !rows.answered_visits.contains(&r.visit_id) {
             rows.answered_visits.insert(r.visit_id.clone());
         }
-    }
-    for chunk in pending.ops.chunks(super::sql::ROWS_PER_INSERT) {
-        let mut q = QueryBuilder::<$db>::new(
-            "INSERT INTO ops (op_id, device_id, seq, kind, user_id, device_at, server_at_ms, status, code, message) ",
-        );
-        q.push_values(chunk, |mut b, o| {
-            b.push_bind(o.op_id.clone())
-                .push_bind(o.device_id.clone())
-                .push_bind(o.seq)
-                .push_bind(o.kind.clone())
-                .push_bind(o.user_id.clone())
-                .push_bind(o.device_at.clone())
-                .push_bind(o.server_at_ms)
-                .push_bind(o.status)
-                .push_bind(o.code.clone())
-                .push_bind(o.message.clone());
-        });
-        q.build().execute(&mut *tx).await?;
     }
     Ok(())
 }

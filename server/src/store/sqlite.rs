@@ -112,6 +112,130 @@ fn feed_after(cursor: i64, _horizon: Option<String>) -> QueryBuilder<Sqlite> {
 /// The end of [`feed_after`]'s query, before the limit.
 const FEED_TAIL: &str = " GROUP BY entity, entity_id ORDER BY last LIMIT ";
 
+/// Run `f` on this thread straight on the connection's SQLite handle, inside whatever
+/// transaction the connection is in. sqlx hands each statement, and each row it returns, to the
+/// connection's worker thread and back — two thread wake-ups a statement, which on this
+/// embedded database cost more than the statement itself; a push's held-back rows and a seal's
+/// reads are the most statements and rows of a push, so they go to SQLite here. `f` must not
+/// block on anything but SQLite: the worker waits on the connection's lock meanwhile.
+#[allow(unsafe_code)]
+async fn on_handle<T>(
+    conn: &mut SqliteConnection,
+    f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+) -> Result<T> {
+    let mut locked = conn.lock_handle().await?;
+    // SAFETY: the handle is sqlx's open connection, kept from its worker thread until `locked`
+    // drops, which is after `db`: a connection made from a handle it does not own finalises the
+    // statements it prepared and leaves the handle open. rusqlite and sqlx link the workspace's
+    // one libsqlite3-sys, so both drive the same SQLite library.
+    let db = unsafe { rusqlite::Connection::from_handle(locked.as_raw_handle().as_ptr()) }?;
+    let out = f(&db);
+    drop(db);
+    drop(locked);
+    Ok(out?)
+}
+
+/// Insert a push's held-back rows, one prepared statement a table, on this thread.
+async fn insert_held(tx: &mut SqliteConnection, pending: &super::sql::Pending) -> Result<()> {
+    if pending.replaced.is_empty()
+        && pending.visits.is_empty()
+        && pending.results.is_empty()
+        && pending.ops.is_empty()
+    {
+        return Ok(());
+    }
+    on_handle(tx, |db| {
+        if !pending.replaced.is_empty() {
+            let mut delete = db.prepare("DELETE FROM results WHERE visit_id = ?1 AND item_key = ?2")?;
+            for (visit, item) in &pending.replaced {
+                delete.execute((visit, item))?;
+            }
+        }
+        if !pending.visits.is_empty() {
+            let mut insert = db.prepare(
+                "INSERT INTO visits (id, run_id, checkpoint_id, at_ms, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for (v, data) in &pending.visits {
+                insert.execute((
+                    v.id.to_string(),
+                    v.run_id.to_string(),
+                    v.checkpoint_id.to_string(),
+                    ms(v.at),
+                    data,
+                ))?;
+            }
+        }
+        if !pending.results.is_empty() {
+            let mut insert =
+                db.prepare("INSERT INTO results (id, visit_id, item_key, data) VALUES (?1, ?2, ?3, ?4)")?;
+            for r in &pending.results {
+                insert.execute((&r.id, &r.visit_id, &r.item_key, &r.data))?;
+            }
+        }
+        if !pending.ops.is_empty() {
+            let mut insert = db.prepare(
+                "INSERT INTO ops (op_id, device_id, seq, kind, user_id, device_at, server_at_ms, status, code, message)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?;
+            for o in &pending.ops {
+                insert.execute(rusqlite::params![
+                    o.op_id,
+                    o.device_id,
+                    o.seq,
+                    o.kind,
+                    o.user_id,
+                    o.device_at,
+                    o.server_at_ms,
+                    o.status,
+                    o.code,
+                    o.message,
+                ])?;
+            }
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// A round's stored rows, as its seal covers them, read on this thread.
+async fn read_round(
+    conn: &mut SqliteConnection,
+    run: &str,
+) -> Result<super::evidence::RoundRecords> {
+    use super::evidence::{ROUND_RESULTS, ROUND_RUN, ROUND_VISITS};
+    on_handle(conn, |db| {
+        let runs = db
+            .prepare(ROUND_RUN)?
+            .query_map([run], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let visits = db
+            .prepare(ROUND_VISITS)?
+            .query_map([run], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let results = db
+            .prepare(ROUND_RESULTS)?
+            .query_map([run], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(super::evidence::RoundRecords {
+            runs,
+            visits,
+            results,
+        })
+    })
+    .await
+}
+
 sql_store!(SqliteStore, Sqlite, SqliteConnection, "migrations/sqlite");
 super::alerts::alerts_sql!(SqliteStore, Sqlite, SqliteConnection);
 super::notify::notify_sql!(SqliteStore, Sqlite, SqliteConnection);
