@@ -1,5 +1,5 @@
 //! patrol-server: the sync server, the 3-day queue and the admin CLI (DESIGN.md §8).
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
 mod accounts;
 mod alerts;

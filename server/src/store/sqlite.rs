@@ -112,27 +112,14 @@ fn feed_after(cursor: i64, _horizon: Option<String>) -> QueryBuilder<Sqlite> {
 /// The end of [`feed_after`]'s query, before the limit.
 const FEED_TAIL: &str = " GROUP BY entity, entity_id ORDER BY last LIMIT ";
 
-/// Run `f` on this thread straight on the connection's SQLite handle, inside whatever
-/// transaction the connection is in. sqlx hands each statement, and each row it returns, to the
-/// connection's worker thread and back — two thread wake-ups a statement, which on this
-/// embedded database cost more than the statement itself; a push's held-back rows and a seal's
-/// reads are the most statements and rows of a push, so they go to SQLite here. `f` must not
-/// block on anything but SQLite: the worker waits on the connection's lock meanwhile.
-#[allow(unsafe_code)]
+/// Run `f` on this thread straight on the connection's SQLite handle, inside its transaction
+/// ([`patrol_sqlite_handle::on_handle`]): a push's held-back rows and a seal's reads are most
+/// of a push's statements and rows, and sqlx would hand each to its worker thread and back.
 async fn on_handle<T>(
     conn: &mut SqliteConnection,
     f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
 ) -> Result<T> {
-    let mut locked = conn.lock_handle().await?;
-    // SAFETY: the handle is sqlx's open connection, kept from its worker thread until `locked`
-    // drops, which is after `db`: a connection made from a handle it does not own finalises the
-    // statements it prepared and leaves the handle open. rusqlite and sqlx link the workspace's
-    // one libsqlite3-sys, so both drive the same SQLite library.
-    let db = unsafe { rusqlite::Connection::from_handle(locked.as_raw_handle().as_ptr()) }?;
-    let out = f(&db);
-    drop(db);
-    drop(locked);
-    Ok(out?)
+    Ok(patrol_sqlite_handle::on_handle(conn, f).await??)
 }
 
 /// Insert a push's held-back rows, one prepared statement a table, on this thread.
