@@ -38,6 +38,17 @@ fn entry(
     a
 }
 
+/// Apply `writes` as one op of `phone`'s, which must be applied.
+async fn applied(store: &dyn Store, phone: &mut Device, writes: Vec<Write>) {
+    let outcome = store
+        .apply_op(&phone.next(), Keys::default(), &move |_| {
+            Decision::Apply(writes.clone())
+        })
+        .await
+        .unwrap();
+    assert_eq!(outcome, OpOutcome::Applied);
+}
+
 /// A reported, resolved and accepted issue, each step an op (the last signed off).
 async fn signed_off_issue(store: &dyn Store, estate: &patrol_core::demo::Estate) -> Issue {
     let reporter = estate.user("demo-patrol").unwrap();
@@ -66,14 +77,12 @@ async fn signed_off_issue(store: &dyn Store, estate: &patrol_core::demo::Estate)
     verify.note = Some("验收合格".into());
     for a in [report, resolve, verify] {
         i.status = a.to_status;
-        let w = vec![Write::Issue(i.clone()), Write::Audit(a)];
-        let outcome = store
-            .apply_op(&phone.next(), Keys::default(), &move |_| {
-                Decision::Apply(w.clone())
-            })
-            .await
-            .unwrap();
-        assert_eq!(outcome, OpOutcome::Applied);
+        applied(
+            store,
+            &mut phone,
+            vec![Write::Issue(i.clone()), Write::Audit(a)],
+        )
+        .await;
     }
     i
 }
@@ -110,13 +119,7 @@ async fn finished_round(store: &dyn Store, estate: &patrol_core::demo::Estate) -
     writes.push(Write::Result(result));
     run.finished_at = Some(Timestamp::now() + SignedDuration::from_secs(60));
     writes.push(Write::Run(run.clone()));
-    let outcome = store
-        .apply_op(&phone.next(), Keys::default(), &move |_| {
-            Decision::Apply(writes.clone())
-        })
-        .await
-        .unwrap();
-    assert_eq!(outcome, OpOutcome::Applied);
+    applied(store, &mut phone, writes).await;
     run
 }
 
@@ -254,12 +257,7 @@ async fn a_database_from_before_the_chain_is_upgraded(store: &dyn Raw) {
     let mut i = issue(estate.site.id, Team::Engineering, now, reporter.id);
     i.status = Status::Closed;
     let w = vec![Write::Issue(i.clone())];
-    store
-        .apply_op(&phone.next(), Keys::default(), &move |_| {
-            Decision::Apply(w.clone())
-        })
-        .await
-        .unwrap();
+    applied(store, &mut phone, w).await;
     let mut verify = entry(
         &i,
         AuditKind::Verify,
@@ -353,12 +351,7 @@ async fn a_database_from_before_the_chain_is_upgraded(store: &dyn Raw) {
         Status::Closed,
         now,
     ))];
-    store
-        .apply_op(&phone.next(), Keys::default(), &move |_| {
-            Decision::Apply(w.clone())
-        })
-        .await
-        .unwrap();
+    applied(store, &mut phone, w).await;
     let e = store.evidence(i.id).await.unwrap().unwrap();
     assert_eq!(e.audit[3]["prev"], e.audit[2]["hash"]);
     clean(&store.verify_audit(None).await.unwrap());
@@ -374,13 +367,7 @@ async fn a_round_written_finished_again_keeps_its_first_seal(store: &dyn Raw) {
     let patroller = estate.user("demo-patrol").unwrap();
     let mut phone = Device::new(store, patroller.id).await;
     let again = vec![Write::Run(run.clone())];
-    let outcome = store
-        .apply_op(&phone.next(), Keys::default(), &move |_| {
-            Decision::Apply(again.clone())
-        })
-        .await
-        .unwrap();
-    assert_eq!(outcome, OpOutcome::Applied);
+    applied(store, &mut phone, again).await;
     assert_eq!(
         store.strings("SELECT run_id, signed FROM seals").await,
         first
