@@ -153,7 +153,8 @@ pub(super) struct ResultRow {
     pub(super) data: String,
 }
 
-/// Rows a multi-row insert takes at most (well below either database's limit on parameters).
+/// Rows a multi-row insert (PostgreSQL's held-back rows) takes at most, well below its limit on
+/// parameters.
 pub(super) const ROWS_PER_INSERT: usize = 500;
 
 /// Implement [`super::Store`] for a backend type with a `pool`, `begin_write()` and the given
