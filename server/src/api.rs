@@ -362,8 +362,9 @@ pub async fn push_ops(
         sites,
         blobs,
     );
-    // One transaction for the whole push (group commit): an out-of-order op or a failure
-    // leaves it all undone, as if the push had not arrived. A reused id found only at the
+    // One transaction for the whole push (group commit; on SQLite, a savepoint in the commit
+    // it shares with the pushes waiting beside it): an out-of-order op or a failure leaves it
+    // all undone, as if the push had not arrived. A reused id found only at the
     // commit sends the push through again op by op, which refuses that op alone.
     let checked = |ctx: &PushContext, bodies: Vec<_>| -> Vec<crate::sync::Checked> {
         ops.iter()

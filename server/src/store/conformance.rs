@@ -1825,6 +1825,219 @@ conformance!(
     a_batch_answers_each_op_and_commits_them_together,
 );
 
+/// What only SQLite does: pushes waiting on its one writer share a commit (group commit).
+mod sqlite_only {
+    use std::time::Duration;
+
+    use super::*;
+
+    async fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("group.db"))
+            .await
+            .unwrap();
+        (dir, store)
+    }
+
+    fn heard(phone: &Device) -> Heard {
+        Heard {
+            device: phone.id,
+            user: phone.user,
+            offset_ms: 0,
+            at: Timestamp::now(),
+        }
+    }
+
+    fn keys(i: &Issue) -> Keys {
+        Keys {
+            issue: Some(i.id),
+            ..Keys::default()
+        }
+    }
+
+    /// Wait until `n` writers wait for the write lock.
+    async fn writers_waiting(store: &SqliteStore, n: usize) {
+        while store.writers_waiting() < n {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn pushes_waiting_on_the_writer_commit_together_and_one_dropped_leaves_the_rest() {
+        let (_dir, store) = store().await;
+        let (estate, _) = estate(&store).await;
+        let patroller = estate.user("demo-patrol").unwrap();
+        let now = Timestamp::now();
+        let due = now + SignedDuration::from_hours(72);
+        let issues: Vec<Issue> = (0..3)
+            .map(|_| issue(estate.site.id, Team::Engineering, due, patroller.id))
+            .collect();
+        let mut phones = Vec::new();
+        for _ in 0..3 {
+            phones.push(Device::new(&store, patroller.id).await);
+        }
+        let metas: Vec<OpMeta> = phones.iter_mut().map(Device::next).collect();
+        let reference = store.reference().await.unwrap();
+        let reports: Vec<_> = issues
+            .iter()
+            .map(|i| move |_: &Snapshot| report_of(i, now))
+            .collect();
+
+        // A holds the writer; B and C wait for it, in that order.
+        let mut a = store
+            .begin_push(&heard(&phones[0]), reference.clone())
+            .await
+            .unwrap();
+        assert_eq!(
+            a.apply_op(&metas[0], keys(&issues[0]), &reports[0])
+                .await
+                .unwrap(),
+            OpOutcome::Applied
+        );
+        let a_part = async {
+            writers_waiting(&store, 2).await;
+            // Ending while others wait, A leaves its commit to them and waits for it.
+            a.commit().await
+        };
+        let b_part = async {
+            let mut b = store
+                .begin_push(&heard(&phones[1]), reference.clone())
+                .await
+                .unwrap();
+            assert_eq!(
+                b.apply_op(&metas[1], keys(&issues[1]), &reports[1])
+                    .await
+                    .unwrap(),
+                OpOutcome::Applied
+            );
+            // Dropped without its commit (a failed push, a dropped request).
+        };
+        let c_part = async {
+            writers_waiting(&store, 1).await;
+            let mut c = store
+                .begin_push(&heard(&phones[2]), reference.clone())
+                .await
+                .unwrap();
+            assert_eq!(
+                c.apply_op(&metas[2], keys(&issues[2]), &reports[2])
+                    .await
+                    .unwrap(),
+                OpOutcome::Applied
+            );
+            // Nobody waits after C: it commits A's push and its own.
+            c.commit().await
+        };
+        let (a_done, (), c_done) = tokio::join!(a_part, b_part, c_part);
+        a_done.unwrap();
+        c_done.unwrap();
+
+        assert_eq!(
+            store.issue(issues[0].id).await.unwrap().as_ref(),
+            Some(&issues[0])
+        );
+        assert_eq!(
+            store.issue(issues[1].id).await.unwrap(),
+            None,
+            "B was undone alone"
+        );
+        assert_eq!(
+            store.issue(issues[2].id).await.unwrap().as_ref(),
+            Some(&issues[2])
+        );
+        // B's op may come again, and applies then.
+        let mut again = store
+            .begin_push(&heard(&phones[1]), reference.clone())
+            .await
+            .unwrap();
+        assert_eq!(
+            again
+                .apply_op(&metas[1], keys(&issues[1]), &reports[1])
+                .await
+                .unwrap(),
+            OpOutcome::Applied
+        );
+        again.commit().await.unwrap();
+        assert_eq!(
+            store.issue(issues[1].id).await.unwrap().as_ref(),
+            Some(&issues[1])
+        );
+        let check = store.verify_audit(None).await.unwrap();
+        assert!(check.fault.is_none(), "{:?}", check.fault);
+        assert_eq!(check.entries, 3);
+    }
+
+    #[tokio::test]
+    async fn a_push_left_waiting_by_a_writer_that_gave_up_commits_itself() {
+        let (_dir, store) = store().await;
+        let (estate, _) = estate(&store).await;
+        let patroller = estate.user("demo-patrol").unwrap();
+        let now = Timestamp::now();
+        let due = now + SignedDuration::from_hours(72);
+        let i = issue(estate.site.id, Team::Engineering, due, patroller.id);
+        let mut phone = Device::new(&store, patroller.id).await;
+        let other = Device::new(&store, patroller.id).await;
+        let meta = phone.next();
+        let reference = store.reference().await.unwrap();
+        let report = |_: &Snapshot| report_of(&i, now);
+
+        let mut a = store
+            .begin_push(&heard(&phone), reference.clone())
+            .await
+            .unwrap();
+        assert_eq!(
+            a.apply_op(&meta, keys(&i), &report).await.unwrap(),
+            OpOutcome::Applied
+        );
+        let other = heard(&other);
+        let b = store.begin_push(&other, reference.clone());
+        let gives_up = async move {
+            // B waits for the writer, then its request is dropped before its turn comes.
+            let _ = tokio::time::timeout(Duration::from_millis(20), b).await;
+        };
+        let a_part = async {
+            writers_waiting(&store, 1).await;
+            a.commit().await
+        };
+        let (a_done, ()) = tokio::join!(a_part, gives_up);
+        a_done.unwrap();
+        assert_eq!(store.issue(i.id).await.unwrap().as_ref(), Some(&i));
+        assert_eq!(store.writers_waiting(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_write_that_is_not_a_push_commits_the_pushes_waiting_first() {
+        let (_dir, store) = store().await;
+        let (estate, _) = estate(&store).await;
+        let patroller = estate.user("demo-patrol").unwrap();
+        let now = Timestamp::now();
+        let due = now + SignedDuration::from_hours(72);
+        let i = issue(estate.site.id, Team::Engineering, due, patroller.id);
+        let mut phone = Device::new(&store, patroller.id).await;
+        let meta = phone.next();
+        let reference = store.reference().await.unwrap();
+        let report = |_: &Snapshot| report_of(&i, now);
+
+        let mut a = store
+            .begin_push(&heard(&phone), reference.clone())
+            .await
+            .unwrap();
+        assert_eq!(
+            a.apply_op(&meta, keys(&i), &report).await.unwrap(),
+            OpOutcome::Applied
+        );
+        let a_part = async {
+            writers_waiting(&store, 1).await;
+            a.commit().await
+        };
+        // A device heard from on its own: a write of its own transaction.
+        let touch = store.touch_device(phone.id, phone.user, 5, Timestamp::now());
+        let (a_done, touched) = tokio::join!(a_part, touch);
+        a_done.unwrap();
+        touched.unwrap();
+        assert_eq!(store.issue(i.id).await.unwrap().as_ref(), Some(&i));
+    }
+}
+
 /// What only PostgreSQL promises: several server processes write at once.
 mod postgres_only {
     use std::collections::HashSet;

@@ -76,6 +76,10 @@ pub enum StoreError {
     /// A unique name is taken.
     #[error("already exists: {0}")]
     Conflict(String),
+    /// The commit a push shared with the pushes beside it failed (SQLite's group commit):
+    /// none of them was stored.
+    #[error("database: the shared commit failed: {0}")]
+    SharedCommit(String),
     /// Evidence could not be hashed or signed.
     #[error("evidence: {0}")]
     Evidence(#[from] patrol_core::evidence::EvidenceError),

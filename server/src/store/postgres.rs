@@ -193,6 +193,12 @@ impl PgStore {
         }))
     }
 
+    /// An op batch's write transaction. PostgreSQL commits each on its own: commits waiting
+    /// at once already share one flush of its WAL.
+    async fn begin_batch(&self, _push: bool) -> Result<BatchTx<'_>> {
+        Ok(BatchTx(self.begin_write().await?.1))
+    }
+
     /// A write transaction no other write runs beside, across server processes.
     async fn begin_exclusive(
         &self,
@@ -204,6 +210,35 @@ impl PgStore {
             .await?;
         Ok((None, tx))
     }
+}
+
+/// An op batch's transaction ([`PgStore::begin_batch`]).
+pub struct BatchTx<'a>(Transaction<'a, Postgres>);
+
+impl std::ops::Deref for BatchTx<'_> {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for BatchTx<'_> {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.0
+    }
+}
+
+/// Commit an op batch; its alert deliveries' sender is told when it enqueued some.
+async fn commit_batch(
+    tx: BatchTx<'_>,
+    raised_alert: bool,
+    outbox: &tokio::sync::Notify,
+) -> Result<()> {
+    tx.0.commit().await?;
+    if raised_alert {
+        outbox.notify_one();
+    }
+    Ok(())
 }
 
 /// Take turns on one record (a device, an issue, a round) with other writers until the

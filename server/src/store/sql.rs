@@ -164,11 +164,11 @@ macro_rules! sql_store {
 /// A push's ops in one write transaction (group commit): each op is decided and answered on
 /// its own, as [`Store::apply_op`] says, and all of them reach the disk with one commit.
 pub struct OpTx<'a> {
-    // Dropped after the transaction ends (fields drop in order): the slot, then the guard.
-    tx: Transaction<'a, $db>,
+    // Dropped after the transaction ends (fields drop in order): the slot after it. The
+    // backend's batch holds its write lock, if it has one, until it ends.
+    tx: BatchTx<'a>,
     rows: super::sql::TxRows,
     _slot: Option<tokio::sync::SemaphorePermit<'a>>,
-    _guard: Option<MutexGuard<'a, ()>>,
     /// Told after the commit when an op raised an alert (its deliveries are enqueued with it).
     outbox: &'a tokio::sync::Notify,
     raised_alert: bool,
@@ -191,11 +191,8 @@ impl super::OpBatch for OpTx<'_> {
 
     async fn commit(mut self: Box<Self>) -> Result<()> {
         finish_rows(&mut self.tx, &mut self.rows).await?;
-        self.tx.commit().await?;
-        if self.raised_alert {
-            self.outbox.notify_one();
-        }
-        Ok(())
+        let OpTx { tx, outbox, raised_alert, .. } = *self;
+        commit_batch(tx, raised_alert, outbox).await
     }
 }
 
@@ -1326,12 +1323,11 @@ impl Store for $store {
         // A batch reads outside its transaction while holding it: a slot first, so that open
         // batches never hold every connection of the pool and wait on each other for one.
         let slot = self.batch_slot().await?;
-        let (guard, tx) = self.begin_write().await?;
+        let tx = self.begin_batch(false).await?;
         Ok(Box::new(OpTx {
             tx,
             rows: super::sql::TxRows::default(),
             _slot: slot,
-            _guard: guard,
             outbox: &self.outbox,
             raised_alert: false,
         }))
@@ -1343,13 +1339,13 @@ impl Store for $store {
         reference: std::sync::Arc<super::Reference>,
     ) -> Result<Box<dyn super::OpBatch + '_>> {
         let slot = self.batch_slot().await?;
-        let (guard, mut tx) = self.begin_write().await?;
+        // A push may share its commit with the pushes beside it (SQLite's group commit).
+        let mut tx = self.begin_batch(true).await?;
         let last_seq = touch(&mut tx, heard).await?;
         Ok(Box::new(OpTx {
             tx,
             rows: super::sql::TxRows::write_behind(reference, heard.device.to_string(), last_seq),
             _slot: slot,
-            _guard: guard,
             outbox: &self.outbox,
             raised_alert: false,
         }))

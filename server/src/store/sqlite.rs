@@ -1,8 +1,11 @@
 //! The embedded default: one SQLite file under the data directory. Writers are serialised by a
-//! lock, so the change feed's order is the commit order and SQLite never answers "busy".
+//! lock, so the change feed's order is the commit order and SQLite never answers "busy"; pushes
+//! that wait for the lock share one commit ([`Group`]).
 
 use std::str::FromStr;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
@@ -37,7 +40,11 @@ use super::{
 /// SQLite storage.
 pub struct SqliteStore {
     pool: SqlitePool,
-    write_lock: Mutex<()>,
+    /// The one writer's turn, and the write transaction pushes share ([`Group`]).
+    write_lock: Mutex<Group>,
+    /// Writers waiting for [`SqliteStore::write_lock`]: a push that ends while one waits
+    /// leaves its commit to the writers after it.
+    waiting: AtomicUsize,
     /// Poked after a commit that enqueued alert deliveries.
     outbox: tokio::sync::Notify,
     reference: super::ReferenceCache,
@@ -58,7 +65,8 @@ impl SqliteStore {
             .await?;
         Ok(SqliteStore {
             pool,
-            write_lock: Mutex::new(()),
+            write_lock: Mutex::new(Group::default()),
+            waiting: AtomicUsize::new(0),
             outbox: tokio::sync::Notify::new(),
             reference: super::ReferenceCache::default(),
         })
@@ -70,10 +78,150 @@ impl SqliteStore {
         Ok(None)
     }
 
-    /// A write transaction holding the write lock until it ends.
-    async fn begin_write(&self) -> Result<(Option<MutexGuard<'_, ()>>, Transaction<'_, Sqlite>)> {
-        let guard = self.write_lock.lock().await;
-        Ok((Some(guard), self.pool.begin().await?))
+    /// Writers waiting for the write lock now.
+    #[cfg(test)]
+    pub fn writers_waiting(&self) -> usize {
+        self.waiting.load(Ordering::SeqCst)
+    }
+
+    /// The write lock, counted among the writers waiting for it meanwhile.
+    async fn write_turn(&self) -> MutexGuard<'_, Group> {
+        let _waiting = Waiting::new(&self.waiting);
+        self.write_lock.lock().await
+    }
+
+    /// A write transaction holding the write lock until it ends. The pushes waiting for a
+    /// shared commit are committed first.
+    async fn begin_write(
+        &self,
+    ) -> Result<(Option<MutexGuard<'_, Group>>, Transaction<'static, Sqlite>)> {
+        let mut group = self.write_turn().await;
+        // Their commit failing fails them (they are told), not this write.
+        if let Err(e) = self.settle(&mut group).await {
+            tracing::warn!(error = %e, "a shared commit of pushes failed");
+        }
+        Ok((Some(group), self.pool.begin().await?))
+    }
+
+    /// An op batch's write transaction. A push's is a savepoint in the write transaction
+    /// pushes share ([`Group`]); any other batch's is a transaction of its own.
+    async fn begin_batch(&self, push: bool) -> Result<BatchTx<'_>> {
+        if !push {
+            let (group, tx) = self.begin_write().await?;
+            let mut group = group.expect("SQLite's writes hold the write lock");
+            group.tx = Some(tx);
+            return Ok(BatchTx {
+                group,
+                store: self,
+                shared: false,
+                ended: false,
+            });
+        }
+        let mut group = self.write_turn().await;
+        if group.undo {
+            // Failing, it ends the shared transaction (its pushes are told): this push
+            // begins a new one.
+            if let Err(e) = self.undo_push(&mut group).await {
+                tracing::warn!(error = %e, "a push's savepoint could not be rolled back");
+            }
+        }
+        if group.tx.is_none() {
+            group.tx = Some(self.pool.begin().await?);
+            group.opened = Some(Instant::now());
+        }
+        let begun = match group.tx.as_mut() {
+            Some(tx) => sqlx::query("SAVEPOINT push")
+                .execute(&mut **tx)
+                .await
+                .map(drop),
+            None => Ok(()),
+        };
+        if let Err(e) = begun {
+            self.fail_group(&mut group, &e.to_string());
+            return Err(e.into());
+        }
+        Ok(BatchTx {
+            group,
+            store: self,
+            shared: true,
+            ended: false,
+        })
+    }
+
+    /// Roll back what a push left in the shared transaction when it ended without its
+    /// commit (an error, a push out of order, a dropped request). Were the savepoint gone
+    /// (SQLite rolls a whole transaction back on some errors, a full disk among them), the
+    /// pushes waiting on the shared commit are told it failed.
+    async fn undo_push(&self, group: &mut Group) -> Result<()> {
+        group.undo = false;
+        let Some(tx) = group.tx.as_mut() else {
+            return Ok(());
+        };
+        let undone = sqlx::raw_sql("ROLLBACK TO push; RELEASE push")
+            .execute(&mut **tx)
+            .await;
+        if let Err(e) = undone {
+            self.fail_group(group, &e.to_string());
+            return Err(e.into());
+        }
+        if group.pushes == 0 {
+            // Nothing else is in it: no transaction is left open.
+            if let Some(tx) = group.tx.take() {
+                tx.rollback().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Commit the shared transaction, if one is open, and tell the pushes waiting on it.
+    async fn settle(&self, group: &mut Group) -> Result<()> {
+        if group.undo {
+            self.undo_push(group).await?;
+        }
+        let Some(tx) = group.tx.take() else {
+            return Ok(());
+        };
+        let done = Telling(group.reset());
+        let committed = tx.commit().await;
+        match committed {
+            Ok(()) => {
+                if done.0.raised_alert.load(Ordering::SeqCst) {
+                    self.outbox.notify_one();
+                }
+                done.0.finish(Ok(()));
+                Ok(())
+            }
+            Err(e) => {
+                done.0.finish(Err(e.to_string()));
+                Err(e.into())
+            }
+        }
+    }
+
+    /// End the shared transaction unsaved, telling the pushes waiting on it why.
+    fn fail_group(&self, group: &mut Group, why: &str) {
+        group.undo = false;
+        group.tx = None;
+        group.reset().finish(Err(why.to_owned()));
+    }
+
+    /// Wait for the shared commit a push joined. Should no writer come to make it (the one
+    /// that waited gave up), the push makes it itself.
+    async fn wait_commit(&self, done: Arc<Done>) -> Result<()> {
+        loop {
+            let notified = done.told.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(outcome) = done.outcome.get() {
+                return outcome.clone().map_err(StoreError::SharedCommit);
+            }
+            if tokio::time::timeout(GROUP_WAIT, notified).await.is_err() {
+                let mut group = self.write_turn().await;
+                if Arc::ptr_eq(&group.done, &done) {
+                    self.settle(&mut group).await?;
+                }
+            }
+        }
     }
 
     /// The change feed is read to its end: `seq` is the commit order.
@@ -89,9 +237,170 @@ impl SqliteStore {
     /// A write transaction no other write runs beside: every write already is one here.
     async fn begin_exclusive(
         &self,
-    ) -> Result<(Option<MutexGuard<'_, ()>>, Transaction<'_, Sqlite>)> {
+    ) -> Result<(Option<MutexGuard<'_, Group>>, Transaction<'static, Sqlite>)> {
         self.begin_write().await
     }
+}
+
+/// Pushes in one shared transaction at most before it is committed.
+const GROUP_PUSHES: usize = 64;
+/// How long a shared transaction takes in more pushes, from its first.
+const GROUP_AGE: Duration = Duration::from_millis(10);
+/// How long a push waits for the writer after it to make the shared commit before it makes
+/// it itself (that writer gave up).
+const GROUP_WAIT: Duration = Duration::from_millis(50);
+
+/// The write transaction pushes share (group commit). SQLite has one writer, and a commit is
+/// an fsync that other writers wait behind: a push that ends while another writer waits for
+/// its turn leaves the transaction open to it, under the push's savepoint released, and waits
+/// for the commit; the writer that finds nobody waiting after it — or the group full, or old
+/// — commits it and tells them all. A push is answered only after the commit that holds it,
+/// as before; one that fails rolls back to its savepoint and the others stay.
+#[derive(Default)]
+pub struct Group {
+    /// The shared transaction, open while pushes in it wait for its commit.
+    tx: Option<Transaction<'static, Sqlite>>,
+    /// A push ended without its commit: its savepoint is rolled back before anything else.
+    undo: bool,
+    /// Pushes released into `tx`, waiting for its commit.
+    pushes: usize,
+    /// When `tx` began.
+    opened: Option<Instant>,
+    /// The commit's outcome, for the pushes waiting on it.
+    done: Arc<Done>,
+}
+
+impl Group {
+    /// A new group's outcome in place of this one's, which is returned to be told.
+    fn reset(&mut self) -> Arc<Done> {
+        self.pushes = 0;
+        self.opened = None;
+        std::mem::take(&mut self.done)
+    }
+}
+
+/// A shared commit's outcome, told to the pushes that wait on it.
+#[derive(Default)]
+pub struct Done {
+    outcome: std::sync::OnceLock<std::result::Result<(), String>>,
+    told: tokio::sync::Notify,
+    /// An op in the group raised an alert: its sender is told after the commit.
+    raised_alert: std::sync::atomic::AtomicBool,
+}
+
+impl Done {
+    fn finish(&self, outcome: std::result::Result<(), String>) {
+        let _ = self.outcome.set(outcome);
+        self.told.notify_waiters();
+    }
+}
+
+/// A shared commit being made: were it given up half-way (its request dropped), the pushes
+/// waiting on it are told it failed, not left waiting. (They answer an error, the phones push
+/// again, and ops the commit did store are answered as duplicates.)
+struct Telling(Arc<Done>);
+
+impl Drop for Telling {
+    fn drop(&mut self) {
+        self.0
+            .finish(Err("the shared commit was interrupted".to_owned()));
+    }
+}
+
+/// One writer waiting for the write lock, for as long as it waits.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Waiting(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// An op batch's transaction ([`SqliteStore::begin_batch`]), holding the write lock.
+pub struct BatchTx<'a> {
+    group: MutexGuard<'a, Group>,
+    store: &'a SqliteStore,
+    /// A push's savepoint in the shared transaction, not a transaction of its own.
+    shared: bool,
+    /// Committed, or its end handled.
+    ended: bool,
+}
+
+impl std::ops::Deref for BatchTx<'_> {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        self.group
+            .tx
+            .as_deref()
+            .expect("a batch's transaction is open while it lasts")
+    }
+}
+
+impl std::ops::DerefMut for BatchTx<'_> {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        self.group
+            .tx
+            .as_deref_mut()
+            .expect("a batch's transaction is open while it lasts")
+    }
+}
+
+impl Drop for BatchTx<'_> {
+    /// Ended without its commit: a transaction of its own is rolled back (sqlx rolls back a
+    /// dropped one); a push's savepoint is rolled back by the next writer, or by a push of
+    /// the group that stops waiting.
+    fn drop(&mut self) {
+        if self.ended {
+            return;
+        }
+        if self.shared {
+            self.group.undo = true;
+        } else {
+            self.group.tx = None;
+        }
+    }
+}
+
+/// Commit an op batch: its own transaction at once; a push's savepoint released into the
+/// shared transaction, committed now or by the writers after it ([`Group`]), and answered
+/// once that commit is made.
+async fn commit_batch(
+    mut tx: BatchTx<'_>,
+    raised_alert: bool,
+    outbox: &tokio::sync::Notify,
+) -> Result<()> {
+    if !tx.shared {
+        tx.ended = true;
+        if let Some(own) = tx.group.tx.take() {
+            own.commit().await?;
+        }
+        if raised_alert {
+            outbox.notify_one();
+        }
+        return Ok(());
+    }
+    sqlx::query("RELEASE push").execute(&mut *tx).await?;
+    tx.ended = true;
+    let store = tx.store;
+    let group = &mut *tx.group;
+    group.pushes += 1;
+    if raised_alert {
+        group.done.raised_alert.store(true, Ordering::SeqCst);
+    }
+    let young = group.opened.is_some_and(|t| t.elapsed() < GROUP_AGE);
+    if store.waiting.load(Ordering::SeqCst) > 0 && group.pushes < GROUP_PUSHES && young {
+        let done = group.done.clone();
+        drop(tx);
+        return store.wait_commit(done).await;
+    }
+    store.settle(group).await
 }
 
 /// Take turns on one record with other writers: the write lock already serialises them all.
