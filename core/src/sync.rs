@@ -122,6 +122,13 @@ fn jitter(max: Duration) -> Duration {
 /// How many `out_of_order` answers in a row a push takes before it gives up for this sync.
 const MAX_REORDERS: u32 = 5;
 
+/// How long a connection may wait idle in the client's pool and still be used again. The
+/// server closes a keep-alive connection that sends no request within its header timeout (15 s
+/// by default, `serve --header-timeout`); a connection kept as long as that may be closed just
+/// as a request is written on it, and a push or an upload failed that way waits for the next
+/// sync. Kept well below it, a connection is dropped by the client first.
+pub const POOLED_IDLE: Duration = Duration::from_secs(10);
+
 fn refused(status: StatusCode, mut resp: Response) -> SyncError {
     let body: Option<ErrorBody> = resp.body_mut().read_json().ok();
     let (code, message, expected_seq) = body.map_or_else(
@@ -146,6 +153,7 @@ impl SyncClient {
     pub fn with_options(base_url: &str, options: SyncOptions) -> SyncClient {
         let agent: Agent = Agent::config_builder()
             .http_status_as_error(false)
+            .max_idle_age(POOLED_IDLE)
             .timeout_global(Some(options.timeout))
             .build()
             .into();

@@ -405,6 +405,7 @@ impl Http {
     /// A client of the server at `base_url`.
     pub fn new(base_url: &str) -> Http {
         let agent: ureq::Agent = ureq::Agent::config_builder()
+            .max_idle_age(patrol_core::sync::POOLED_IDLE)
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(60)))
             .build()
@@ -597,6 +598,7 @@ impl ChaosProxy {
         body: &[u8],
     ) -> Option<(u16, Vec<u8>)> {
         let agent: ureq::Agent = ureq::Agent::config_builder()
+            .max_idle_age(patrol_core::sync::POOLED_IDLE)
             .http_status_as_error(false)
             .build()
             .into();
@@ -719,6 +721,7 @@ impl ConsoleClient {
     /// A browser with no cookies yet.
     pub fn new(base_url: &str) -> ConsoleClient {
         let agent: ureq::Agent = ureq::Agent::config_builder()
+            .max_idle_age(patrol_core::sync::POOLED_IDLE)
             .http_status_as_error(false)
             .max_redirects(0)
             .timeout_global(Some(Duration::from_secs(60)))

@@ -35,6 +35,7 @@ impl Watch {
         let slow = Arc::new(AtomicU32::new(0));
         let polls = Arc::new(AtomicU32::new(0));
         let agent: ureq::Agent = ureq::Agent::config_builder()
+            .max_idle_age(patrol_core::sync::POOLED_IDLE)
             .timeout_global(Some(Duration::from_secs(1)))
             .build()
             .into();
@@ -358,6 +359,7 @@ fn parallel_guesses_are_refused_before_hashing_and_nobody_is_locked_out() {
     assert_eq!(checked + waited, 40);
     // The guesser's address waits and is told how long.
     let agent: ureq::Agent = ureq::Agent::config_builder()
+        .max_idle_age(patrol_core::sync::POOLED_IDLE)
         .http_status_as_error(false)
         .build()
         .into();
@@ -732,6 +734,7 @@ fn every_error_is_json() {
     let token = http.token("demo-patrol", "demo");
     // A connection per request: a refusal before the body is read closes the connection.
     let agent: ureq::Agent = ureq::Agent::config_builder()
+        .max_idle_age(patrol_core::sync::POOLED_IDLE)
         .http_status_as_error(false)
         .max_idle_connections(0)
         .build()

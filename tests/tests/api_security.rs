@@ -43,6 +43,7 @@ impl Api {
     /// Status of a GET with this bearer token (or none).
     fn get_status(&self, path: &str, token: Option<&str>) -> u16 {
         let agent: ureq::Agent = ureq::Agent::config_builder()
+            .max_idle_age(patrol_core::sync::POOLED_IDLE)
             .http_status_as_error(false)
             .build()
             .into();
@@ -66,6 +67,7 @@ impl Api {
 
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
+        .max_idle_age(patrol_core::sync::POOLED_IDLE)
         .http_status_as_error(false)
         .build()
         .into()

@@ -271,6 +271,7 @@ impl World {
             "POST push start other" => self.push_one(t, start(&self.other_route)),
             "HEAD /api/v1/blobs" => {
                 let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .max_idle_age(patrol_core::sync::POOLED_IDLE)
                     .http_status_as_error(false)
                     .build()
                     .into();

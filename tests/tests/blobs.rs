@@ -204,6 +204,7 @@ fn photos_live_in_the_bucket_and_nowhere_else() {
     let fresh = patrol.add_photo(&jpeg(7)).unwrap();
     let bytes = std::fs::read(patrol.photo_path(&fresh)).unwrap();
     let agent: ureq::Agent = ureq::Agent::config_builder()
+        .max_idle_age(patrol_core::sync::POOLED_IDLE)
         .http_status_as_error(false)
         .build()
         .into();

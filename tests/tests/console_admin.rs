@@ -26,6 +26,7 @@ type Page = (u16, String, String);
 impl Browser {
     fn new(base: &str) -> Browser {
         let agent: ureq::Agent = ureq::Agent::config_builder()
+            .max_idle_age(patrol_core::sync::POOLED_IDLE)
             .http_status_as_error(false)
             .max_redirects(0)
             .timeout_global(Some(std::time::Duration::from_secs(60)))

@@ -26,6 +26,7 @@ fn tool(name: &str, args: &[&str], dir: &Path) -> String {
 /// GET a file: status, content type and bytes.
 fn fetch(base: &str, path: &str, token: Option<&str>) -> (u16, String, Vec<u8>) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
+        .max_idle_age(patrol_core::sync::POOLED_IDLE)
         .http_status_as_error(false)
         .build()
         .into();

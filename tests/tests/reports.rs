@@ -144,6 +144,7 @@ fn walk(engine: &Engine, fault: Option<&str>) -> (PatrolRun, Option<Issue>) {
 /// A GET as a browser downloads a file: status, content type, bytes.
 fn download(server: &Server, path: &str, token: &str) -> (u16, String, Vec<u8>) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
+        .max_idle_age(patrol_core::sync::POOLED_IDLE)
         .http_status_as_error(false)
         .build()
         .into();
