@@ -1827,103 +1827,106 @@ conformance!(
 
 /// What only SQLite does: pushes waiting on its one writer share a commit (group commit).
 mod sqlite_only {
+    use std::sync::Arc;
     use std::time::Duration;
 
     use super::*;
 
-    async fn store() -> (tempfile::TempDir, SqliteStore) {
+    /// A store with the demo estate, the patroller, and `n` issues for them to report.
+    struct World {
+        _dir: tempfile::TempDir,
+        store: SqliteStore,
+        patroller: UserId,
+        issues: Vec<Issue>,
+        now: Timestamp,
+    }
+
+    async fn world(n: usize) -> World {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("group.db"))
             .await
             .unwrap();
-        (dir, store)
-    }
-
-    fn heard(phone: &Device) -> Heard {
-        Heard {
-            device: phone.id,
-            user: phone.user,
-            offset_ms: 0,
-            at: Timestamp::now(),
+        let (estate, _) = estate(&store).await;
+        let patroller = estate.user("demo-patrol").unwrap().id;
+        let now = Timestamp::now();
+        let due = now + SignedDuration::from_hours(72);
+        let issues = (0..n)
+            .map(|_| issue(estate.site.id, Team::Engineering, due, patroller))
+            .collect();
+        World {
+            _dir: dir,
+            store,
+            patroller,
+            issues,
+            now,
         }
     }
 
-    fn keys(i: &Issue) -> Keys {
-        Keys {
-            issue: Some(i.id),
-            ..Keys::default()
+    impl World {
+        /// A push of `phone`'s begun, its op `meta` reporting issue `i` applied in it.
+        async fn pushed(
+            &self,
+            phone: &Device,
+            meta: &OpMeta,
+            i: usize,
+            reference: Arc<Reference>,
+        ) -> Box<dyn OpBatch + '_> {
+            let heard = Heard {
+                device: phone.id,
+                user: phone.user,
+                offset_ms: 0,
+                at: Timestamp::now(),
+            };
+            let mut batch = self.store.begin_push(&heard, reference).await.unwrap();
+            let issue = &self.issues[i];
+            let report = |_: &Snapshot| report_of(issue, self.now);
+            let keys = Keys {
+                issue: Some(issue.id),
+                ..Keys::default()
+            };
+            assert_eq!(
+                batch.apply_op(meta, keys, &report).await.unwrap(),
+                OpOutcome::Applied
+            );
+            batch
         }
-    }
 
-    /// Wait until `n` writers wait for the write lock.
-    async fn writers_waiting(store: &SqliteStore, n: usize) {
-        while store.writers_waiting() < n {
-            tokio::task::yield_now().await;
+        /// Wait until `n` writers wait for the write lock.
+        async fn writers_waiting(&self, n: usize) {
+            while self.store.writers_waiting() < n {
+                tokio::task::yield_now().await;
+            }
+        }
+
+        async fn stored(&self, i: usize) -> Option<Issue> {
+            self.store.issue(self.issues[i].id).await.unwrap()
         }
     }
 
     #[tokio::test]
     async fn pushes_waiting_on_the_writer_commit_together_and_one_dropped_leaves_the_rest() {
-        let (_dir, store) = store().await;
-        let (estate, _) = estate(&store).await;
-        let patroller = estate.user("demo-patrol").unwrap();
-        let now = Timestamp::now();
-        let due = now + SignedDuration::from_hours(72);
-        let issues: Vec<Issue> = (0..3)
-            .map(|_| issue(estate.site.id, Team::Engineering, due, patroller.id))
-            .collect();
+        let w = world(3).await;
         let mut phones = Vec::new();
         for _ in 0..3 {
-            phones.push(Device::new(&store, patroller.id).await);
+            phones.push(Device::new(&w.store, w.patroller).await);
         }
         let metas: Vec<OpMeta> = phones.iter_mut().map(Device::next).collect();
-        let reference = store.reference().await.unwrap();
-        let reports: Vec<_> = issues
-            .iter()
-            .map(|i| move |_: &Snapshot| report_of(i, now))
-            .collect();
+        let reference = w.store.reference().await.unwrap();
 
         // A holds the writer; B and C wait for it, in that order.
-        let mut a = store
-            .begin_push(&heard(&phones[0]), reference.clone())
-            .await
-            .unwrap();
-        assert_eq!(
-            a.apply_op(&metas[0], keys(&issues[0]), &reports[0])
-                .await
-                .unwrap(),
-            OpOutcome::Applied
-        );
+        let a = w.pushed(&phones[0], &metas[0], 0, reference.clone()).await;
         let a_part = async {
-            writers_waiting(&store, 2).await;
+            w.writers_waiting(2).await;
             // Ending while others wait, A leaves its commit to them and waits for it.
             a.commit().await
         };
         let b_part = async {
-            let mut b = store
-                .begin_push(&heard(&phones[1]), reference.clone())
-                .await
-                .unwrap();
-            assert_eq!(
-                b.apply_op(&metas[1], keys(&issues[1]), &reports[1])
-                    .await
-                    .unwrap(),
-                OpOutcome::Applied
-            );
             // Dropped without its commit (a failed push, a dropped request).
+            drop(w.pushed(&phones[1], &metas[1], 1, reference.clone()).await);
         };
         let c_part = async {
-            writers_waiting(&store, 1).await;
-            let mut c = store
-                .begin_push(&heard(&phones[2]), reference.clone())
-                .await
-                .unwrap();
-            assert_eq!(
-                c.apply_op(&metas[2], keys(&issues[2]), &reports[2])
-                    .await
-                    .unwrap(),
-                OpOutcome::Applied
-            );
+            w.writers_waiting(1).await;
+            let c = w.pushed(&phones[2], &metas[2], 2, reference.clone()).await;
             // Nobody waits after C: it commits A's push and its own.
             c.commit().await
         };
@@ -1931,110 +1934,68 @@ mod sqlite_only {
         a_done.unwrap();
         c_done.unwrap();
 
-        assert_eq!(
-            store.issue(issues[0].id).await.unwrap().as_ref(),
-            Some(&issues[0])
-        );
-        assert_eq!(
-            store.issue(issues[1].id).await.unwrap(),
-            None,
-            "B was undone alone"
-        );
-        assert_eq!(
-            store.issue(issues[2].id).await.unwrap().as_ref(),
-            Some(&issues[2])
-        );
+        assert_eq!(w.stored(0).await.as_ref(), Some(&w.issues[0]));
+        assert_eq!(w.stored(1).await, None, "B was undone alone");
+        assert_eq!(w.stored(2).await.as_ref(), Some(&w.issues[2]));
         // B's op may come again, and applies then.
-        let mut again = store
-            .begin_push(&heard(&phones[1]), reference.clone())
-            .await
-            .unwrap();
-        assert_eq!(
-            again
-                .apply_op(&metas[1], keys(&issues[1]), &reports[1])
-                .await
-                .unwrap(),
-            OpOutcome::Applied
-        );
+        let again = w.pushed(&phones[1], &metas[1], 1, reference.clone()).await;
         again.commit().await.unwrap();
-        assert_eq!(
-            store.issue(issues[1].id).await.unwrap().as_ref(),
-            Some(&issues[1])
-        );
-        let check = store.verify_audit(None).await.unwrap();
+        assert_eq!(w.stored(1).await.as_ref(), Some(&w.issues[1]));
+        let check = w.store.verify_audit(None).await.unwrap();
         assert!(check.fault.is_none(), "{:?}", check.fault);
         assert_eq!(check.entries, 3);
     }
 
     #[tokio::test]
     async fn a_push_left_waiting_by_a_writer_that_gave_up_commits_itself() {
-        let (_dir, store) = store().await;
-        let (estate, _) = estate(&store).await;
-        let patroller = estate.user("demo-patrol").unwrap();
-        let now = Timestamp::now();
-        let due = now + SignedDuration::from_hours(72);
-        let i = issue(estate.site.id, Team::Engineering, due, patroller.id);
-        let mut phone = Device::new(&store, patroller.id).await;
-        let other = Device::new(&store, patroller.id).await;
+        let w = world(1).await;
+        let mut phone = Device::new(&w.store, w.patroller).await;
+        let other = Device::new(&w.store, w.patroller).await;
         let meta = phone.next();
-        let reference = store.reference().await.unwrap();
-        let report = |_: &Snapshot| report_of(&i, now);
+        let reference = w.store.reference().await.unwrap();
 
-        let mut a = store
-            .begin_push(&heard(&phone), reference.clone())
-            .await
-            .unwrap();
-        assert_eq!(
-            a.apply_op(&meta, keys(&i), &report).await.unwrap(),
-            OpOutcome::Applied
-        );
-        let other = heard(&other);
-        let b = store.begin_push(&other, reference.clone());
+        let a = w.pushed(&phone, &meta, 0, reference.clone()).await;
+        let other = Heard {
+            device: other.id,
+            user: other.user,
+            offset_ms: 0,
+            at: Timestamp::now(),
+        };
+        let b = w.store.begin_push(&other, reference.clone());
         let gives_up = async move {
             // B waits for the writer, then its request is dropped before its turn comes.
             let _ = tokio::time::timeout(Duration::from_millis(20), b).await;
         };
         let a_part = async {
-            writers_waiting(&store, 1).await;
+            w.writers_waiting(1).await;
             a.commit().await
         };
         let (a_done, ()) = tokio::join!(a_part, gives_up);
         a_done.unwrap();
-        assert_eq!(store.issue(i.id).await.unwrap().as_ref(), Some(&i));
-        assert_eq!(store.writers_waiting(), 0);
+        assert_eq!(w.stored(0).await.as_ref(), Some(&w.issues[0]));
+        assert_eq!(w.store.writers_waiting(), 0);
     }
 
     #[tokio::test]
     async fn a_write_that_is_not_a_push_commits_the_pushes_waiting_first() {
-        let (_dir, store) = store().await;
-        let (estate, _) = estate(&store).await;
-        let patroller = estate.user("demo-patrol").unwrap();
-        let now = Timestamp::now();
-        let due = now + SignedDuration::from_hours(72);
-        let i = issue(estate.site.id, Team::Engineering, due, patroller.id);
-        let mut phone = Device::new(&store, patroller.id).await;
+        let w = world(1).await;
+        let mut phone = Device::new(&w.store, w.patroller).await;
         let meta = phone.next();
-        let reference = store.reference().await.unwrap();
-        let report = |_: &Snapshot| report_of(&i, now);
+        let reference = w.store.reference().await.unwrap();
 
-        let mut a = store
-            .begin_push(&heard(&phone), reference.clone())
-            .await
-            .unwrap();
-        assert_eq!(
-            a.apply_op(&meta, keys(&i), &report).await.unwrap(),
-            OpOutcome::Applied
-        );
+        let a = w.pushed(&phone, &meta, 0, reference.clone()).await;
         let a_part = async {
-            writers_waiting(&store, 1).await;
+            w.writers_waiting(1).await;
             a.commit().await
         };
         // A device heard from on its own: a write of its own transaction.
-        let touch = store.touch_device(phone.id, phone.user, 5, Timestamp::now());
+        let touch = w
+            .store
+            .touch_device(phone.id, phone.user, 5, Timestamp::now());
         let (a_done, touched) = tokio::join!(a_part, touch);
         a_done.unwrap();
         touched.unwrap();
-        assert_eq!(store.issue(i.id).await.unwrap().as_ref(), Some(&i));
+        assert_eq!(w.stored(0).await.as_ref(), Some(&w.issues[0]));
     }
 }
 
