@@ -1997,6 +1997,66 @@ mod sqlite_only {
         touched.unwrap();
         assert_eq!(w.stored(0).await.as_ref(), Some(&w.issues[0]));
     }
+
+    #[tokio::test]
+    async fn the_log_reaches_the_database_file_beside_the_writer_and_starts_again() {
+        const ROUNDS: usize = 4;
+        const PER_ROUND: usize = 150;
+        let w = world(ROUNDS * PER_ROUND).await;
+        let mut phone = Device::new(&w.store, w.patroller).await;
+        let reference = w.store.reference().await.unwrap();
+        let file = w._dir.path().join("group.db");
+        let log = w._dir.path().join("group.db-wal");
+        let size = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
+        let mut first_log = 0;
+        for round in 0..ROUNDS {
+            let before = size(&file);
+            let heard = Heard {
+                device: phone.id,
+                user: phone.user,
+                offset_ms: 0,
+                at: Timestamp::now(),
+            };
+            let mut batch = w.store.begin_push(&heard, reference.clone()).await.unwrap();
+            for issue in &w.issues[round * PER_ROUND..(round + 1) * PER_ROUND] {
+                let report = |_: &Snapshot| report_of(issue, w.now);
+                let keys = Keys {
+                    issue: Some(issue.id),
+                    ..Keys::default()
+                };
+                let meta = phone.next();
+                assert_eq!(
+                    batch.apply_op(&meta, keys, &report).await.unwrap(),
+                    OpOutcome::Applied
+                );
+            }
+            batch.commit().await.unwrap();
+            if round == 0 {
+                first_log = size(&log);
+            }
+            // No write follows: the checkpointer alone moves the round into the file.
+            let waited = tokio::time::timeout(Duration::from_secs(20), async {
+                while size(&file) <= before {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            })
+            .await;
+            assert!(
+                waited.is_ok(),
+                "round {round} never reached the database file"
+            );
+        }
+        // Each round's writer found the log checkpointed and wrote it from its start again.
+        assert!(
+            size(&log) <= 2 * first_log,
+            "the log grew with every round: {} bytes after {ROUNDS}, {first_log} after one",
+            size(&log)
+        );
+        assert_eq!(
+            w.stored(ROUNDS * PER_ROUND - 1).await.as_ref(),
+            w.issues.last()
+        );
+    }
 }
 
 /// What only PostgreSQL promises: several server processes write at once.

@@ -48,6 +48,52 @@ pub struct SqliteStore {
     /// Poked after a commit that enqueued alert deliveries.
     outbox: tokio::sync::Notify,
     reference: super::ReferenceCache,
+    /// Moves the log's pages into the database file beside the writer ([`checkpoints`]).
+    checkpointer: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        self.checkpointer.abort();
+    }
+}
+
+/// How often the log's new pages are moved into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+/// Move the write-ahead log's committed pages into the database file, every
+/// [`CHECKPOINT_EVERY`], on a connection of its own. SQLite would otherwise do it in the commit
+/// that takes the log past 1,000 pages, inside the one write lock: copying the pages and the
+/// database file's fsync stalled the writer and every push queued behind it. A passive
+/// checkpoint waits for no reader or writer and takes nothing from them; the writer starts the
+/// log again from its beginning once all of it is in the file. Nothing is less durable: a
+/// commit is on disk when its log frames are.
+async fn checkpoints(options: SqliteConnectOptions) {
+    use sqlx::Connection as _;
+    let mut conn = None;
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if conn.is_none() {
+            match SqliteConnection::connect_with(&options).await {
+                Ok(c) => conn = Some(c),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the checkpoint's connection could not be opened");
+                    continue;
+                }
+            }
+        }
+        let Some(c) = conn.as_mut() else { continue };
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&mut *c)
+            .await
+        {
+            // Tried again on the next tick, on a new connection; the log meanwhile only grows.
+            tracing::warn!(error = %e, "a checkpoint of the log failed");
+            conn = None;
+        }
+    }
 }
 
 impl SqliteStore {
@@ -58,12 +104,15 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // Checkpoints run beside the writer instead ([`checkpoints`]).
+            .pragma("wal_autocheckpoint", "0");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         Ok(SqliteStore {
+            checkpointer: tokio::spawn(checkpoints(options)),
             pool,
             write_lock: Mutex::new(Group::default()),
             waiting: AtomicUsize::new(0),
