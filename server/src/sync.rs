@@ -40,9 +40,9 @@ fn refuse_alert(e: &AlertError) -> Decision {
 }
 
 /// A push's ops applied in one write transaction (group commit), with the rounds and visits
-/// they wrote: the reads an op makes before its turn (a round's route, a visit's checklist)
-/// go to the database outside the transaction, which does not see them until the commit.
-/// Every other read goes to the store it derefs to.
+/// they wrote: the rounds and visits an op names are read before its turn (for a round's
+/// route, a visit's checklist) on the batch's own connection, which sees what the batch
+/// wrote before the commit ([`OpBatch::run`]). Every other read goes to the store it derefs to.
 pub struct Batch<'a> {
     store: &'a dyn Store,
     /// The reference data, read once a batch (no op changes it).
@@ -100,7 +100,7 @@ impl<'a> Batch<'a> {
         match mine {
             Some(run) => Ok(Some(run)),
             None => {
-                let run = self.store.run(id).await?;
+                let run = self.ops.lock().await.run(id).await?;
                 if let Some(r) = &run {
                     self.written().runs.entry(id).or_insert_with(|| r.clone());
                 }
@@ -115,7 +115,7 @@ impl<'a> Batch<'a> {
         match mine {
             Some(visit) => Ok(Some(visit)),
             None => {
-                let visit = self.store.visit(id).await?;
+                let visit = self.ops.lock().await.visit(id).await?;
                 if let Some(v) = &visit {
                     self.written().visits.entry(id).or_insert_with(|| v.clone());
                 }

@@ -1999,6 +1999,59 @@ mod sqlite_only {
     }
 
     #[tokio::test]
+    async fn a_push_whose_device_cannot_be_recorded_fails_alone() {
+        use super::super::evidence_tests::Raw;
+        let w = world(3).await;
+        let mut phones = Vec::new();
+        for _ in 0..3 {
+            phones.push(Device::new(&w.store, w.patroller).await);
+        }
+        let metas: Vec<OpMeta> = phones.iter_mut().map(Device::next).collect();
+        let reference = w.store.reference().await.unwrap();
+        // B's device row refuses to be written: its push fails after its savepoint is made.
+        w.store
+            .raw(
+                &format!(
+                    "CREATE TRIGGER refuse_b BEFORE UPDATE ON devices WHEN NEW.id = '{}'
+                     BEGIN SELECT RAISE(ABORT, 'refused'); END",
+                    phones[1].id
+                ),
+                &[],
+            )
+            .await;
+
+        let a = w.pushed(&phones[0], &metas[0], 0, reference.clone()).await;
+        let a_part = async {
+            w.writers_waiting(2).await;
+            a.commit().await
+        };
+        let b_part = async {
+            let heard = Heard {
+                device: phones[1].id,
+                user: phones[1].user,
+                offset_ms: 0,
+                at: Timestamp::now(),
+            };
+            w.store
+                .begin_push(&heard, reference.clone())
+                .await
+                .map(drop)
+        };
+        let c_part = async {
+            w.writers_waiting(1).await;
+            let c = w.pushed(&phones[2], &metas[2], 2, reference.clone()).await;
+            c.commit().await
+        };
+        let (a_done, b_begun, c_done) = tokio::join!(a_part, b_part, c_part);
+        assert!(b_begun.is_err(), "B's device could not be recorded");
+        a_done.unwrap();
+        c_done.unwrap();
+        assert_eq!(w.stored(0).await.as_ref(), Some(&w.issues[0]));
+        assert_eq!(w.stored(2).await.as_ref(), Some(&w.issues[2]));
+        assert_eq!(w.store.writers_waiting(), 0);
+    }
+
+    #[tokio::test]
     async fn the_log_reaches_the_database_file_beside_the_writer_and_starts_again() {
         const ROUNDS: usize = 4;
         const PER_ROUND: usize = 150;

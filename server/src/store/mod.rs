@@ -261,6 +261,11 @@ pub trait OpBatch: Send {
         keys: Keys,
         decide: Decide<'_>,
     ) -> Result<OpOutcome>;
+    /// A round, read on the batch's own connection: what an op names is looked up with it
+    /// before the op is decided (the op is decided on the round as it reads it then).
+    async fn run(&mut self, id: RunId) -> Result<Option<PatrolRun>>;
+    /// A visit, read as [`OpBatch::run`] reads a round.
+    async fn visit(&mut self, id: VisitId) -> Result<Option<Visit>>;
     /// Commit every op of the batch.
     async fn commit(self: Box<Self>) -> Result<()>;
 }

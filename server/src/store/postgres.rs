@@ -195,8 +195,15 @@ impl PgStore {
 
     /// An op batch's write transaction. PostgreSQL commits each on its own: commits waiting
     /// at once already share one flush of its WAL.
-    async fn begin_batch(&self, _push: bool) -> Result<BatchTx<'_>> {
+    async fn begin_batch(&self) -> Result<BatchTx<'_>> {
         Ok(BatchTx(self.begin_write().await?.1))
+    }
+
+    /// A push's batch, its device heard from ([`touch`]); its last `seq`.
+    async fn begin_push_batch(&self, heard: &super::Heard) -> Result<(BatchTx<'_>, i64)> {
+        let mut tx = self.begin_batch().await?;
+        let last_seq = touch(&mut tx.0, heard).await?;
+        Ok((tx, last_seq))
     }
 
     /// A write transaction no other write runs beside, across server processes.
@@ -226,6 +233,16 @@ impl std::ops::DerefMut for BatchTx<'_> {
     fn deref_mut(&mut self) -> &mut PgConnection {
         &mut self.0
     }
+}
+
+/// An op batch's reads of what its ops name are not kept for deciding them
+/// ([`super::OpBatch::run`]): a round is read again once the op holds its lock, as another
+/// process may change it until then.
+const KEEP_BATCH_READS: bool = false;
+
+/// Before an op batch's commit: [`finish_rows`].
+async fn finish_batch(tx: &mut BatchTx<'_>, rows: &mut super::sql::TxRows) -> Result<()> {
+    finish_rows(&mut tx.0, rows).await
 }
 
 /// Commit an op batch; its alert deliveries' sender is told when it enqueued some.

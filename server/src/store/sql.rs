@@ -110,6 +110,28 @@ impl TxRows {
         }
     }
 
+    /// The held-back rows `pending` are inserted: the visits they answer are answered.
+    pub(super) fn inserted(&mut self, pending: &Pending) {
+        for r in &pending.results {
+            if !self.answered_visits.contains(&r.visit_id) {
+                self.answered_visits.insert(r.visit_id.clone());
+            }
+        }
+    }
+
+    /// Each device whose `seq` this transaction moved on, with that `seq`; they are then
+    /// taken as written.
+    pub(super) fn moved_seqs(&mut self) -> Vec<(String, i64)> {
+        let mut moved = Vec::new();
+        for (device, (seq, changed)) in &mut self.seqs {
+            if *changed {
+                moved.push((device.clone(), *seq as i64));
+                *changed = false;
+            }
+        }
+        moved
+    }
+
     /// An op record held back: its status if it is one.
     pub(super) fn held_op(&self, op_id: &str) -> Option<&OpRow> {
         self.pending.ops.iter().find(|o| o.op_id == op_id)
@@ -129,6 +151,15 @@ pub(super) struct Pending {
     pub(super) results: Vec<ResultRow>,
     /// Stored answers (visit, item) that answers held here replace: deleted first.
     pub(super) replaced: Vec<(String, String)>,
+}
+
+impl Pending {
+    pub(super) fn is_empty(&self) -> bool {
+        self.replaced.is_empty()
+            && self.visits.is_empty()
+            && self.results.is_empty()
+            && self.ops.is_empty()
+    }
 }
 
 /// An op record.
@@ -152,6 +183,13 @@ pub(super) struct ResultRow {
     pub(super) item_key: String,
     pub(super) data: String,
 }
+
+/// A device heard from (its user, clock offset and time), returning its last `seq`.
+pub(super) const TOUCH: &str =
+    "INSERT INTO devices (id, user_id, clock_offset_ms, last_seen_ms) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id,
+       clock_offset_ms = excluded.clock_offset_ms, last_seen_ms = excluded.last_seen_ms
+     RETURNING last_seq";
 
 /// Rows a multi-row insert (PostgreSQL's held-back rows) takes at most, well below its limit on
 /// parameters.
@@ -189,8 +227,24 @@ impl super::OpBatch for OpTx<'_> {
         apply_numbered(&mut self.tx, &mut self.rows, meta, keys, decide, true, &mut self.raised_alert).await
     }
 
+    async fn run(&mut self, id: RunId) -> Result<Option<PatrolRun>> {
+        if KEEP_BATCH_READS {
+            tx_run(&mut self.tx, &mut self.rows, id).await
+        } else {
+            load(&mut *self.tx, "runs", Some(id.to_string())).await
+        }
+    }
+
+    async fn visit(&mut self, id: VisitId) -> Result<Option<Visit>> {
+        if KEEP_BATCH_READS {
+            tx_visit(&mut self.tx, &mut self.rows, id).await
+        } else {
+            load(&mut *self.tx, "visits", Some(id.to_string())).await
+        }
+    }
+
     async fn commit(mut self: Box<Self>) -> Result<()> {
-        finish_rows(&mut self.tx, &mut self.rows).await?;
+        finish_batch(&mut self.tx, &mut self.rows).await?;
         let OpTx { tx, outbox, raised_alert, .. } = *self;
         commit_batch(tx, raised_alert, outbox).await
     }
@@ -211,26 +265,20 @@ async fn lock_once(tx: &mut $conn, rows: &mut super::sql::TxRows, kind: &str, id
 async fn flush_rows(tx: &mut $conn, rows: &mut super::sql::TxRows) -> Result<()> {
     let pending = std::mem::take(&mut rows.pending);
     insert_held(&mut *tx, &pending).await?;
-    for r in &pending.results {
-        if !rows.answered_visits.contains(&r.visit_id) {
-            rows.answered_visits.insert(r.visit_id.clone());
-        }
-    }
+    rows.inserted(&pending);
     Ok(())
 }
 
-/// Before the commit: the rows held back, and each device's `seq` moved on.
+/// Before the commit: the rows held back, and each device's `seq` moved on. (An op batch's
+/// ends in the backend's `finish_batch`, which may do the same in fewer round trips.)
 async fn finish_rows(tx: &mut $conn, rows: &mut super::sql::TxRows) -> Result<()> {
     flush_rows(&mut *tx, rows).await?;
-    for (device, (seq, changed)) in &mut rows.seqs {
-        if *changed {
-            sqlx::query("UPDATE devices SET last_seq = $2 WHERE id = $1")
-                .bind(device.as_str())
-                .bind(*seq as i64)
-                .execute(&mut *tx)
-                .await?;
-            *changed = false;
-        }
+    for (device, seq) in rows.moved_seqs() {
+        sqlx::query("UPDATE devices SET last_seq = $2 WHERE id = $1")
+            .bind(device)
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?;
     }
     Ok(())
 }
@@ -771,12 +819,7 @@ async fn run_visits(conn: &mut $conn, run: RunId) -> Result<Vec<Visit>> {
 /// Record a device as heard from; its last `seq`. The row stays locked to the end of the
 /// transaction (PostgreSQL), so that `seq` is the device's until then.
 async fn touch(conn: &mut $conn, heard: &super::Heard) -> Result<i64> {
-    let (last_seq,): (i64,) = sqlx::query_as(
-        "INSERT INTO devices (id, user_id, clock_offset_ms, last_seen_ms) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id,
-           clock_offset_ms = excluded.clock_offset_ms, last_seen_ms = excluded.last_seen_ms
-         RETURNING last_seq",
-    )
+    let (last_seq,): (i64,) = sqlx::query_as(super::sql::TOUCH)
     .bind(heard.device.to_string())
     .bind(heard.user.to_string())
     .bind(heard.offset_ms)
@@ -1323,7 +1366,7 @@ impl Store for $store {
         // A batch reads outside its transaction while holding it: a slot first, so that open
         // batches never hold every connection of the pool and wait on each other for one.
         let slot = self.batch_slot().await?;
-        let tx = self.begin_batch(false).await?;
+        let tx = self.begin_batch().await?;
         Ok(Box::new(OpTx {
             tx,
             rows: super::sql::TxRows::default(),
@@ -1340,8 +1383,7 @@ impl Store for $store {
     ) -> Result<Box<dyn super::OpBatch + '_>> {
         let slot = self.batch_slot().await?;
         // A push may share its commit with the pushes beside it (SQLite's group commit).
-        let mut tx = self.begin_batch(true).await?;
-        let last_seq = touch(&mut tx, heard).await?;
+        let (tx, last_seq) = self.begin_push_batch(heard).await?;
         Ok(Box::new(OpTx {
             tx,
             rows: super::sql::TxRows::write_behind(reference, heard.device.to_string(), last_seq),

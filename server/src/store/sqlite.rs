@@ -154,18 +154,24 @@ impl SqliteStore {
 
     /// An op batch's write transaction. A push's is a savepoint in the write transaction
     /// pushes share ([`Group`]); any other batch's is a transaction of its own.
-    async fn begin_batch(&self, push: bool) -> Result<BatchTx<'_>> {
-        if !push {
-            let (group, tx) = self.begin_write().await?;
-            let mut group = group.expect("SQLite's writes hold the write lock");
-            group.tx = Some(tx);
-            return Ok(BatchTx {
-                group,
-                store: self,
-                shared: false,
-                ended: false,
-            });
-        }
+    async fn begin_batch(&self) -> Result<BatchTx<'_>> {
+        let (group, tx) = self.begin_write().await?;
+        let mut group = group.expect("SQLite's writes hold the write lock");
+        group.tx = Some(tx);
+        Ok(BatchTx {
+            group,
+            store: self,
+            shared: false,
+            ended: false,
+            released: false,
+        })
+    }
+
+    /// A push's batch: a savepoint in the write transaction pushes share ([`Group`]), made in
+    /// one turn on the connection's handle with the push's device heard from ([`TOUCH`];
+    /// one hand-off to sqlx's worker thread and back instead of two, under the write lock).
+    /// Its device's last `seq` with it.
+    async fn begin_push_batch(&self, heard: &super::Heard) -> Result<(BatchTx<'_>, i64)> {
         let mut group = self.write_turn().await;
         if group.undo {
             // Failing, it ends the shared transaction (its pushes are told): this push
@@ -178,23 +184,41 @@ impl SqliteStore {
             group.tx = Some(self.pool.begin().await?);
             group.opened = Some(Instant::now());
         }
-        let begun = match group.tx.as_mut() {
-            Some(tx) => sqlx::query("SAVEPOINT push")
-                .execute(&mut **tx)
-                .await
-                .map(drop),
-            None => Ok(()),
+        let Some(tx) = group.tx.as_mut() else {
+            unreachable!("the shared transaction was opened above");
         };
-        if let Err(e) = begun {
-            self.fail_group(&mut group, &e.to_string());
-            return Err(e.into());
-        }
-        Ok(BatchTx {
+        let touch = (
+            heard.device.to_string(),
+            heard.user.to_string(),
+            heard.offset_ms,
+            ms(heard.at),
+        );
+        let made = patrol_sqlite_handle::on_handle(tx, |db| {
+            db.execute_batch("SAVEPOINT push")?;
+            // The savepoint is made: what fails after it is this push's alone.
+            Ok(db.query_row(super::sql::TOUCH, touch, |r| r.get::<_, i64>(0)))
+        })
+        .await;
+        let touched = match made {
+            Ok(Ok(touched)) => touched,
+            Ok(Err(e)) => {
+                self.fail_group(&mut group, &e.to_string());
+                return Err(e.into());
+            }
+            Err(e) => {
+                self.fail_group(&mut group, &e.to_string());
+                return Err(e.into());
+            }
+        };
+        let batch = BatchTx {
             group,
             store: self,
             shared: true,
             ended: false,
-        })
+            released: false,
+        };
+        // On an error the batch is dropped, and its savepoint rolled back by the next writer.
+        Ok((batch, touched?))
     }
 
     /// Roll back what a push left in the shared transaction when it ended without its
@@ -380,6 +404,8 @@ pub struct BatchTx<'a> {
     shared: bool,
     /// Committed, or its end handled.
     ended: bool,
+    /// A push's savepoint released already ([`finish_batch`]).
+    released: bool,
 }
 
 impl std::ops::Deref for BatchTx<'_> {
@@ -435,7 +461,9 @@ async fn commit_batch(
         }
         return Ok(());
     }
-    sqlx::query("RELEASE push").execute(&mut *tx).await?;
+    if !tx.released {
+        sqlx::query("RELEASE push").execute(&mut *tx).await?;
+    }
     tx.ended = true;
     let store = tx.store;
     let group = &mut *tx.group;
@@ -451,6 +479,11 @@ async fn commit_batch(
     }
     store.settle(group).await
 }
+
+/// An op batch keeps the rounds and visits read to look up what its ops name
+/// ([`super::OpBatch::run`]), and its ops are decided on them: the one writer's transaction
+/// holds the write lock, so nobody changes them meanwhile, and it sees every push of its group.
+const KEEP_BATCH_READS: bool = true;
 
 /// Take turns on one record with other writers: the write lock already serialises them all.
 async fn lock_key(_conn: &mut SqliteConnection, _kind: &str, _id: &str) -> Result<()> {
@@ -482,64 +515,90 @@ async fn on_handle<T>(
 
 /// Insert a push's held-back rows, one prepared statement a table, on this thread.
 async fn insert_held(tx: &mut SqliteConnection, pending: &super::sql::Pending) -> Result<()> {
-    if pending.replaced.is_empty()
-        && pending.visits.is_empty()
-        && pending.results.is_empty()
-        && pending.ops.is_empty()
-    {
+    if pending.is_empty() {
         return Ok(());
     }
-    on_handle(tx, |db| {
-        if !pending.replaced.is_empty() {
-            let mut delete = db.prepare("DELETE FROM results WHERE visit_id = ?1 AND item_key = ?2")?;
-            for (visit, item) in &pending.replaced {
-                delete.execute((visit, item))?;
+    on_handle(tx, |db| write_held(db, pending)).await
+}
+
+/// Before an op batch's commit, in one turn on the connection's handle: the rows held back,
+/// each device's `seq` moved on, and a push's savepoint released into the shared transaction
+/// — three hand-offs to sqlx's worker thread and back made one, each of which, under load,
+/// waits for that thread to be scheduled while the write lock is held.
+async fn finish_batch(tx: &mut BatchTx<'_>, rows: &mut super::sql::TxRows) -> Result<()> {
+    let pending = std::mem::take(&mut rows.pending);
+    let seqs = rows.moved_seqs();
+    let release = tx.shared;
+    on_handle(&mut *tx, |db| {
+        write_held(db, &pending)?;
+        if !seqs.is_empty() {
+            let mut update = db.prepare("UPDATE devices SET last_seq = ?2 WHERE id = ?1")?;
+            for (device, seq) in &seqs {
+                update.execute((device, seq))?;
             }
         }
-        if !pending.visits.is_empty() {
-            let mut insert = db.prepare(
-                "INSERT INTO visits (id, run_id, checkpoint_id, at_ms, data) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
-            for (v, data) in &pending.visits {
-                insert.execute((
-                    v.id.to_string(),
-                    v.run_id.to_string(),
-                    v.checkpoint_id.to_string(),
-                    ms(v.at),
-                    data,
-                ))?;
-            }
-        }
-        if !pending.results.is_empty() {
-            let mut insert =
-                db.prepare("INSERT INTO results (id, visit_id, item_key, data) VALUES (?1, ?2, ?3, ?4)")?;
-            for r in &pending.results {
-                insert.execute((&r.id, &r.visit_id, &r.item_key, &r.data))?;
-            }
-        }
-        if !pending.ops.is_empty() {
-            let mut insert = db.prepare(
-                "INSERT INTO ops (op_id, device_id, seq, kind, user_id, device_at, server_at_ms, status, code, message)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )?;
-            for o in &pending.ops {
-                insert.execute(rusqlite::params![
-                    o.op_id,
-                    o.device_id,
-                    o.seq,
-                    o.kind,
-                    o.user_id,
-                    o.device_at,
-                    o.server_at_ms,
-                    o.status,
-                    o.code,
-                    o.message,
-                ])?;
-            }
+        if release {
+            db.execute_batch("RELEASE push")?;
         }
         Ok(())
     })
-    .await
+    .await?;
+    tx.released = release;
+    rows.inserted(&pending);
+    Ok(())
+}
+
+/// [`insert_held`]'s statements.
+fn write_held(db: &rusqlite::Connection, pending: &super::sql::Pending) -> rusqlite::Result<()> {
+    if !pending.replaced.is_empty() {
+        let mut delete = db.prepare("DELETE FROM results WHERE visit_id = ?1 AND item_key = ?2")?;
+        for (visit, item) in &pending.replaced {
+            delete.execute((visit, item))?;
+        }
+    }
+    if !pending.visits.is_empty() {
+        let mut insert = db.prepare(
+            "INSERT INTO visits (id, run_id, checkpoint_id, at_ms, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for (v, data) in &pending.visits {
+            insert.execute((
+                v.id.to_string(),
+                v.run_id.to_string(),
+                v.checkpoint_id.to_string(),
+                ms(v.at),
+                data,
+            ))?;
+        }
+    }
+    if !pending.results.is_empty() {
+        let mut insert = db.prepare(
+            "INSERT INTO results (id, visit_id, item_key, data) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for r in &pending.results {
+            insert.execute((&r.id, &r.visit_id, &r.item_key, &r.data))?;
+        }
+    }
+    if !pending.ops.is_empty() {
+        let mut insert = db.prepare(
+            "INSERT INTO ops (op_id, device_id, seq, kind, user_id, device_at, server_at_ms, status, code, message)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?;
+        for o in &pending.ops {
+            insert.execute(rusqlite::params![
+                o.op_id,
+                o.device_id,
+                o.seq,
+                o.kind,
+                o.user_id,
+                o.device_at,
+                o.server_at_ms,
+                o.status,
+                o.code,
+                o.message,
+            ])?;
+        }
+    }
+    Ok(())
 }
 
 /// A round's stored rows, as its seal covers them, read on this thread.
