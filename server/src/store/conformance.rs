@@ -1862,7 +1862,27 @@ mod sqlite_only {
         }
     }
 
+    /// `phone` heard from now.
+    fn heard(phone: &Device) -> Heard {
+        Heard {
+            device: phone.id,
+            user: phone.user,
+            offset_ms: 0,
+            at: Timestamp::now(),
+        }
+    }
+
     impl World {
+        /// `n` of the patroller's phones, and each one's next op.
+        async fn phones(&self, n: usize) -> (Vec<Device>, Vec<OpMeta>) {
+            let mut phones = Vec::new();
+            for _ in 0..n {
+                phones.push(Device::new(&self.store, self.patroller).await);
+            }
+            let metas = phones.iter_mut().map(Device::next).collect();
+            (phones, metas)
+        }
+
         /// A push of `phone`'s begun, its op `meta` reporting issue `i` applied in it.
         async fn pushed(
             &self,
@@ -1871,12 +1891,7 @@ mod sqlite_only {
             i: usize,
             reference: Arc<Reference>,
         ) -> Box<dyn OpBatch + '_> {
-            let heard = Heard {
-                device: phone.id,
-                user: phone.user,
-                offset_ms: 0,
-                at: Timestamp::now(),
-            };
+            let heard = heard(phone);
             let mut batch = self.store.begin_push(&heard, reference).await.unwrap();
             let issue = &self.issues[i];
             let report = |_: &Snapshot| report_of(issue, self.now);
@@ -1906,11 +1921,7 @@ mod sqlite_only {
     #[tokio::test]
     async fn pushes_waiting_on_the_writer_commit_together_and_one_dropped_leaves_the_rest() {
         let w = world(3).await;
-        let mut phones = Vec::new();
-        for _ in 0..3 {
-            phones.push(Device::new(&w.store, w.patroller).await);
-        }
-        let metas: Vec<OpMeta> = phones.iter_mut().map(Device::next).collect();
+        let (phones, metas) = w.phones(3).await;
         let reference = w.store.reference().await.unwrap();
 
         // A holds the writer; B and C wait for it, in that order.
@@ -1955,12 +1966,7 @@ mod sqlite_only {
         let reference = w.store.reference().await.unwrap();
 
         let a = w.pushed(&phone, &meta, 0, reference.clone()).await;
-        let other = Heard {
-            device: other.id,
-            user: other.user,
-            offset_ms: 0,
-            at: Timestamp::now(),
-        };
+        let other = heard(&other);
         let b = w.store.begin_push(&other, reference.clone());
         let gives_up = async move {
             // B waits for the writer, then its request is dropped before its turn comes.
@@ -2002,11 +2008,7 @@ mod sqlite_only {
     async fn a_push_whose_device_cannot_be_recorded_fails_alone() {
         use super::super::evidence_tests::Raw;
         let w = world(3).await;
-        let mut phones = Vec::new();
-        for _ in 0..3 {
-            phones.push(Device::new(&w.store, w.patroller).await);
-        }
-        let metas: Vec<OpMeta> = phones.iter_mut().map(Device::next).collect();
+        let (phones, metas) = w.phones(3).await;
         let reference = w.store.reference().await.unwrap();
         // B's device row refuses to be written: its push fails after its savepoint is made.
         w.store
@@ -2026,14 +2028,8 @@ mod sqlite_only {
             a.commit().await
         };
         let b_part = async {
-            let heard = Heard {
-                device: phones[1].id,
-                user: phones[1].user,
-                offset_ms: 0,
-                at: Timestamp::now(),
-            };
             w.store
-                .begin_push(&heard, reference.clone())
+                .begin_push(&heard(&phones[1]), reference.clone())
                 .await
                 .map(drop)
         };
@@ -2064,12 +2060,7 @@ mod sqlite_only {
         let mut first_log = 0;
         for round in 0..ROUNDS {
             let before = size(&file);
-            let heard = Heard {
-                device: phone.id,
-                user: phone.user,
-                offset_ms: 0,
-                at: Timestamp::now(),
-            };
+            let heard = heard(&phone);
             let mut batch = w.store.begin_push(&heard, reference.clone()).await.unwrap();
             for issue in &w.issues[round * PER_ROUND..(round + 1) * PER_ROUND] {
                 let report = |_: &Snapshot| report_of(issue, w.now);

@@ -404,7 +404,8 @@ pub struct BatchTx<'a> {
     shared: bool,
     /// Committed, or its end handled.
     ended: bool,
-    /// A push's savepoint released already ([`finish_batch`]).
+    /// A push's savepoint released already ([`finish_batch`]): its rows can no longer be
+    /// undone alone, so were it dropped now, the next writer's undo would fail the group.
     released: bool,
 }
 
