@@ -39,7 +39,7 @@ use crate::store::{PgStore, SqliteStore, Store};
 
 /// mimalloc: the push path allocates and frees many small values on each op across the
 /// runtime's and sqlx's threads, where glibc's malloc spent a seventh of its time and its
-/// per-thread arenas held the freed memory (the server's RSS under one load ranged 86–300 MB
+/// per-thread arenas held the freed memory (the server's RSS under one load ranged 88–300 MB
 /// from run to run).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
